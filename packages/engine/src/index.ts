@@ -1,0 +1,11 @@
+export { readGguf, parseGguf, GGUF_MAGIC, GGUF_DEFAULT_ALIGNMENT, type GgufFile, type GgufTensorInfo } from "./gguf/readGguf.js";
+export { writeGgufFile, encodeGguf, ggufChunks, kv, type GgufSpec, type GgufTensorSpec } from "./gguf/writeGguf.js";
+export { readTensorBytes, readTensorFloats } from "./gguf/readTensor.js";
+export { metaString, metaNumber, metaBool, metaArray, metaStrings } from "./gguf/metadata.js";
+export { GgufType, type GgufKv, type GgufValue, type GgufArray, type GgufItems } from "./gguf/values.js";
+export { GgufFormatError } from "./gguf/errors.js";
+export { UnsupportedTensorTypeError } from "@cpu-llm/kernels";
+export { Tokenizer, TokenStreamDecoder, type EncodeOptions, type DecodeOptions } from "./tokenizer/tokenizer.js";
+export { vocabFromGguf, type Vocab } from "./tokenizer/vocab.js";
+export { TokenizerError } from "./tokenizer/errors.js";
+export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";

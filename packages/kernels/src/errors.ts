@@ -1,0 +1,14 @@
+/** A tensor whose ggml type this engine can list but not compute with (e.g. Q4_K today). */
+export class UnsupportedTensorTypeError extends Error {
+  override readonly name = "UnsupportedTensorTypeError";
+  constructor(
+    readonly tensorName: string,
+    readonly typeName: string,
+    readonly supported: readonly string[],
+  ) {
+    super(
+      `tensor '${tensorName}' has type ${typeName}, which cpu-llm cannot compute with yet ` +
+        `(supported: ${supported.join(", ")})`,
+    );
+  }
+}

@@ -1,0 +1,114 @@
+// The ggml type-traits table (after ggml.c's type_traits): one row per ggml_type id.
+// Every type gets its block size and bytes per block, so a GGUF of any type can be sized and listed;
+// only rows with toFloat can be computed with. Nothing else in the project branches on a type by hand.
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
+import { UnsupportedTensorTypeError } from "./errors.js";
+import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
+
+/** Converts n elements from raw bytes at src[srcOff] to floats at dst[dstOff]; n is a multiple of blockSize. */
+export type ToFloat = (dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number) => void;
+/** Converts n floats to raw bytes with ggml's reference rounding; n is a multiple of blockSize. */
+export type FromFloat = (dst: Uint8Array, dstOff: number, src: ArrayLike<number>, srcOff: number, n: number) => void;
+
+export interface GgmlTypeTraits {
+  readonly id: number;
+  /** As ggml spells it in type_traits (`q4_0`, `f16`, …). */
+  readonly name: string;
+  /** Elements per block. */
+  readonly blockSize: number;
+  /** Bytes per block. */
+  readonly typeSize: number;
+  readonly toFloat?: ToFloat;
+  readonly fromFloat?: FromFloat;
+}
+
+const f32ToFloat: ToFloat = (dst, dstOff, src, srcOff, n) => {
+  const view = new DataView(src.buffer, src.byteOffset + srcOff, n * 4);
+  for (let i = 0; i < n; i++) dst[dstOff + i] = view.getFloat32(i * 4, true);
+};
+const f32FromFloat: FromFloat = (dst, dstOff, src, srcOff, n) => {
+  const view = new DataView(dst.buffer, dst.byteOffset + dstOff, n * 4);
+  for (let i = 0; i < n; i++) view.setFloat32(i * 4, src[srcOff + i], true);
+};
+const halfToFloat = (decode: (bits: number) => number): ToFloat => (dst, dstOff, src, srcOff, n) => {
+  for (let i = 0; i < n; i++) dst[dstOff + i] = decode(src[srcOff + 2 * i] | (src[srcOff + 2 * i + 1] << 8));
+};
+const halfFromFloat = (encode: (x: number) => number): FromFloat => (dst, dstOff, src, srcOff, n) => {
+  for (let i = 0; i < n; i++) {
+    const h = encode(src[srcOff + i]);
+    dst[dstOff + 2 * i] = h & 0xff;
+    dst[dstOff + 2 * i + 1] = h >> 8;
+  }
+};
+
+const row = (id: number, name: string, blockSize: number, typeSize: number, toFloat?: ToFloat, fromFloat?: FromFloat) =>
+  ({ id, name, blockSize, typeSize, toFloat, fromFloat }) satisfies GgmlTypeTraits;
+
+/** Indexed by ggml_type id; ids 4, 5 (Q4_2, Q4_3) are long gone and stay empty. */
+const rows: GgmlTypeTraits[] = [
+  row(0, "f32", 1, 4, f32ToFloat, f32FromFloat),
+  row(1, "f16", 1, 2, halfToFloat(f16ToF32), halfFromFloat(f32ToF16)),
+  row(2, "q4_0", 32, 18, dequantizeRowQ4_0, quantizeRowQ4_0Ref),
+  row(3, "q4_1", 32, 20),
+  row(6, "q5_0", 32, 22),
+  row(7, "q5_1", 32, 24),
+  row(8, "q8_0", 32, 34, dequantizeRowQ8_0, quantizeRowQ8_0Ref),
+  row(9, "q8_1", 32, 36),
+  row(10, "q2_K", 256, 84),
+  row(11, "q3_K", 256, 110),
+  row(12, "q4_K", 256, 144),
+  row(13, "q5_K", 256, 176),
+  row(14, "q6_K", 256, 210),
+  row(15, "q8_K", 256, 292),
+  row(16, "iq2_xxs", 256, 66),
+  row(17, "iq2_xs", 256, 74),
+  row(18, "iq3_xxs", 256, 98),
+  row(19, "iq1_s", 256, 50),
+  row(20, "iq4_nl", 32, 18),
+  row(21, "iq3_s", 256, 110),
+  row(22, "iq2_s", 256, 82),
+  row(23, "iq4_xs", 256, 136),
+  row(24, "i8", 1, 1),
+  row(25, "i16", 1, 2),
+  row(26, "i32", 1, 4),
+  row(27, "i64", 1, 8),
+  row(28, "f64", 1, 8),
+  row(29, "iq1_m", 256, 56),
+  row(30, "bf16", 1, 2, halfToFloat(bf16ToF32), halfFromFloat(f32ToBf16)),
+  // 31-33 and 36-38 were the repacked Q4_0_4_4-style types, removed from GGUF files upstream.
+  row(34, "tq1_0", 256, 54),
+  row(35, "tq2_0", 256, 66),
+  row(39, "mxfp4", 32, 17),
+].reduce<GgmlTypeTraits[]>((table, traits) => ((table[traits.id] = traits), table), []);
+
+/** The traits of a ggml type id, or undefined for an id no ggml release defines. */
+export function ggmlType(id: number): GgmlTypeTraits | undefined {
+  return rows[id];
+}
+
+/** The traits of a type by ggml name (`q4_0`), case-insensitive. */
+export function ggmlTypeByName(name: string): GgmlTypeTraits | undefined {
+  const lower = name.toLowerCase();
+  return rows.find((t) => t !== undefined && t.name.toLowerCase() === lower);
+}
+
+export const GGML_TYPES: readonly GgmlTypeTraits[] = rows.filter((t) => t !== undefined);
+
+/** Names of the types that can be converted to float (the ones the engine computes with). */
+export const COMPUTABLE_TYPES: readonly string[] = GGML_TYPES.filter((t) => t.toFloat).map((t) => t.name);
+
+/** Bytes of a row of n elements; n must be a multiple of the block size. */
+export function rowBytes(traits: GgmlTypeTraits, n: number): number {
+  return (n / traits.blockSize) * traits.typeSize;
+}
+
+/** The float converter of a tensor's type, or an UnsupportedTensorTypeError naming the tensor. */
+export function toFloatOf(traits: GgmlTypeTraits, tensorName: string): ToFloat {
+  if (!traits.toFloat) throw new UnsupportedTensorTypeError(tensorName, traits.name, COMPUTABLE_TYPES);
+  return traits.toFloat;
+}
+
+export function fromFloatOf(traits: GgmlTypeTraits, tensorName: string): FromFloat {
+  if (!traits.fromFloat) throw new UnsupportedTensorTypeError(tensorName, traits.name, COMPUTABLE_TYPES);
+  return traits.fromFloat;
+}

@@ -1,0 +1,24 @@
+export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./f16.js";
+export {
+  ggmlType,
+  ggmlTypeByName,
+  rowBytes,
+  toFloatOf,
+  fromFloatOf,
+  GGML_TYPES,
+  COMPUTABLE_TYPES,
+  type GgmlTypeTraits,
+  type ToFloat,
+  type FromFloat,
+} from "./ggmlTypes.js";
+export {
+  quantizeRowQ8_0Ref,
+  quantizeRowQ4_0Ref,
+  dequantizeRowQ8_0,
+  dequantizeRowQ4_0,
+  QK8_0,
+  QK4_0,
+  Q8_0_BYTES,
+  Q4_0_BYTES,
+} from "./reference/quantize.js";
+export { UnsupportedTensorTypeError } from "./errors.js";
