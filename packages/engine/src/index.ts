@@ -9,3 +9,5 @@ export { Tokenizer, TokenStreamDecoder, type EncodeOptions, type DecodeOptions }
 export { vocabFromGguf, type Vocab } from "./tokenizer/vocab.js";
 export { TokenizerError } from "./tokenizer/errors.js";
 export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";
+export { describeModel, type ModelDescription } from "./describeModel.js";
+export { assertSupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";

@@ -4,6 +4,7 @@ import type { GgufFile } from "../gguf/readGguf.js";
 import { bpeTokenize, CHAR_TO_BYTE } from "./bpe.js";
 import { TokenizerError } from "./errors.js";
 import { spmTokenize } from "./spm.js";
+import { wpmTokenize } from "./wpm.js";
 import { Attr, vocabFromGguf, type Vocab } from "./vocab.js";
 
 export interface EncodeOptions {
@@ -50,7 +51,8 @@ export class Tokenizer {
     const v = this.vocab;
     const out: number[] = [];
     const fragments = text.length > 0 ? this.partition(text, parseSpecial) : [];
-    if (addSpecial && v.addBos) out.push(v.bos);
+    // WordPiece always wraps in [CLS] … [SEP] when adding specials (llama.cpp ignores add_bos there).
+    if (addSpecial && (v.addBos || v.kind === "wpm")) out.push(v.bos);
     if (v.kind === "spm") {
       // A space is prefixed at the start and after every special token, as SentencePiece's add_dummy_prefix.
       let prevSpecial = true;
@@ -65,12 +67,14 @@ export class Tokenizer {
         }
       }
     } else {
+      const tokenize = v.kind === "bpe" ? bpeTokenize : wpmTokenize;
       for (const f of fragments) {
         if (typeof f === "number") out.push(f);
-        else bpeTokenize(v, f, out);
+        else tokenize(v, f, out);
       }
     }
-    if (addSpecial && v.addEos) out.push(v.eos);
+    if (addSpecial && v.kind === "wpm") out.push(v.sep);
+    else if (addSpecial && v.addEos) out.push(v.eos);
     return out;
   }
 
@@ -128,7 +132,7 @@ export class Tokenizer {
     if (!special && attr & (Attr.UNKNOWN | Attr.CONTROL)) return new Uint8Array(0);
     if (attr & (Attr.UNKNOWN | Attr.CONTROL | Attr.USER_DEFINED)) return utf8Encoder.encode(text);
     if (attr & Attr.NORMAL) {
-      if (v.kind === "spm") return utf8Encoder.encode(text.replaceAll(SPACE_ESCAPE, " "));
+      if (v.kind !== "bpe") return utf8Encoder.encode(text.replaceAll(SPACE_ESCAPE, " "));
       const bytes: number[] = [];
       for (const ch of text) {
         const b = CHAR_TO_BYTE.get(ch);

@@ -42,7 +42,9 @@ const CONTROL_TEXTS = [
 ];
 const FIM_EOG_TEXTS = ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>"];
 
-export type VocabKind = "spm" | "bpe";
+export type VocabKind = "spm" | "bpe" | "wpm";
+
+const MODEL_KINDS: Record<string, VocabKind> = { llama: "spm", gpt2: "bpe", bert: "wpm" };
 
 export interface Vocab {
   readonly kind: VocabKind;
@@ -64,6 +66,12 @@ export interface Vocab {
   readonly addEos: boolean;
   readonly addSpacePrefix: boolean;
   readonly cleanSpaces: boolean;
+  /** WordPiece: separator appended after the text when adding special tokens, and normaliser options. */
+  readonly sep: number;
+  readonly lowercase: boolean;
+  readonly stripAccents: boolean;
+  /** Longest token text, in UTF-16 units: bounds WordPiece's longest-match search. */
+  readonly maxTokenLength: number;
   /** Control, user-defined and unknown tokens, longest text first: the special-token partition order. */
   readonly specialTokens: readonly number[];
   /** Things a user should know (e.g. a missing pre-tokenizer name). */
@@ -73,9 +81,11 @@ export interface Vocab {
 export function vocabFromGguf(file: GgufFile): Vocab {
   const model = metaString(file, "tokenizer.ggml.model");
   if (model === undefined) throw new TokenizerError(`${file.path ?? "GGUF"}: no tokenizer (tokenizer.ggml.model is missing)`);
-  const kind: VocabKind | undefined = model === "llama" ? "spm" : model === "gpt2" ? "bpe" : undefined;
+  const kind = MODEL_KINDS[model];
   if (!kind) {
-    throw new TokenizerError(`tokenizer.ggml.model '${model}' is not supported (supported: llama (SentencePiece), gpt2 (byte-level BPE))`);
+    throw new TokenizerError(
+      `tokenizer.ggml.model '${model}' is not supported (supported: llama (SentencePiece), gpt2 (byte-level BPE), bert (WordPiece))`,
+    );
   }
   const tokens = metaStrings(file, "tokenizer.ggml.tokens");
   if (!tokens) throw new TokenizerError("tokenizer.ggml.tokens is missing");
@@ -128,11 +138,14 @@ export function vocabFromGguf(file: GgufFile): Vocab {
     const v = metaNumber(file, `tokenizer.ggml.${key}`);
     return v !== undefined && v >= 0 && v < n ? v : fallback >= 0 && fallback < n ? fallback : -1;
   };
+  // Defaults when the file names no id, per tokenizer kind (llama_vocab::impl::load).
   const spm = kind === "spm";
-  const bos = id("bos_token_id", spm ? 1 : -1);
+  const wpm = kind === "wpm";
+  const bos = id("bos_token_id", spm ? 1 : wpm ? 101 : -1);
   const eos = id("eos_token_id", spm ? 2 : -1);
-  const unk = id("unknown_token_id", spm ? 0 : -1);
-  const pad = id("padding_token_id", -1);
+  const unk = id("unknown_token_id", spm ? 0 : wpm ? 100 : -1);
+  const sep = id("seperator_token_id", wpm ? 102 : -1); // sic: GGUF spells it "seperator"
+  const pad = id("padding_token_id", wpm ? 0 : -1);
   const eot = id("eot_token_id", -1);
   const eom = id("eom_token_id", -1);
 
@@ -172,10 +185,11 @@ export function vocabFromGguf(file: GgufFile): Vocab {
     for (const text of ["<unk>", "<s>", "<|endoftext|>"]) set(text, false);
   }
 
-  const addBos = metaBool(file, "tokenizer.ggml.add_bos_token") ?? (spm || pre === PRE_TOKENIZERS["llama-bpe"]);
+  const addBos = metaBool(file, "tokenizer.ggml.add_bos_token") ?? (spm || wpm || pre === PRE_TOKENIZERS["llama-bpe"]);
   const addEos = metaBool(file, "tokenizer.ggml.add_eos_token") ?? false;
   if (addBos && bos < 0) throw new TokenizerError("the vocabulary asks for a BOS token but has no bos_token_id");
   if (addEos && eos < 0) throw new TokenizerError("the vocabulary asks for an EOS token but has no eos_token_id");
+  const lowercase = metaBool(file, "tokenizer.ggml.normalizer.lowercase") ?? true;
 
   return {
     kind,
@@ -194,7 +208,11 @@ export function vocabFromGguf(file: GgufFile): Vocab {
     addBos,
     addEos,
     addSpacePrefix: metaBool(file, "tokenizer.ggml.add_space_prefix") ?? spm,
-    cleanSpaces: kind === "bpe" ? (pre.cleanSpaces ?? true) : false,
+    cleanSpaces: kind === "bpe" ? (pre.cleanSpaces ?? true) : wpm,
+    sep,
+    lowercase,
+    stripAccents: metaBool(file, "tokenizer.ggml.normalizer.strip_accents") ?? lowercase,
+    maxTokenLength: texts.reduce((m, t) => Math.max(m, t.length), 0),
     specialTokens,
     warnings,
   };

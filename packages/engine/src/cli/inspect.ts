@@ -1,0 +1,31 @@
+import { describeModel } from "../describeModel.js";
+import { readGguf } from "../gguf/readGguf.js";
+import { parseModelArgs, UsageError } from "./usage.js";
+
+const USAGE = "inspect MODEL [--ctx N] [--json]";
+
+const bytes = (n: number) =>
+  n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+const count = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : `${n}`);
+
+export function inspectCommand(args: string[]): void {
+  const { model, values } = parseModelArgs(args, { ctx: { type: "string" }, json: { type: "boolean", default: false } }, USAGE);
+  const ctx = values.ctx === undefined ? undefined : Number(values.ctx);
+  if (ctx !== undefined && !(Number.isInteger(ctx) && ctx > 0)) throw new UsageError(`--ctx must be a positive integer, got '${values.ctx}'`);
+  const d = describeModel(readGguf(model), ctx);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(d)}\n`);
+    return;
+  }
+  const lines = [
+    `file            ${d.file} (${bytes(d.fileBytes)}, GGUF v${d.ggufVersion})`,
+    `architecture    ${d.architecture ?? "(none)"}${d.name ? `  "${d.name}"` : ""}`,
+    ...Object.entries(d.hyperParameters).map(([k, v]) => `  ${k.padEnd(34)}${v}`),
+    `tokenizer       ${d.tokenizer.model ?? "(none)"}${d.tokenizer.pre ? ` / ${d.tokenizer.pre}` : ""}, ${d.tokenizer.tokens} tokens`,
+    `tensors         ${d.tensorCount}${d.tensorCount ? `: ${Object.entries(d.tensorTypes).map(([t, n]) => `${n} ${t}`).join(", ")}` : " (vocabulary only)"}`,
+    `parameters      ${count(d.parameters)} (${bytes(d.weightBytes)} of weights)`,
+    `memory          ${bytes(d.memory.totalBytes)} at context ${d.memory.contextSize}: weights ${bytes(d.weightBytes)}` +
+      ` + ${d.memory.kvCacheType} KV cache ${bytes(d.memory.kvCacheBytes)} + scratch ${bytes(d.memory.scratchBytes)} (estimate)`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}

@@ -1,0 +1,45 @@
+import { UnsupportedTensorTypeError } from "@cpu-llm/kernels";
+import { GgufFormatError } from "../gguf/errors.js";
+import { TokenizerError } from "../tokenizer/errors.js";
+import { detokenizeCommand } from "./detokenize.js";
+import { inspectCommand } from "./inspect.js";
+import { tokenizeCommand } from "./tokenize.js";
+import { UsageError } from "./usage.js";
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<void> | void; summary: string }> = {
+  inspect: { run: inspectCommand, summary: "inspect MODEL [--ctx N] [--json]        architecture, hyper-parameters, tensors, memory" },
+  tokenize: { run: tokenizeCommand, summary: "tokenize MODEL --text TEXT [--no-bos] [--special] [--json]" },
+  detokenize: { run: detokenizeCommand, summary: "detokenize MODEL --ids 1,2,3 [--special]" },
+};
+
+const HELP = `usage: cpu-llm COMMAND ...\n\ncommands:\n${Object.values(COMMANDS).map((c) => `  ${c.summary}`).join("\n")}\n`;
+
+/** Runs one CLI invocation; returns the exit code. Known errors become one line on stderr, not a stack. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`cpu-llm: unknown command '${name}'\n${HELP}`);
+    return 2;
+  }
+  try {
+    await command.run(args);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`cpu-llm ${name}: ${e.message}\n`);
+      return 2;
+    }
+    const known = e instanceof GgufFormatError || e instanceof TokenizerError || e instanceof UnsupportedTensorTypeError;
+    const fsError = e instanceof Error && "code" in e && typeof e.code === "string" && "path" in e;
+    if (known || fsError) {
+      process.stderr.write(`cpu-llm ${name}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,22 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** Bad command-line arguments: reported with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** parseArgs with one positional MODEL, turning its errors into UsageError. */
+export function parseModelArgs<O extends Options>(args: string[], options: O, usage: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${usage}`);
+  }
+  const [model, ...extra] = parsed.positionals;
+  if (model === undefined) throw new UsageError(`MODEL is required\nusage: cpu-llm ${usage}`);
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}\nusage: cpu-llm ${usage}`);
+  return { model, values: parsed.values };
+}

@@ -1,0 +1,100 @@
+// What `cpu-llm inspect` reports: a model's shape and an up-front memory estimate, from the header alone.
+import { metaArray, metaNumber, metaString } from "./gguf/metadata.js";
+import type { GgufFile } from "./gguf/readGguf.js";
+import { GgufType } from "./gguf/values.js";
+
+export interface ModelDescription {
+  file: string | undefined;
+  fileBytes: number;
+  ggufVersion: number;
+  architecture: string | undefined;
+  name: string | undefined;
+  /** `{arch}.*` hyper-parameters, keys without the architecture prefix. */
+  hyperParameters: Record<string, number | string>;
+  tokenizer: { model: string | undefined; pre: string | undefined; tokens: number };
+  tensorCount: number;
+  /** Tensor count by ggml type name. */
+  tensorTypes: Record<string, number>;
+  parameters: number;
+  weightBytes: number;
+  memory: { contextSize: number; kvCacheType: "f16"; kvCacheBytes: number; scratchBytes: number; totalBytes: number };
+}
+
+const HYPER_KEYS = [
+  "context_length", "embedding_length", "block_count", "feed_forward_length", "attention.head_count",
+  "attention.head_count_kv", "attention.key_length", "attention.value_length", "attention.layer_norm_rms_epsilon",
+  "attention.kv_lora_rank", "attention.q_lora_rank", "rope.dimension_count", "rope.freq_base", "rope.scaling.type",
+  "rope.scaling.factor", "expert_count", "expert_used_count", "expert_shared_count", "expert_feed_forward_length",
+  "leading_dense_block_count", "vocab_size",
+];
+
+/** Prompt rows processed per step when estimating scratch memory (llama.cpp's default n_ubatch). */
+const SCRATCH_BATCH = 512;
+
+export function describeModel(file: GgufFile, contextSize?: number): ModelDescription {
+  const arch = metaString(file, "general.architecture");
+  const hp = (key: string) => (arch ? file.metadata.get(`${arch}.${key}`)?.value : undefined);
+  const hyperParameters: Record<string, number | string> = {};
+  for (const key of HYPER_KEYS) {
+    const v = hp(key);
+    // f32 values print as the float32 they are (1e-5, not 0.000009999999747378752).
+    if (typeof v === "number") hyperParameters[key] = file.metadata.get(`${arch}.${key}`)!.type === GgufType.FLOAT32 ? Number(v.toPrecision(7)) : v;
+    else if (typeof v === "string") hyperParameters[key] = v;
+    else if (typeof v === "bigint") hyperParameters[key] = Number(v);
+  }
+
+  const tensorTypes: Record<string, number> = {};
+  let parameters = 0;
+  let weightBytes = 0;
+  for (const t of file.tensors) {
+    tensorTypes[t.type.name] = (tensorTypes[t.type.name] ?? 0) + 1;
+    parameters += t.nElements;
+    weightBytes += t.nBytes;
+  }
+
+  const num = (key: string) => (arch ? metaNumber(file, `${arch}.${key}`) : undefined);
+  const nLayer = num("block_count") ?? 0;
+  const nEmbd = num("embedding_length") ?? 0;
+  const nHead = num("attention.head_count") ?? 0;
+  // head_count_kv may be an array (one per layer) in some architectures; take the largest.
+  const kvArray = arch ? file.metadata.get(`${arch}.attention.head_count_kv`) : undefined;
+  const nHeadKv =
+    kvArray && typeof kvArray.value === "object"
+      ? Math.max(...Array.from((metaArray(file, `${arch}.attention.head_count_kv`)!.items as ArrayLike<number>)))
+      : (num("attention.head_count_kv") ?? nHead);
+  const keyLength = num("attention.key_length") ?? (nHead ? nEmbd / nHead : 0);
+  const valueLength = num("attention.value_length") ?? (nHead ? nEmbd / nHead : 0);
+  const kvLoraRank = num("attention.kv_lora_rank");
+  const ctx = contextSize ?? num("context_length") ?? 0;
+  // Per token and layer: K and V of every KV head, or MLA's compressed latent plus the RoPE part of the key.
+  const ropeDims = num("rope.dimension_count") ?? 0;
+  const kvPerTokenLayer = kvLoraRank !== undefined ? kvLoraRank + ropeDims : nHeadKv * (keyLength + valueLength);
+  const hasWeights = file.tensors.length > 0;
+  const kvCacheBytes = hasWeights ? 2 * ctx * nLayer * kvPerTokenLayer : 0; // F16
+  const tokens = metaArray(file, "tokenizer.ggml.tokens")?.items.length ?? 0;
+  const nVocab = num("vocab_size") ?? tokens;
+  const nFf = num("feed_forward_length") ?? 4 * nEmbd;
+  // Activations of one prompt batch, its attention scores, and logits for the last row only.
+  const scratchBytes = hasWeights ? 4 * (SCRATCH_BATCH * (4 * nEmbd + 2 * nFf + nHead * ctx) + nVocab) : 0;
+
+  return {
+    file: file.path,
+    fileBytes: file.fileSize,
+    ggufVersion: file.version,
+    architecture: arch,
+    name: metaString(file, "general.name"),
+    hyperParameters,
+    tokenizer: { model: metaString(file, "tokenizer.ggml.model"), pre: metaString(file, "tokenizer.ggml.pre"), tokens },
+    tensorCount: file.tensors.length,
+    tensorTypes,
+    parameters,
+    weightBytes,
+    memory: {
+      contextSize: ctx,
+      kvCacheType: "f16",
+      kvCacheBytes,
+      scratchBytes,
+      totalBytes: weightBytes + kvCacheBytes + scratchBytes,
+    },
+  };
+}

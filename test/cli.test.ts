@@ -1,0 +1,82 @@
+// The built `cpu-llm` binary, run as a user would (needs `pnpm build`; `pnpm test` builds first).
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readGguf, Tokenizer } from "@cpu-llm/engine";
+import { DEMO_MODEL, fixture, fixturesPresent, listFixtures, ROOT } from "./helpers/fixtures.js";
+
+const CLI = path.join(ROOT, "packages/engine/dist/cli/main.js");
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+
+describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
+  it("inspects the bundled model", () => {
+    const r = run("inspect", DEMO_MODEL);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/architecture\s+llama/);
+    expect(r.stdout).toMatch(/block_count\s+5/);
+    expect(r.stdout).toMatch(/tensors\s+48: 48 f32/);
+    const d = JSON.parse(run("inspect", DEMO_MODEL, "--json", "--ctx", "256").stdout);
+    expect(d).toMatchObject({ architecture: "llama", tensorCount: 48, parameters: 292_800, memory: { contextSize: 256 } });
+    // 64×512 embeddings + 512×64 output + 5 layers × (q,o 64×64; k,v 64×32; 3 × 64×172 FFN; 2 norms) + norm = 292,800.
+    // F16 KV: 2 (K,V) × 256 positions × 5 layers × 4 KV heads × 8 dims × 2 bytes.
+    expect(d.memory.kvCacheBytes).toBe(2 * 256 * 5 * 4 * 8 * 2);
+  });
+
+  it("tokenizes and detokenizes like the library", () => {
+    const tok = Tokenizer.fromGguf(readGguf(DEMO_MODEL));
+    const r = run("tokenize", DEMO_MODEL, "--text", "Once upon a time", "--json");
+    expect(r.status).toBe(0);
+    expect(r.stdout.split("\n").filter(Boolean)).toHaveLength(1);
+    const { ids } = JSON.parse(r.stdout);
+    expect(ids).toEqual(tok.encode("Once upon a time"));
+    expect(JSON.parse(run("tokenize", DEMO_MODEL, "--text", "Once", "--no-bos", "--json").stdout).ids).toEqual(tok.encode("Once", { addSpecial: false }));
+    expect(JSON.parse(run("tokenize", DEMO_MODEL, "--text", "<s>x", "--no-bos", "--special", "--json").stdout).ids[0]).toBe(tok.vocab.bos);
+    expect(run("detokenize", DEMO_MODEL, "--ids", ids.slice(1).join(",")).stdout).toBe("Once upon a time\n");
+  });
+
+  it("fails with one clear line and a non-zero code on bad input", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-cli-"));
+    const truncated = path.join(dir, "truncated.gguf");
+    fs.writeFileSync(truncated, fs.readFileSync(DEMO_MODEL).subarray(0, 5000));
+    const r = run("inspect", truncated);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/invalid GGUF at byte \d+/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(run("inspect", path.join(dir, "missing.gguf")).stderr).toMatch(/ENOENT/);
+    expect(run("tokenize", DEMO_MODEL).status).toBe(2);
+    expect(run("detokenize", DEMO_MODEL, "--ids", "1,x").stderr).toMatch(/'x' is not a token id/);
+    expect(run("detokenize", DEMO_MODEL, "--ids", "99999").stderr).toMatch(/out of range/);
+    expect(run("frobnicate").status).toBe(2);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("refuses Node 20 with a message, before loading anything", () => {
+    const node20 = ["/usr/local/bin/node", "/usr/bin/node"].find((p) => {
+      try {
+        return execFileSync(p, ["--version"], { encoding: "utf8" }).startsWith("v20.");
+      } catch {
+        return false;
+      }
+    });
+    if (!node20) return; // no Node 20 on this machine: the version check is covered by unit tests of assertSupportedNode
+    const r = spawnSync(node20, [CLI, "inspect", DEMO_MODEL], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/needs Node 22 or newer/);
+  });
+});
+
+describe.skipIf(!fs.existsSync(CLI) || !fixturesPresent())("cpu-llm CLI on every fixture GGUF", () => {
+  const files = [...listFixtures("vocab", ".gguf").map((f) => fixture("vocab", f)), ...listFixtures("models", ".gguf").map((f) => fixture("models", f))];
+
+  it.each(files)("%s", (file) => {
+    const inspect = run("inspect", file, "--json");
+    expect(inspect.status, inspect.stderr).toBe(0);
+    const d = JSON.parse(inspect.stdout);
+    expect(d.tensorCount).toBe(readGguf(file).tensors.length);
+    const tokenize = run("tokenize", file, "--text", "Hello world! 你好", "--json");
+    expect(tokenize.status, tokenize.stderr).toBe(0);
+    expect(JSON.parse(tokenize.stdout).ids.length).toBeGreaterThan(1);
+  });
+});
