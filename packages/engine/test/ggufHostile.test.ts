@@ -152,7 +152,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = bytes.slice();
+  let b: Uint8Array = bytes.slice();
   for (const m of mutations) {
     if (b.length === 0) break;
     const at = Math.min(m.at, b.length - 1);

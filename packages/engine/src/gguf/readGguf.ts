@@ -52,12 +52,10 @@ export function parseGguf(bytes: Uint8Array): GgufFile {
   return parseGgufSource(memorySource(bytes));
 }
 
-// ignoreBOM keeps a leading U+FEFF: it is a real token in SentencePiece vocabularies.
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 class Cursor {
   pos = 0;
-  private buf = new Uint8Array(1 << 16);
+  private buf = Buffer.alloc(1 << 16);
   private view = new DataView(this.buf.buffer);
   private bufStart = 0;
   private bufLen = 0;
@@ -80,7 +78,7 @@ class Cursor {
     if (n > this.remaining) this.fail(`${what} needs ${n} bytes, only ${this.remaining} left in the file`);
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.bufLen) {
       if (n > this.buf.length) {
-        this.buf = new Uint8Array(Math.max(n, this.buf.length * 2));
+        this.buf = Buffer.alloc(Math.max(n, this.buf.length * 2));
         this.view = new DataView(this.buf.buffer);
       }
       this.bufStart = this.pos;
@@ -105,24 +103,29 @@ class Cursor {
 
   /** A u64 count or size that must fit in what is left of the file at minBytes per unit. */
   count(what: string, minBytes: number): number {
-    const at = this.pos;
-    const n = this.u64(what);
-    if (n * BigInt(minBytes) > BigInt(this.remaining)) {
-      this.fail(`${what} is ${n}, but only ${this.remaining} bytes are left (at least ${minBytes} per item)`, at);
+    const at = this.take(8, what);
+    // Two u32 halves, not a BigInt: this runs once per vocabulary string. Past 2^53 n is inexact but
+    // then far beyond any file, which is all the check needs.
+    const n = this.view.getUint32(at + 4, true) * 2 ** 32 + this.view.getUint32(at, true);
+    if (n * minBytes > this.remaining) {
+      const exact = this.view.getBigUint64(at, true);
+      this.fail(`${what} is ${exact}, but only ${this.remaining} bytes are left (at least ${minBytes} per item)`, this.pos - 8);
     }
-    return Number(n);
+    return n;
   }
 
   string(what: string): string {
     const length = this.count(`${what} length`, 1);
     const at = this.take(length, what);
-    return utf8.decode(this.buf.subarray(at, at + length));
+    // Buffer's native UTF-8 slice: several times faster than TextDecoder on 400k short vocabulary strings,
+    // and like it (with ignoreBOM) keeps a leading U+FEFF, a real token in SentencePiece vocabularies.
+    return this.buf.toString("utf8", at, at + length);
   }
 
   /** Copies n raw bytes into a fresh, aligned buffer. */
   bytes(n: number, what: string): ArrayBuffer {
     const at = this.take(n, what);
-    return this.buf.buffer.slice(at, at + n);
+    return this.buf.buffer.slice(this.buf.byteOffset + at, this.buf.byteOffset + at + n);
   }
 }
 
