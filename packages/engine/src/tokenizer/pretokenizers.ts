@@ -57,7 +57,8 @@ export const PRE_TOKENIZERS: Readonly<Record<string, PreTokenizer>> = {
     regexes: [
       String.raw`\p{N}{1,3}`,
       String.raw`[\u{4e00}-\u{9fa5}\u{3040}-\u{309f}\u{30a0}-\u{30ff}]+`,
-      String.raw`[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_${"`"}{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+      // As upstream, except that llama.cpp's collapsed categories count ASCII '~' as neither \p{P} nor \p{S}.
+      String.raw`[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_${"`"}{|}~][A-Za-z]+|(?:~|[^\r\n\p{L}\p{P}\p{S}])?[\p{L}\p{M}]+| ?(?:(?!~)[\p{P}\p{S}])+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
     ],
   },
   falcon: {
@@ -89,13 +90,29 @@ function compile(pattern: string): RegExp {
   return re;
 }
 
+// llama.cpp matches against a copy of the text in which every non-ASCII whitespace code point (its own table,
+// with U+0085 and without U+FEFF) became U+000B, so `\s` means exactly that set and a literal U+3000 in a
+// pattern never matches. JavaScript's `\s` differs only in U+0085 and U+FEFF. Matching against a view with
+// the same substitutions (U+FEFF, a format character, becomes U+200B, another one) reproduces llama.cpp;
+// every substitution keeps UTF-16 lengths, so matches slice the original text at the same indices.
+const LLAMA_NON_ASCII_WHITESPACE = /[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/g;
+function llamaView(text: string): string {
+  return text.replace(LLAMA_NON_ASCII_WHITESPACE, "\v").replaceAll("\ufeff", "\u200b");
+}
+
 /** Splits text into pre-tokenized words. */
 export function preTokenize(text: string, regexes: readonly string[]): string[] {
-  let pieces = [text];
+  const view = llamaView(text);
+  // Pieces as [start, end) ranges of text; each regex splits every piece into matches and the gaps between.
+  let pieces = [0, text.length];
   for (const pattern of regexes) {
     const re = compile(pattern);
-    const next: string[] = [];
-    for (const piece of pieces) {
+    const next: number[] = [];
+    for (let p = 0; p < pieces.length; p += 2) {
+      const start = pieces[p];
+      const end = pieces[p + 1];
+      // Lookaheads and `$` must see the end of the piece, not of the text, as with llama.cpp's iterator range.
+      const piece = view.slice(start, end);
       let last = 0;
       re.lastIndex = 0;
       for (let m = re.exec(piece); m !== null; m = re.exec(piece)) {
@@ -103,13 +120,15 @@ export function preTokenize(text: string, regexes: readonly string[]): string[] 
           re.lastIndex++;
           continue;
         }
-        if (m.index > last) next.push(piece.slice(last, m.index));
-        next.push(m[0]);
+        if (m.index > last) next.push(start + last, start + m.index);
+        next.push(start + m.index, start + m.index + m[0].length);
         last = m.index + m[0].length;
       }
-      if (last < piece.length) next.push(piece.slice(last));
+      if (last < piece.length) next.push(start + last, end);
     }
     pieces = next;
   }
-  return pieces;
+  const words: string[] = [];
+  for (let p = 0; p < pieces.length; p += 2) words.push(text.slice(pieces[p], pieces[p + 1]));
+  return words;
 }
