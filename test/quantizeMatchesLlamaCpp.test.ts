@@ -14,7 +14,7 @@ const cases = [
 
 describe.skipIf(!fixturesPresent())("quantizers are bit-exact with llama.cpp", () => {
   it.each(cases)("%s F32 → %s", (model, type) => {
-    const source = readGguf(fixture("models", `${model}-f32.gguf`)) as ReturnType<typeof readGguf> & { path: string };
+    const source = readGguf(fixture("models", `${model}-f32.gguf`));
     const target = readGguf(fixture("models", `${model}-${type}.gguf`));
     let compared = 0;
     for (const t of target.tensors) {

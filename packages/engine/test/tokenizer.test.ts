@@ -173,6 +173,7 @@ describe("vocabularies the engine refuses", () => {
 
   it("an unknown pre-tokenizer is an error naming it, never a silent fallback", () => {
     expect(() => Tokenizer.fromGguf(bpe([kv.string("tokenizer.ggml.pre", "klingon")]))).toThrow(/unknown pre-tokenizer 'klingon'/);
+    expect(() => Tokenizer.fromGguf(bpe([kv.string("tokenizer.ggml.pre", "constructor")]))).toThrow(/unknown pre-tokenizer 'constructor'/);
   });
 
   it("a missing pre-tokenizer uses 'default' with a warning, as llama.cpp", () => {

@@ -19,7 +19,8 @@ export function readTensorBytes(path: string, tensor: GgufTensorInfo, dst = new 
 }
 
 /** A tensor converted to floats (tests and tools; the engine keeps weights in their own type). */
-export function readTensorFloats(file: GgufFile & { path: string }, name: string): Float32Array {
+export function readTensorFloats(file: GgufFile, name: string): Float32Array {
+  if (file.path === undefined) throw new Error("readTensorFloats needs a GgufFile read from a path (readGguf)");
   const tensor = file.tensors.find((t) => t.name === name);
   if (!tensor) throw new Error(`${file.path}: no tensor named '${name}'`);
   const toFloat = toFloatOf(tensor.type, tensor.name);

@@ -10,6 +10,8 @@ export interface PreTokenizer {
   readonly ignoreMerges?: boolean;
   /** llama_detokenize's clean-up of " ," " ." " 's" etc.; llama.cpp defaults it on for BPE. */
   readonly cleanSpaces?: boolean;
+  /** BOS when the file has no tokenizer.ggml.add_bos_token (llama.cpp's default is off for BPE). */
+  readonly addBos?: boolean;
 }
 
 const GPT2 = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`;
@@ -20,7 +22,7 @@ const QWEN2 = String.raw`${CONTRACTIONS}|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p
 const DEFAULT: PreTokenizer = {
   regexes: [String.raw`[\p{P}\$\+<=>\^~\|]+`, GPT2, String.raw`\p{N}+`, "[0-9][0-9][0-9]"],
 };
-const LLAMA3_PRE: PreTokenizer = { regexes: [LLAMA3], ignoreMerges: true };
+const LLAMA3_PRE: PreTokenizer = { regexes: [LLAMA3], ignoreMerges: true, addBos: true };
 const GPT2_PRE: PreTokenizer = { regexes: [GPT2] };
 const STARCODER: PreTokenizer = { regexes: [String.raw`\p{N}`, GPT2] };
 const QWEN2_PRE: PreTokenizer = { regexes: [QWEN2], cleanSpaces: false };

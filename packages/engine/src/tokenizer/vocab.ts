@@ -81,7 +81,7 @@ export interface Vocab {
 export function vocabFromGguf(file: GgufFile): Vocab {
   const model = metaString(file, "tokenizer.ggml.model");
   if (model === undefined) throw new TokenizerError(`${file.path ?? "GGUF"}: no tokenizer (tokenizer.ggml.model is missing)`);
-  const kind = MODEL_KINDS[model];
+  const kind = Object.hasOwn(MODEL_KINDS, model) ? MODEL_KINDS[model] : undefined; // not "constructor" & co.
   if (!kind) {
     throw new TokenizerError(
       `tokenizer.ggml.model '${model}' is not supported (supported: llama (SentencePiece), gpt2 (byte-level BPE), bert (WordPiece))`,
@@ -98,7 +98,7 @@ export function vocabFromGguf(file: GgufFile): Vocab {
     if (!file.metadata.has("tokenizer.ggml.pre")) {
       warnings.push("tokenizer.ggml.pre is missing: using the 'default' pre-tokenizer, as llama.cpp does (quality may suffer; reconvert the model)");
     }
-    const known = PRE_TOKENIZERS[preName];
+    const known = Object.hasOwn(PRE_TOKENIZERS, preName) ? PRE_TOKENIZERS[preName] : undefined;
     if (!known) {
       throw new TokenizerError(
         `unknown pre-tokenizer '${preName}' (tokenizer.ggml.pre); known: ${Object.keys(PRE_TOKENIZERS).sort().join(", ")}`,
@@ -136,7 +136,7 @@ export function vocabFromGguf(file: GgufFile): Vocab {
 
   const id = (key: string, fallback: number) => {
     const v = metaNumber(file, `tokenizer.ggml.${key}`);
-    return v !== undefined && v >= 0 && v < n ? v : fallback >= 0 && fallback < n ? fallback : -1;
+    return v !== undefined && Number.isInteger(v) && v >= 0 && v < n ? v : fallback >= 0 && fallback < n ? fallback : -1;
   };
   // Defaults when the file names no id, per tokenizer kind (llama_vocab::impl::load).
   const spm = kind === "spm";
@@ -185,7 +185,7 @@ export function vocabFromGguf(file: GgufFile): Vocab {
     for (const text of ["<unk>", "<s>", "<|endoftext|>"]) set(text, false);
   }
 
-  const addBos = metaBool(file, "tokenizer.ggml.add_bos_token") ?? (spm || wpm || pre === PRE_TOKENIZERS["llama-bpe"]);
+  const addBos = metaBool(file, "tokenizer.ggml.add_bos_token") ?? (spm || wpm || (pre.addBos ?? false));
   const addEos = metaBool(file, "tokenizer.ggml.add_eos_token") ?? false;
   if (addBos && bos < 0) throw new TokenizerError("the vocabulary asks for a BOS token but has no bos_token_id");
   if (addEos && eos < 0) throw new TokenizerError("the vocabulary asks for an EOS token but has no eos_token_id");
