@@ -22,3 +22,4 @@ export {
   Q4_0_BYTES,
 } from "./reference/quantize.js";
 export { UnsupportedTensorTypeError } from "./errors.js";
+export * from "./system/index.js";
