@@ -23,3 +23,14 @@ export {
 } from "./reference/quantize.js";
 export { UnsupportedTensorTypeError } from "./errors.js";
 export * from "./system/index.js";
+export {
+  chooseKernels,
+  instantiateKernels,
+  kernelModule,
+  sharedMemory,
+  wasmFeatures,
+  type KernelChoice,
+  type KernelExports,
+  type KernelVariant,
+} from "./wasm/wasmKernels.js";
+export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref } from "./reference/dot.js";

@@ -1,0 +1,44 @@
+// Q4_0 × Q8_0 dot products: weights are blocks of an f16 scale and 16 bytes of nibbles (element j in the low
+// nibble of byte j, element j+16 in the high), value = nibble - 8. Integer dot of the nibbles (0..15) with the
+// int8 activations, then -8·Σx from the activation block's precomputed sum, then one float scale per block.
+import { f16ToF32 } from "./f16";
+import { Q8_0_BYTES } from "./q8_0";
+
+export const Q4_0_BYTES: i32 = 18;
+
+/**
+ * Lane i of the relaxed dot is Σ of elements 4i..4i+3. Reordering bytes to [0,1,4,5,8,9,12,13 | 2,3,6,7,…]
+ * before widening makes the two i16 dots produce exactly those lane sums, so both variants round alike.
+ */
+@inline
+function relaxedLaneOrder(v: v128): v128 {
+  return i8x16.shuffle(v, v, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+}
+
+/** Σ_lanes of u4 × i8 products, laid out in lanes as i32x4.relaxed_dot_i8x16_i7x16_add_s does. */
+@inline
+function dotU4I8(nibbles: v128, x: v128, acc: v128): v128 {
+  const n = relaxedLaneOrder(nibbles);
+  const a = relaxedLaneOrder(x);
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(n), i16x8.extend_low_i8x16_s(a)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(n), i16x8.extend_high_i8x16_s(a)));
+}
+
+/** Plain SIMD: nibbles and activations widened to i16, then i32x4.dot_i16x8_s; bit-identical to the relaxed one. */
+export function vecDotQ4_0Q8_0Simd(w: usize, x: usize, xsum: usize, nb: i32): f32 {
+  const mask = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  let correction: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const d = f16ToF32(load<u16>(w)) * f16ToF32(load<u16>(x));
+    const q = v128.load(w, 2);
+    let s = dotU4I8(v128.and(q, mask), v128.load(x, 2), i32x4.splat(0));
+    s = dotU4I8(v128.and(i16x8.shr_u(q, 4), mask), v128.load(x, 18), s);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d)));
+    correction += d * <f32>load<i32>(xsum);
+    w += <usize>Q4_0_BYTES;
+    x += <usize>Q8_0_BYTES;
+    xsum += 4;
+  }
+  return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) - 8 * correction;
+}

@@ -1,0 +1,75 @@
+// Plain references for the WebAssembly kernels: the test oracles.
+import { f16ToF32, f32ToF16 } from "../f16.js";
+import { Q4_0_BYTES, Q8_0_BYTES, QK8_0 } from "./quantize.js";
+
+const fround = Math.fround;
+
+/**
+ * Activations to Q8_0 as ggml-cpu does on x86 (quantize_row_q8_0, AVX2 path): id = 127/amax and round half to
+ * even. It differs from quantize_row_q8_0_ref (id = 1/d, round half away) in rare last-step roundings; this is
+ * the one that produced llama.cpp's reference logits. Also returns each block's sum of quants in sums.
+ */
+export function quantizeActivationsQ8_0Ref(dst: Uint8Array, sums: Int32Array, src: ArrayLike<number>, n: number): void {
+  for (let b = 0; b < n / QK8_0; b++) {
+    let amax = 0;
+    for (let j = 0; j < QK8_0; j++) amax = Math.max(amax, Math.abs(fround(src[b * QK8_0 + j])));
+    const h = f32ToF16(fround(amax / 127));
+    dst[b * Q8_0_BYTES] = h & 0xff;
+    dst[b * Q8_0_BYTES + 1] = h >> 8;
+    const id = amax !== 0 ? fround(127 / amax) : 0;
+    let sum = 0;
+    for (let j = 0; j < QK8_0; j++) {
+      const v = fround(fround(src[b * QK8_0 + j]) * id);
+      const q = roundHalfEven(v);
+      dst[b * Q8_0_BYTES + 2 + j] = q & 0xff;
+      sum += q;
+    }
+    sums[b] = sum;
+  }
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const i8 = (b: number) => (b << 24) >> 24;
+
+/** Σ_blocks d_w·d_x·Σ (nibble − 8)·x, in float64 (the kernels must agree to float32 accumulation error). */
+export function vecDotQ4_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  let sum = 0;
+  for (let b = 0; b < nb; b++) {
+    const wo = wOff + b * Q4_0_BYTES;
+    const xo = xOff + b * Q8_0_BYTES;
+    let s = 0;
+    for (let j = 0; j < 16; j++) {
+      const q = w[wo + 2 + j];
+      s += ((q & 15) - 8) * i8(x[xo + 2 + j]) + ((q >> 4) - 8) * i8(x[xo + 18 + j]);
+    }
+    sum += s * f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8));
+  }
+  return sum;
+}
+
+export function vecDotQ8_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  let sum = 0;
+  for (let b = 0; b < nb; b++) {
+    const wo = wOff + b * Q8_0_BYTES;
+    const xo = xOff + b * Q8_0_BYTES;
+    let s = 0;
+    for (let j = 0; j < 32; j++) s += i8(w[wo + 2 + j]) * i8(x[xo + 2 + j]);
+    sum += s * f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8));
+  }
+  return sum;
+}
+
+/** Σ_blocks d_w·d_x·Σ |w·x|: the scale of a dot product's rounding error. */
+export function vecDotMagnitude(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number, wBlockBytes: number): number {
+  let sum = 0;
+  for (let b = 0; b < nb; b++) {
+    const wo = wOff + b * wBlockBytes;
+    const xo = xOff + b * Q8_0_BYTES;
+    sum += Math.abs(f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8))) * 32 * 127 * 127;
+  }
+  return sum;
+}

@@ -1,0 +1,91 @@
+// Loads the AssemblyScript kernels (build/kernels.{relaxed,simd}.wasm) and picks a variant: relaxed SIMD when
+// the engine validates it AND it computes the same results as the plain one on a probe (Node 20's relaxed dot
+// validates with a flag but computes the old draft semantics), plain simd128 otherwise.
+import * as fs from "node:fs";
+
+export interface KernelExports {
+  readonly RELAXED: WebAssembly.Global;
+  quantizeRowQ8_0(dst: number, sums: number, src: number, n: number): void;
+  dequantizeRowQ8_0(dst: number, src: number, n: number): void;
+  vecDotQ4_0Q8_0(w: number, x: number, xsum: number, nb: number): number;
+  vecDotQ8_0Q8_0(w: number, x: number, nb: number): number;
+  matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xsum: number, nb: number, r0: number, r1: number): void;
+  matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xsum: number, nb: number, r0: number, r1: number): void;
+}
+
+export type KernelVariant = "relaxed" | "simd";
+
+const wasmUrl = (variant: KernelVariant) => new URL(`../../build/kernels.${variant}.wasm`, import.meta.url);
+
+const modules: Partial<Record<KernelVariant, WebAssembly.Module | null>> = {};
+
+/** The compiled module of a variant, or null when this engine cannot validate it. */
+export function kernelModule(variant: KernelVariant): WebAssembly.Module | null {
+  if (!(variant in modules)) {
+    const bytes = fs.readFileSync(wasmUrl(variant));
+    modules[variant] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return modules[variant]!;
+}
+
+/** A shared memory of `pages` 64 KiB pages that can grow to 4 GiB. */
+export function sharedMemory(pages: number): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
+}
+
+export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
+  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+}
+
+export interface KernelChoice {
+  readonly variant: KernelVariant;
+  readonly relaxedSimd: boolean;
+  /** Why the variant was chosen. */
+  readonly reason: string;
+}
+
+let choice: KernelChoice | undefined;
+
+/** Chooses the kernel variant once per process. */
+export function chooseKernels(): KernelChoice {
+  if (choice) return choice;
+  const relaxed = kernelModule("relaxed");
+  if (!relaxed) {
+    choice = { variant: "simd", relaxedSimd: false, reason: "this engine does not validate relaxed SIMD" };
+  } else if (!probeAgrees(relaxed, kernelModule("simd")!)) {
+    choice = { variant: "simd", relaxedSimd: true, reason: "relaxed SIMD disagrees with simd128 on a probe (Node 20's draft semantics?)" };
+  } else {
+    choice = { variant: "relaxed", relaxedSimd: true, reason: "relaxed SIMD validated and agrees with simd128" };
+  }
+  return choice;
+}
+
+/** Runs the Q4_0 dot of both variants on the same random blocks; they must agree bit for bit. */
+function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boolean {
+  const memory = sharedMemory(2);
+  const bytes = new Uint8Array(memory.buffer);
+  let seed = 12345;
+  for (let i = 0; i < 4096; i++) bytes[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  // Sane f16 scales (1.0) in each block, so the float sums are finite.
+  for (let b = 0; b < 8; b++) {
+    bytes[b * 18] = 0x00;
+    bytes[b * 18 + 1] = 0x3c;
+    bytes[1024 + b * 34] = 0x00;
+    bytes[1024 + b * 34 + 1] = 0x3c;
+  }
+  new Int32Array(memory.buffer, 2048, 8).fill(0);
+  const a = instantiateKernels(relaxed, memory).vecDotQ4_0Q8_0(0, 1024, 2048, 8);
+  const b = instantiateKernels(simd, memory).vecDotQ4_0Q8_0(0, 1024, 2048, 8);
+  return Object.is(a, b);
+}
+
+/** SIMD, relaxed SIMD and memory64 support of this engine, for `cpu-llm system`. */
+export function wasmFeatures(): { simd: boolean; relaxedSimd: boolean; memory64: boolean } {
+  // A module with one memory whose limits flag 0x04 makes it 64-bit: valid only where memory64 is.
+  const memory64Module = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x04, 0x00);
+  return {
+    simd: kernelModule("simd") !== null,
+    relaxedSimd: kernelModule("relaxed") !== null,
+    memory64: WebAssembly.validate(memory64Module),
+  };
+}
