@@ -7,6 +7,7 @@ export {
   fromFloatOf,
   GGML_TYPES,
   COMPUTABLE_TYPES,
+  ACTIVATION_TYPES,
   type GgmlTypeTraits,
   type ToFloat,
   type FromFloat,
@@ -34,3 +35,4 @@ export {
   type KernelVariant,
 } from "./wasm/wasmKernels.js";
 export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref } from "./reference/dot.js";
+export * from "./pool/index.js";

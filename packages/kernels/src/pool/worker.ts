@@ -1,0 +1,86 @@
+// A pool worker: pins itself to its CPU, instantiates the kernels on each arena it owns, then waits for calls
+// on the control block until told to exit. Load-time work (reading its weight shard from the file) happens
+// here too, so the pages are first touched by the thread that will use them (NUMA-local when pinned).
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import { readFileInto } from "./readFileInto.js";
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
+import {
+  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, OP_ADD_ARENA, OP_EXIT, OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH,
+  REMAINING, slotAt, TEXT_BYTES,
+} from "./controlBlock.js";
+
+interface WorkerInit {
+  readonly thread: number;
+  readonly module: WebAssembly.Module;
+  readonly control: SharedArrayBuffer;
+  readonly names: readonly string[];
+  readonly cpu: number | undefined;
+  readonly port: MessagePort;
+}
+
+const init = workerData as WorkerInit;
+const ctl = new Int32Array(init.control);
+const errorText = new Uint8Array(init.control, ERROR_AT, TEXT_BYTES);
+const pathText = new Uint8Array(init.control, PATH_AT, TEXT_BYTES);
+const memories: WebAssembly.Memory[] = [];
+const kernels: Record<string, (...args: number[]) => number>[] = [];
+
+/** Pins this thread to its CPU with taskset (its Linux thread id is in /proc/thread-self). */
+function pin(cpu: number | undefined): string {
+  if (cpu === undefined) return "not pinned: no CPU assigned";
+  try {
+    const tid = fs.readlinkSync("/proc/thread-self").split("/").pop()!;
+    execFileSync("taskset", ["-p", "-c", String(cpu), tid], { stdio: "ignore" });
+    return `pinned to CPU ${cpu}`;
+  } catch (e) {
+    return `not pinned to CPU ${cpu}: ${(e as Error).message.split("\n")[0]}`;
+  }
+}
+
+function readPath(): string {
+  return new TextDecoder().decode(pathText.slice(0, ctl[PATH_LENGTH]));
+}
+
+function run(op: number, arena: number, args: Int32Array): void {
+  if (op === OP_NOP) return;
+  if (op === OP_ADD_ARENA) {
+    const message = receiveMessageOnPort(init.port);
+    if (!message) throw new Error("OP_ADD_ARENA without a memory on the port");
+    const memory = message.message as WebAssembly.Memory;
+    memories.push(memory);
+    kernels.push(new WebAssembly.Instance(init.module, { env: { memory } }).exports as Record<string, (...a: number[]) => number>);
+    return;
+  }
+  if (op === OP_READ_FILE) {
+    const [dst, lenLo, lenHi, posLo, posHi] = args;
+    const length = (lenHi >>> 0) * 2 ** 32 + (lenLo >>> 0);
+    readFileInto(readPath(), new Uint8Array(memories[arena].buffer, dst >>> 0, length), (posHi >>> 0) * 2 ** 32 + (posLo >>> 0));
+    return;
+  }
+  const fn = kernels[arena][init.names[op]];
+  // Arguments are offsets (u32) and counts; the kernels take them as i32 and reinterpret.
+  fn(...args);
+}
+
+// Read the generation before saying ready: the main thread's first dispatch may follow at once.
+let generation = Atomics.load(ctl, GENERATION);
+parentPort!.postMessage({ pinning: pin(init.cpu) });
+
+for (;;) {
+  Atomics.wait(ctl, GENERATION, generation);
+  generation = Atomics.load(ctl, GENERATION);
+  const at = slotAt(init.thread);
+  const op = ctl[at];
+  if (op === OP_EXIT) break;
+  try {
+    run(op, ctl[at + 1], ctl.subarray(at + 2, at + 2 + 12));
+  } catch (e) {
+    if (Atomics.compareExchange(ctl, ERROR_THREAD, 0, init.thread + 1) === 0) {
+      const message = new TextEncoder().encode(`worker ${init.thread}: ${(e as Error).message}`);
+      errorText.set(message.subarray(0, TEXT_BYTES));
+      ctl[ERROR_LENGTH] = Math.min(message.length, TEXT_BYTES);
+    }
+  }
+  if (Atomics.sub(ctl, REMAINING, 1) === 1) Atomics.notify(ctl, REMAINING);
+}

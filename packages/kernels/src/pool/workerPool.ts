@@ -1,0 +1,230 @@
+// A pool of persistent worker threads that share WebAssembly memories with the main thread. Thread 0 is the
+// main thread itself (it does its share of every op instead of sleeping through it); threads 1..n-1 are
+// workers, each pinned to its own physical core when it can be. Every thread owns arenas: shared wasm32
+// memories (at most 4 GiB each) holding its row shard of each matrix, first touched by itself.
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import { readFileInto } from "./readFileInto.js";
+import { chooseKernels, instantiateKernels, kernelModule, sharedMemory, type KernelChoice, type KernelExports } from "../wasm/wasmKernels.js";
+import {
+  CONTROL_BYTES, ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, MAX_THREADS, OP_ADD_ARENA, OP_EXIT,
+  OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH, REMAINING, slotAt, TEXT_BYTES,
+} from "./controlBlock.js";
+
+/** Names of the kernel exports a dispatch may call, in op-code order. */
+export const KERNEL_NAMES = [
+  "quantizeRowQ8_0", "convertRowF16", "copyRowF32", "matvecQ4_0", "matvecQ8_0", "matvecF16", "matvecF32", "streamRead",
+] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+export interface Call {
+  readonly fn: KernelName;
+  /** Index of the arena among the calling thread's own arenas. */
+  readonly arena: number;
+  readonly args: readonly number[];
+}
+
+export interface PoolOptions {
+  /** Threads including the main thread. Default: one per CPU in `cpus`, else 1. */
+  readonly threads?: number;
+  /** CPU for each thread (thread i pins to cpus[i]; thread 0, the main thread, is never pinned). */
+  readonly cpus?: readonly number[];
+  /** Milliseconds a dispatch may wait for the workers before it fails. Default 120 s. */
+  readonly timeoutMs?: number;
+}
+
+const PAGE = 65536;
+const WASM32_MAX = 65536 * PAGE;
+
+export class Arena {
+  /** Bytes handed out so far; the first 64 KiB stay unused, so offset 0 is never a valid pointer. */
+  used = PAGE;
+  constructor(
+    readonly thread: number,
+    readonly index: number,
+    readonly memory: WebAssembly.Memory,
+  ) {}
+
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  /** Reserves n bytes (64-byte aligned), growing the memory when needed; returns the offset. */
+  alloc(n: number): number {
+    const at = Math.ceil(this.used / 64) * 64;
+    if (at + n > WASM32_MAX) throw new RangeError(`arena ${this.thread}.${this.index} would pass 4 GiB (${at + n} bytes)`);
+    const needPages = Math.ceil((at + n) / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (needPages > 0) this.memory.grow(needPages);
+    this.used = at + n;
+    return at;
+  }
+}
+
+export class WorkerPool {
+  private readonly ctl: Int32Array;
+  private readonly arenas: Arena[][];
+  private readonly mainKernels: KernelExports[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly choice: KernelChoice,
+    private readonly module: WebAssembly.Module,
+    private readonly control: SharedArrayBuffer,
+    private readonly workers: { worker: Worker; port: MessagePort }[],
+    /** What happened when each thread tried to pin itself. */
+    readonly pinning: readonly string[],
+    private readonly timeoutMs: number,
+  ) {
+    this.ctl = new Int32Array(control);
+    this.arenas = Array.from({ length: workers.length + 1 }, () => []);
+  }
+
+  /** Starts the workers and waits until each has pinned itself and is waiting for work. */
+  static async create(options: PoolOptions = {}): Promise<WorkerPool> {
+    const threads = options.threads ?? options.cpus?.length ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`threads must be 1..${MAX_THREADS}, got ${threads}`);
+    const choice = chooseKernels();
+    const module = kernelModule(choice.variant)!;
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    const workerUrl = new URL("../../dist/pool/worker.js", import.meta.url);
+    const started = Array.from({ length: threads - 1 }, (_, i) => {
+      const { port1, port2 } = new MessageChannel();
+      const thread = i + 1;
+      const worker = new Worker(workerUrl, {
+        workerData: { thread, module, control, names: KERNEL_NAMES, cpu: options.cpus?.[thread], port: port2 },
+        transferList: [port2],
+      });
+      const ready = new Promise<string>((resolve, reject) => {
+        worker.once("message", (m: { pinning: string }) => resolve(m.pinning));
+        worker.once("error", reject);
+        worker.once("exit", (code) => reject(new Error(`pool worker ${thread} exited with code ${code} while starting`)));
+      });
+      return { worker, port: port1, ready };
+    });
+    let pinning: string[];
+    try {
+      pinning = ["main thread: not pinned (it runs the application)", ...(await Promise.all(started.map((s) => s.ready)))];
+    } catch (e) {
+      await Promise.all(started.map((s) => s.worker.terminate()));
+      throw e;
+    }
+    for (const s of started) s.worker.removeAllListeners();
+    return new WorkerPool(choice, module, control, started, pinning, options.timeoutMs ?? 120_000);
+  }
+
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  arenasOf(thread: number): readonly Arena[] {
+    return this.arenas[thread];
+  }
+
+  /** A new arena owned by a thread, sized for `bytes` up front (pages are committed when first touched). */
+  addArena(thread: number, bytes: number): Arena {
+    const memory = sharedMemory(Math.max(1, Math.ceil((bytes + PAGE) / PAGE)));
+    const arena = new Arena(thread, this.arenas[thread].length, memory);
+    if (thread === 0) {
+      this.mainKernels.push(instantiateKernels(this.module, memory));
+    } else {
+      this.workers[thread - 1].port.postMessage(memory);
+      this.dispatchOps(this.only(thread, { op: OP_ADD_ARENA, arena: 0, args: [] }));
+    }
+    this.arenas[thread].push(arena);
+    return arena;
+  }
+
+  /** Runs one call per thread (null: that thread idles) and returns when all are done. */
+  run(calls: readonly (Call | null)[]): void {
+    this.dispatchOps(calls.map((c) => (c ? { op: KERNEL_NAMES.indexOf(c.fn), arena: c.arena, args: c.args } : null)));
+  }
+
+  /** Kernels of one of the main thread's arenas, for work it does alone (converting activations). */
+  mainKernelsOf(arena: number): KernelExports {
+    return this.mainKernels[arena];
+  }
+
+  /**
+   * Reads file ranges into arenas, every thread its own at once (first touch by the owner).
+   * All reads of one call must come from the same file.
+   */
+  readFile(path: string, reads: readonly ({ arena: number; offset: number; position: number; length: number } | null)[]): void {
+    const encoded = new TextEncoder().encode(path);
+    if (encoded.length > TEXT_BYTES) throw new RangeError(`path longer than ${TEXT_BYTES} bytes: ${path}`);
+    new Uint8Array(this.control, PATH_AT, TEXT_BYTES).set(encoded);
+    this.ctl[PATH_LENGTH] = encoded.length;
+    const split = (n: number) => [n % 2 ** 32 | 0, Math.floor(n / 2 ** 32) | 0];
+    this.dispatchOps(
+      reads.map((r) => (r ? { op: OP_READ_FILE, arena: r.arena, args: [r.offset | 0, ...split(r.length), ...split(r.position)] } : null)),
+      (r) => {
+        // The main thread's own read, done here with the same code path as a worker's.
+        const arena = this.arenas[0][r.arena];
+        readFileInto(path, new Uint8Array(arena.memory.buffer, r.args[0] >>> 0, (r.args[2] >>> 0) * 2 ** 32 + (r.args[1] >>> 0)), (r.args[4] >>> 0) * 2 ** 32 + (r.args[3] >>> 0));
+      },
+    );
+  }
+
+  private only(thread: number, op: Op): (Op | null)[] {
+    return Array.from({ length: this.threads }, (_, t) => (t === thread ? op : null));
+  }
+
+  private dispatchOps(ops: readonly (Op | null)[], mainSpecial?: (op: Op) => void): void {
+    if (this.closed) throw new Error("the worker pool is closed");
+    if (ops.length > this.threads) throw new RangeError(`${ops.length} calls for ${this.threads} threads`);
+    const ctl = this.ctl;
+    for (let t = 1; t < this.threads; t++) {
+      const at = slotAt(t);
+      const op = ops[t] ?? null;
+      ctl[at] = op ? op.op : OP_NOP;
+      ctl[at + 1] = op ? op.arena : 0;
+      if (op) {
+        if (op.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments`);
+        for (let i = 0; i < op.args.length; i++) ctl[at + 2 + i] = op.args[i];
+      }
+    }
+    Atomics.store(ctl, ERROR_THREAD, 0);
+    Atomics.store(ctl, REMAINING, this.threads - 1);
+    Atomics.add(ctl, GENERATION, 1);
+    Atomics.notify(ctl, GENERATION);
+
+    let mainError: unknown;
+    const mine = ops[0];
+    if (mine && mine.op !== OP_NOP) {
+      try {
+        if (mine.op >= 0) (this.mainKernels[mine.arena] as unknown as Record<string, (...a: readonly number[]) => void>)[KERNEL_NAMES[mine.op]](...mine.args);
+        else mainSpecial!(mine);
+      } catch (e) {
+        mainError = e;
+      }
+    }
+    const deadline = Date.now() + this.timeoutMs;
+    for (let left = Atomics.load(ctl, REMAINING); left > 0; left = Atomics.load(ctl, REMAINING)) {
+      if (Atomics.wait(ctl, REMAINING, left, Math.max(1, deadline - Date.now())) === "timed-out" && Date.now() >= deadline) {
+        throw new Error(`pool workers did not finish within ${this.timeoutMs} ms (${left} still busy)`);
+      }
+    }
+    if (mainError) throw mainError;
+    if (Atomics.load(ctl, ERROR_THREAD) !== 0) {
+      throw new Error(new TextDecoder().decode(new Uint8Array(this.control, ERROR_AT, TEXT_BYTES).slice(0, ctl[ERROR_LENGTH])));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const exits = this.workers.map((w) => new Promise((resolve) => w.worker.once("exit", resolve)));
+    for (let t = 1; t < this.threads; t++) this.ctl[slotAt(t)] = OP_EXIT;
+    Atomics.add(this.ctl, GENERATION, 1);
+    Atomics.notify(this.ctl, GENERATION);
+    this.closed = true;
+    await Promise.all(exits);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+interface Op {
+  readonly op: number;
+  readonly arena: number;
+  readonly args: readonly number[];
+}

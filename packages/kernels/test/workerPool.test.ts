@@ -1,0 +1,129 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ggmlTypeByName, MatVec, quantizeActivationsQ8_0Ref, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool } from "@cpu-llm/kernels";
+
+type Pool = WorkerPool;
+
+const pools: Pool[] = [];
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+});
+async function pool(threads: number): Promise<Pool> {
+  const p = await WorkerPool.create({ threads });
+  pools.push(p);
+  return p;
+}
+
+const ROWS = 37; // odd, so shards differ in size
+const COLS = 96;
+function matrix(type: string, seed: number): { bytes: Uint8Array; floats: Float32Array } {
+  const t = ggmlTypeByName(type)!;
+  const floats = Float32Array.from({ length: ROWS * COLS }, (_, i) => Math.sin(i * 0.713 + seed) * 2);
+  const bytes = new Uint8Array((ROWS * COLS / t.blockSize) * t.typeSize);
+  t.fromFloat!(bytes, 0, floats, 0, floats.length);
+  return { bytes, floats };
+}
+const x = Float32Array.from({ length: COLS }, (_, i) => Math.cos(i * 0.29) - 0.2);
+
+describe("splitRows", () => {
+  it("covers every row once, in balanced contiguous ranges", () => {
+    expect(splitRows(37, 3)).toEqual([[0, 12], [12, 24], [24, 37]]);
+    expect(splitRows(2, 3)).toEqual([[0, 0], [0, 1], [1, 2]]);
+  });
+});
+
+describe("worker pool", () => {
+  it.each(["q4_0", "q8_0", "f16", "f32"])("%s matvec on 1, 2 and 3 threads gives the same result as one", async (type) => {
+    const results: Float32Array[] = [];
+    for (const threads of [1, 2, 3]) {
+      const p = await pool(threads);
+      const mv = new MatVec(p, COLS, ROWS);
+      const m = mv.alloc(ggmlTypeByName(type)!, ROWS, COLS);
+      expect(m.shards.map((s) => s.rows)).toEqual(splitRows(ROWS, threads).map(([a, b]) => b - a));
+      mv.set(m, matrix(type, 1).bytes);
+      const out = new Float32Array(ROWS);
+      mv.run(m, x, out);
+      results.push(out);
+    }
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+    // And it is the product of the stored weights with x, up to the rounding of the activations
+    // (to Q8_0: half a step of amax/127 per element; to F16: 2^-11 relative) and float32 sums.
+    const t = ggmlTypeByName(type)!;
+    const w = new Float32Array(ROWS * COLS);
+    t.toFloat!(w, 0, matrix(type, 1).bytes, 0, w.length);
+    const xAmax = Math.max(...x.map(Math.abs));
+    const xStep = t.vecDotType === "q8_0" ? xAmax / 127 / 2 : t.vecDotType === "f16" ? xAmax * 2 ** -11 : 0;
+    for (let r = 0; r < ROWS; r++) {
+      let want = 0;
+      let bound = 1e-5;
+      for (let c = 0; c < COLS; c++) {
+        want += w[r * COLS + c] * x[c];
+        bound += Math.abs(w[r * COLS + c]) * (xStep * 1.01 + Math.abs(x[c]) * 1e-6);
+      }
+      expect(Math.abs(results[0][r] - want)).toBeLessThanOrEqual(bound);
+    }
+  });
+
+  it("Q4_0 rows equal the scalar reference's integer-exact dot product", async () => {
+    const p = await pool(2);
+    const mv = new MatVec(p, COLS, ROWS);
+    const m = mv.alloc(ggmlTypeByName("q4_0")!, ROWS, COLS);
+    const { bytes } = matrix("q4_0", 3);
+    mv.set(m, bytes);
+    const out = new Float32Array(ROWS);
+    mv.run(m, x, out);
+    const q8 = new Uint8Array((COLS / 32) * 34);
+    quantizeActivationsQ8_0Ref(q8, new Int32Array(COLS / 32), x, COLS);
+    for (let r = 0; r < ROWS; r++) expect(out[r]).toBeCloseTo(vecDotQ4_0Q8_0Ref(bytes, r * m.rowBytes, q8, 0, COLS / 32), 4);
+  });
+
+  it("each thread reads its own rows from a file", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-pool-"));
+    const file = path.join(dir, "w.bin");
+    const { bytes } = matrix("q8_0", 5);
+    const header = new Uint8Array(1234).fill(7);
+    fs.writeFileSync(file, Buffer.concat([header, bytes]));
+    const p = await pool(3);
+    const mv = new MatVec(p, COLS, ROWS);
+    const fromFile = mv.alloc(ggmlTypeByName("q8_0")!, ROWS, COLS);
+    mv.load(fromFile, file, header.length);
+    const fromBytes = mv.alloc(ggmlTypeByName("q8_0")!, ROWS, COLS);
+    mv.set(fromBytes, bytes);
+    const a = new Float32Array(ROWS);
+    const b = new Float32Array(ROWS);
+    mv.run(fromFile, x, a);
+    mv.run(fromBytes, x, b);
+    expect(a).toEqual(b);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("a failing call in a worker is an error on the main thread, and the pool lives on", async () => {
+    const p = await pool(2);
+    const mv = new MatVec(p, COLS, ROWS);
+    const m = mv.alloc(ggmlTypeByName("f32")!, ROWS, COLS);
+    const arena = p.arenasOf(1)[0];
+    // A read far past the end of worker 1's memory traps inside the worker.
+    expect(() => p.run([null, { fn: "streamRead", arena: 0, args: [arena.memory.buffer.byteLength - 16, 1 << 20] }])).toThrow(/worker 1: .*out of bounds/);
+    expect(() => p.readFile("/nonexistent/file", [null, { arena: 0, offset: 65536, position: 0, length: 10 }])).toThrow(/worker 1: .*ENOENT/);
+    mv.set(m, matrix("f32", 2).bytes);
+    const out = new Float32Array(ROWS);
+    mv.run(m, x, out);
+    expect(out.every(Number.isFinite)).toBe(true);
+  });
+
+  it("refuses calls after close", async () => {
+    const p = await WorkerPool.create({ threads: 2 });
+    await p.close();
+    expect(() => p.run([null, null])).toThrow(/closed/);
+  });
+
+  it("reports pinning for every thread", async () => {
+    const p = await WorkerPool.create({ threads: 2, cpus: [0, os.availableParallelism() - 1] });
+    pools.push(p);
+    expect(p.pinning).toHaveLength(2);
+    expect(p.pinning[1]).toMatch(/pinned to CPU|not pinned/);
+  });
+});
