@@ -24,6 +24,12 @@ function dotU4I8(nibbles: v128, x: v128, acc: v128): v128 {
   return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(n), i16x8.extend_high_i8x16_s(a)));
 }
 
+/** One block's lane sums of nibbles (lo: elements 0-15, hi: 16-31) × the Q8_0 block at x, plain SIMD. */
+@inline
+export function blockDotQ4_0Simd(lo: v128, hi: v128, x: usize): v128 {
+  return dotU4I8(hi, v128.load(x, 18), dotU4I8(lo, v128.load(x, 2), i32x4.splat(0)));
+}
+
 /** Plain SIMD: nibbles and activations widened to i16, then i32x4.dot_i16x8_s; bit-identical to the relaxed one. */
 export function vecDotQ4_0Q8_0Simd(w: usize, x: usize, xsum: usize, nb: i32): f32 {
   const mask = i8x16.splat(0x0f);

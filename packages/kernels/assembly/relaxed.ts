@@ -4,6 +4,12 @@ import { f16ToF32 } from "./f16";
 import { Q8_0_BYTES } from "./q8_0";
 import { Q4_0_BYTES } from "./q4_0";
 
+/** One block's lane sums of nibbles (lo: elements 0-15, hi: 16-31) × the Q8_0 block at x. */
+@inline
+export function blockDotQ4_0Relaxed(lo: v128, hi: v128, x: usize): v128 {
+  return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x, 18), hi, i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x, 2), lo, i32x4.splat(0)));
+}
+
 export function vecDotQ4_0Q8_0Relaxed(w: usize, x: usize, xsum: usize, nb: i32): f32 {
   const mask = i8x16.splat(0x0f);
   const zero = i32x4.splat(0);

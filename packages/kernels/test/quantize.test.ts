@@ -31,11 +31,15 @@ describe("Q8_0 reference quantizer", () => {
         dequantizeRowQ8_0(y, 0, q, pad, x.length);
         for (let b = 0; b < blocks; b++) {
           const d = f16ToF32(q[pad + b * Q8_0_BYTES] | (q[pad + b * Q8_0_BYTES + 1] << 8));
-          // d is amax/127 rounded to f16, so values sit within half a step plus the scale's rounding.
+          // q = round(x/d) is within half a step; the stored scale is d rounded to f16 (2^-11 relative,
+          // 2^-25 absolute below f16's normal range), which moves q·d by up to 127 such roundings.
+          const amax = Math.max(...Array.from(x.subarray(b * 32, b * 32 + 32), Math.abs));
+          const exact = Math.fround(amax / 127);
           for (let j = 0; j < 32; j++) {
             const i = b * 32 + j;
-            expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(d * 0.5 + Math.abs(x[i]) * 2 ** -10 + 1e-30);
+            expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(exact * 0.5 * (1 + 2 ** -20) + 127 * Math.max(exact * 2 ** -11, 2 ** -25));
           }
+          expect(Math.abs(d - exact)).toBeLessThanOrEqual(Math.max(exact * 2 ** -11, 2 ** -25));
         }
       }),
       { numRuns: 300 },
@@ -68,11 +72,12 @@ describe("Q4_0 reference quantizer", () => {
         dequantizeRowQ4_0(y, 0, q, pad, x.length);
         for (let b = 0; b < blocks; b++) {
           const o = pad + b * Q4_0_BYTES;
-          const d = Math.abs(f16ToF32(q[o] | (q[o + 1] << 8)));
           for (let j = 0; j < 32; j++) {
             const i = b * 32 + j;
-            // Rounding is to the nearest step except at +8, which clamps to 7: at most one step off.
-            expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(d * 1.0001 + Math.abs(x[i]) * 2 ** -9 + 1e-30);
+            // Rounding is to the nearest step except at +8, which clamps to 7: at most one step off, plus up to
+            // 8 times the f16 rounding of the scale.
+            const exact = Math.abs(Math.fround(Math.max(...Array.from(x.subarray(b * 32, b * 32 + 32), Math.abs)) / 8));
+            expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(exact * (1 + 2 ** -20) + 8 * Math.max(exact * 2 ** -11, 2 ** -25));
             const nibble = j < 16 ? q[o + 2 + j] & 0x0f : q[o + 2 + j - 16] >> 4;
             expect(y[i]).toBe((nibble - 8) * f16ToF32(q[o] | (q[o + 1] << 8)));
           }

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ggmlTypeByName, MatVec, quantizeActivationsQ8_0Ref, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool } from "@cpu-llm/kernels";
+import { ggmlTypeByName, MatMul, quantizeActivationsQ8_0Ref, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool } from "@cpu-llm/kernels";
 
 type Pool = WorkerPool;
 
@@ -39,12 +39,12 @@ describe("worker pool", () => {
     const results: Float32Array[] = [];
     for (const threads of [1, 2, 3]) {
       const p = await pool(threads);
-      const mv = new MatVec(p, COLS, ROWS);
+      const mv = new MatMul(p, { maxCols: COLS, maxRows: ROWS });
       const m = mv.alloc(ggmlTypeByName(type)!, ROWS, COLS);
       expect(m.shards.map((s) => s.rows)).toEqual(splitRows(ROWS, threads).map(([a, b]) => b - a));
       mv.set(m, matrix(type, 1).bytes);
       const out = new Float32Array(ROWS);
-      mv.run(m, x, out);
+      mv.vec(m, x, out);
       results.push(out);
     }
     expect(results[1]).toEqual(results[0]);
@@ -67,14 +67,30 @@ describe("worker pool", () => {
     }
   });
 
+  it.each(["q4_0", "q8_0"])("%s batched product of 7 rows equals 7 matrix-vector products bit for bit", async (type) => {
+    const p = await pool(2);
+    const n = 7; // not a multiple of the kernel's 4-row tile
+    const mm = new MatMul(p, { maxCols: COLS, maxRows: ROWS, maxBatch: n });
+    const m = mm.alloc(ggmlTypeByName(type)!, ROWS, COLS);
+    mm.set(m, matrix(type, 4).bytes);
+    const xs = Float32Array.from({ length: n * COLS }, (_, i) => Math.sin(i * 0.05) * (1 + (i % 7)));
+    const batched = new Float32Array(n * ROWS);
+    mm.batch(m, xs, n, batched);
+    for (let c = 0; c < n; c++) {
+      const one = new Float32Array(ROWS);
+      mm.vec(m, xs.subarray(c * COLS, (c + 1) * COLS), one);
+      expect(batched.subarray(c * ROWS, (c + 1) * ROWS)).toEqual(one);
+    }
+  });
+
   it("Q4_0 rows equal the scalar reference's integer-exact dot product", async () => {
     const p = await pool(2);
-    const mv = new MatVec(p, COLS, ROWS);
+    const mv = new MatMul(p, { maxCols: COLS, maxRows: ROWS });
     const m = mv.alloc(ggmlTypeByName("q4_0")!, ROWS, COLS);
     const { bytes } = matrix("q4_0", 3);
     mv.set(m, bytes);
     const out = new Float32Array(ROWS);
-    mv.run(m, x, out);
+    mv.vec(m, x, out);
     const q8 = new Uint8Array((COLS / 32) * 34);
     quantizeActivationsQ8_0Ref(q8, new Int32Array(COLS / 32), x, COLS);
     for (let r = 0; r < ROWS; r++) expect(out[r]).toBeCloseTo(vecDotQ4_0Q8_0Ref(bytes, r * m.rowBytes, q8, 0, COLS / 32), 4);
@@ -87,22 +103,22 @@ describe("worker pool", () => {
     const header = new Uint8Array(1234).fill(7);
     fs.writeFileSync(file, Buffer.concat([header, bytes]));
     const p = await pool(3);
-    const mv = new MatVec(p, COLS, ROWS);
+    const mv = new MatMul(p, { maxCols: COLS, maxRows: ROWS });
     const fromFile = mv.alloc(ggmlTypeByName("q8_0")!, ROWS, COLS);
     mv.load(fromFile, file, header.length);
     const fromBytes = mv.alloc(ggmlTypeByName("q8_0")!, ROWS, COLS);
     mv.set(fromBytes, bytes);
     const a = new Float32Array(ROWS);
     const b = new Float32Array(ROWS);
-    mv.run(fromFile, x, a);
-    mv.run(fromBytes, x, b);
+    mv.vec(fromFile, x, a);
+    mv.vec(fromBytes, x, b);
     expect(a).toEqual(b);
     fs.rmSync(dir, { recursive: true });
   });
 
   it("a failing call in a worker is an error on the main thread, and the pool lives on", async () => {
     const p = await pool(2);
-    const mv = new MatVec(p, COLS, ROWS);
+    const mv = new MatMul(p, { maxCols: COLS, maxRows: ROWS });
     const m = mv.alloc(ggmlTypeByName("f32")!, ROWS, COLS);
     const arena = p.arenasOf(1)[0];
     // A read far past the end of worker 1's memory traps inside the worker.
@@ -110,7 +126,7 @@ describe("worker pool", () => {
     expect(() => p.readFile("/nonexistent/file", [null, { arena: 0, offset: 65536, position: 0, length: 10 }])).toThrow(/worker 1: .*ENOENT/);
     mv.set(m, matrix("f32", 2).bytes);
     const out = new Float32Array(ROWS);
-    mv.run(m, x, out);
+    mv.vec(m, x, out);
     expect(out.every(Number.isFinite)).toBe(true);
   });
 

@@ -1,6 +1,6 @@
 // Matrices split by rows across the pool's threads: thread t owns rows [rowStart, rowStart + rows) in one of
-// its arenas. A matrix-vector product converts the activations once (on the main thread, to the weight type's
-// vecDotType), copies them into every arena that holds a shard, runs every shard at once, and gathers the rows.
+// its arenas. A product converts the activations once (on the main thread, to the weight type's vecDotType),
+// copies them into every arena that holds a shard, runs every shard at once, and gathers the rows.
 // Nothing here branches on a tensor type: the type-traits table names the kernels.
 import { ACTIVATION_TYPES, type GgmlTypeTraits } from "../ggmlTypes.js";
 import type { Arena, KernelName, WorkerPool } from "./workerPool.js";
@@ -30,35 +30,47 @@ export function splitRows(rows: number, threads: number): [start: number, end: n
 }
 
 interface Scratch {
-  /** Activations as floats (main thread's arena 0 only). */
+  /** Activations as floats (used on the main thread's first arena). */
   readonly floats: number;
-  /** Activations converted to the vecDotType, and Q8_0 block sums. */
+  /** Activations converted to the vecDotType, one row every `inputStride` bytes, and Q8_0 block sums. */
   readonly input: number;
   readonly sums: number;
-  /** Output rows of this arena's shard. */
+  /** Output of this arena's shard: one row of `rows` floats per activation row. */
   readonly output: number;
 }
 
-/** Matrix-vector products on a pool; scratch space for inputs up to maxCols and outputs up to maxRows. */
-export class MatVec {
+export interface MatMulPlan {
+  /** Largest input length (columns). */
+  readonly maxCols: number;
+  /** Largest output length (rows). */
+  readonly maxRows: number;
+  /** Most activation rows in one product (prefill batch). Default 1. */
+  readonly maxBatch?: number;
+}
+
+/** Matrix products on a pool, with scratch planned for the largest product up front. */
+export class MatMul {
   private readonly scratch = new Map<Arena, Scratch>();
+  readonly maxBatch: number;
 
   constructor(
     readonly pool: WorkerPool,
-    readonly maxCols: number,
-    readonly maxRows: number,
+    readonly plan: MatMulPlan,
   ) {
+    this.maxBatch = plan.maxBatch ?? 1;
     if (pool.arenasOf(0).length === 0) pool.addArena(0, 0);
   }
 
   private scratchOf(arena: Arena): Scratch {
     let s = this.scratch.get(arena);
     if (!s) {
+      const { maxCols, maxRows } = this.plan;
+      const n = this.maxBatch;
       s = {
-        floats: arena.alloc(this.maxCols * 4),
-        input: arena.alloc(this.maxCols * 4),
-        sums: arena.alloc((this.maxCols / 32) * 4 + 64),
-        output: arena.alloc(this.maxRows * 4),
+        floats: arena.alloc(n * maxCols * 4),
+        input: arena.alloc(n * maxCols * 4),
+        sums: arena.alloc(n * (maxCols / 32) * 4 + 64),
+        output: arena.alloc(n * maxRows * 4),
       };
       this.scratch.set(arena, s);
     }
@@ -69,17 +81,23 @@ export class MatVec {
   alloc(type: GgmlTypeTraits, rows: number, cols: number): ShardedMatrix {
     if (!type.matvec || !type.vecDotType) throw new Error(`no matrix-vector kernel for type ${type.name}`);
     if (cols % type.blockSize !== 0) throw new RangeError(`${cols} columns is not a multiple of ${type.name}'s block of ${type.blockSize}`);
-    if (cols > this.maxCols || rows > this.maxRows) throw new RangeError(`matrix ${rows}×${cols} exceeds the planned ${this.maxRows}×${this.maxCols}`);
+    if (cols > this.plan.maxCols || rows > this.plan.maxRows) {
+      throw new RangeError(`matrix ${rows}×${cols} exceeds the planned ${this.plan.maxRows}×${this.plan.maxCols}`);
+    }
     const rowBytes = (cols / type.blockSize) * type.typeSize;
     const shards = splitRows(rows, this.pool.threads).map(([start, end], thread) => {
       const bytes = (end - start) * rowBytes;
       const arenas = this.pool.arenasOf(thread);
       let arena = arenas[arenas.length - 1];
-      if (!arena || arena.used + bytes + 1024 > 2 ** 32 - 65536) arena = this.pool.addArena(thread, bytes);
+      if (!arena || arena.used + bytes + this.scratchBytes() > 2 ** 32 - 65536) arena = this.pool.addArena(thread, bytes + this.scratchBytes());
       this.scratchOf(arena);
       return { thread, arena, offset: arena.alloc(bytes), rowStart: start, rows: end - start };
     });
     return { type, rows, cols, rowBytes, shards };
+  }
+
+  private scratchBytes(): number {
+    return this.maxBatch * (this.plan.maxCols * 8.5 + this.plan.maxRows * 4) + 1024;
   }
 
   /** Copies a whole matrix (rows × rowBytes, row-major) into its shards. */
@@ -97,27 +115,47 @@ export class MatVec {
     this.pool.readFile(path, reads);
   }
 
-  /** out = m · x (out.length = m.rows, x.length = m.cols). */
-  run(m: ShardedMatrix, x: Float32Array, out: Float32Array): void {
-    if (x.length !== m.cols || out.length !== m.rows) throw new RangeError(`matvec ${m.rows}×${m.cols} with x[${x.length}], out[${out.length}]`);
+  /** out = m · x for one activation row (decode). */
+  vec(m: ShardedMatrix, x: Float32Array, out: Float32Array): void {
+    this.batch(m, x, 1, out);
+  }
+
+  /**
+   * out[c·rows + r] = row r of m · x[c·cols …] for n activation rows (prefill); one dispatch for all of them,
+   * through the type's matmul kernel when it has one, else its matvec per row.
+   */
+  batch(m: ShardedMatrix, x: Float32Array, n: number, out: Float32Array): void {
+    if (x.length !== n * m.cols || out.length !== n * m.rows) {
+      throw new RangeError(`product of ${m.rows}×${m.cols} with ${n} rows: x[${x.length}], out[${out.length}]`);
+    }
+    if (n > this.maxBatch) throw new RangeError(`${n} activation rows exceed the planned batch of ${this.maxBatch}`);
     const activation = ACTIVATION_TYPES[m.type.vecDotType!];
     const main = this.pool.arenasOf(0)[0];
     const ms = this.scratchOf(main);
+    const inputStride = activation.bytes(m.cols);
+    const nb = m.cols / m.type.blockSize;
+    const sumsStride = (m.cols / 32) * 4;
     new Float32Array(main.memory.buffer, ms.floats, x.length).set(x);
     const convert = this.pool.mainKernelsOf(0)[activation.convert as "quantizeRowQ8_0"];
-    convert(ms.input, ms.sums, ms.floats, x.length);
-    const inputBytes = activation.bytes(x.length);
-    const sumsBytes = (x.length / 32) * 4;
+    for (let c = 0; c < n; c++) convert(ms.input + c * inputStride, ms.sums + c * sumsStride, ms.floats + c * m.cols * 4, m.cols);
     const calls = m.shards.map((s) => {
+      if (s.rows === 0) return null;
       const sc = this.scratchOf(s.arena);
       if (s.arena !== main) {
-        s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + inputBytes), sc.input);
-        s.arena.bytes.set(main.bytes.subarray(ms.sums, ms.sums + sumsBytes), sc.sums);
+        s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + n * inputStride), sc.input);
+        s.arena.bytes.set(main.bytes.subarray(ms.sums, ms.sums + n * sumsStride), sc.sums);
       }
-      const args = [sc.output, s.offset, m.rowBytes, sc.input, sc.sums, m.cols / m.type.blockSize, 0, s.rows];
-      return s.rows > 0 ? { fn: m.type.matvec as KernelName, arena: s.arena.index, args } : null;
+      if (n === 1 || !m.type.matmul) {
+        if (n !== 1) throw new Error(`no batched kernel for ${m.type.name} yet`);
+        return { fn: m.type.matvec as KernelName, arena: s.arena.index, args: [sc.output, s.offset, m.rowBytes, sc.input, sc.sums, nb, 0, s.rows] };
+      }
+      const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.sums, nb, 0, s.rows, n];
+      return { fn: m.type.matmul as KernelName, arena: s.arena.index, args };
     });
     this.pool.run(calls);
-    for (const s of m.shards) out.set(new Float32Array(s.arena.memory.buffer, this.scratchOf(s.arena).output, s.rows), s.rowStart);
+    for (const s of m.shards) {
+      const rows = new Float32Array(s.arena.memory.buffer, this.scratchOf(s.arena).output, n * s.rows);
+      for (let c = 0; c < n; c++) out.set(rows.subarray(c * s.rows, (c + 1) * s.rows), c * m.rows + s.rowStart);
+    }
   }
 }

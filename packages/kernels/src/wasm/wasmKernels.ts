@@ -11,6 +11,11 @@ export interface KernelExports {
   vecDotQ8_0Q8_0(w: number, x: number, nb: number): number;
   matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xsum: number, nb: number, r0: number, r1: number): void;
   matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xsum: number, nb: number, r0: number, r1: number): void;
+  matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xsum: number, nb: number, r0: number, r1: number, n: number): void;
+  matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xsum: number, nb: number, r0: number, r1: number, n: number): void;
+  streamRead(src: number, bytes: number): number;
+  convertRowF16(dst: number, sums: number, src: number, n: number): void;
+  copyRowF32(dst: number, sums: number, src: number, n: number): void;
 }
 
 export type KernelVariant = "relaxed" | "simd";
