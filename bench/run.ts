@@ -1,6 +1,7 @@
 // `pnpm bench [suite ...]`: runs the named tinybench suites (all when none is named).
 const SUITES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   gguf: () => import("./ggufHeader.bench.ts"),
+  kernels: () => import("./kernels.bench.ts"),
 };
 
 const names = process.argv.slice(2);

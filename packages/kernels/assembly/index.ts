@@ -1,7 +1,7 @@
 // One source, two builds: `asc --enable relaxed-simd` and plain simd128. ASC_FEATURE_RELAXED_SIMD is a
 // compile-time constant, so each build holds only its own variant of the Q4_0 dot product.
-import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd } from "./q4_0";
-import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed } from "./relaxed";
+import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowPairQ4_0Simd } from "./q4_0";
+import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowPairQ4_0Relaxed } from "./relaxed";
 import { f16ToF32 } from "./f16";
 import { vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
@@ -13,23 +13,30 @@ export { vecDotF16F16, vecDotF32F32, convertRowF16, copyRowF32, matvecF16, matve
 export const RELAXED: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 
 @inline
-function dotQ4_0(w: usize, x: usize, xsum: usize, nb: i32): f32 {
-  if (ASC_FEATURE_RELAXED_SIMD) return vecDotQ4_0Q8_0Relaxed(w, x, xsum, nb);
-  return vecDotQ4_0Q8_0Simd(w, x, xsum, nb);
+function dotQ4_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) return vecDotQ4_0Q8_0Relaxed(w, x, xs, nb);
+  return vecDotQ4_0Q8_0Simd(w, x, xs, nb);
 }
 
-export function vecDotQ4_0Q8_0(w: usize, x: usize, xsum: usize, nb: i32): f32 {
-  return dotQ4_0(w, x, xsum, nb);
+/** Row of Q4_0 weights · Q8_0 activations; xs holds the activations' per-block (d, d·Σq) floats. */
+export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
+  return dotQ4_0(w, x, xs, nb);
 }
 
-/** out[r] = row r of W (Q4_0, rowBytes apart) · x (Q8_0 with block sums), for rows [r0, r1). */
-export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xsum: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), dotQ4_0(w + <usize>r * <usize>rowBytes, x, xsum, nb));
+/** out[r] = row r of W (Q4_0, rowBytes apart) · x (Q8_0 with its scales), for rows [r0, r1). */
+export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  let r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const w0 = w + <usize>r * <usize>rowBytes;
+    if (ASC_FEATURE_RELAXED_SIMD) rowPairQ4_0Relaxed(out + <usize>(r * 4), w0, w0 + <usize>rowBytes, x, xs, nb);
+    else rowPairQ4_0Simd(out + <usize>(r * 4), w0, w0 + <usize>rowBytes, x, xs, nb);
+  }
+  if (r < r1) store<f32>(out + <usize>(r * 4), dotQ4_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 /** out[r] = row r of W (Q8_0) · x (Q8_0), for rows [r0, r1). */
-export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xsum: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x, nb));
+export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 @inline
@@ -43,14 +50,14 @@ function blockDotQ4_0(lo: v128, hi: v128, x: usize): v128 {
  * for rows [r0, r1) and activation rows [0, n). Each weight block is loaded once for four activation rows;
  * per (r, c) the arithmetic is exactly matvecQ4_0's, so prefill and decode agree bit for bit.
  */
-export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xsum: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
+export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
   const mask = i8x16.splat(0x0f);
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * <usize>rowBytes;
     let c = 0;
     for (; c + 4 <= n; c += 4) {
       const x0 = x + <usize>(c * xStride), x1 = x0 + <usize>xStride, x2 = x1 + <usize>xStride, x3 = x2 + <usize>xStride;
-      const s0 = xsum + <usize>(c * nb * 4), s1 = s0 + <usize>(nb * 4), s2 = s1 + <usize>(nb * 4), s3 = s2 + <usize>(nb * 4);
+      const s0 = xs + <usize>(c * nb * 8), s1 = s0 + <usize>(nb * 8), s2 = s1 + <usize>(nb * 8), s3 = s2 + <usize>(nb * 8);
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
       let k0: f32 = 0, k1: f32 = 0, k2: f32 = 0, k3: f32 = 0;
       for (let b = 0; b < nb; b++) {
@@ -60,17 +67,17 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
         const lo = v128.and(q, mask);
         const hi = v128.and(i16x8.shr_u(q, 4), mask);
         const o = <usize>(b * 34);
-        const d0 = dw * f16ToF32(load<u16>(x0 + o)), d1 = dw * f16ToF32(load<u16>(x1 + o));
-        const d2 = dw * f16ToF32(load<u16>(x2 + o)), d3 = dw * f16ToF32(load<u16>(x3 + o));
+        const so = <usize>(b * 8);
+        const d0 = dw * load<f32>(s0 + so), d1 = dw * load<f32>(s1 + so);
+        const d2 = dw * load<f32>(s2 + so), d3 = dw * load<f32>(s3 + so);
         a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x0 + o)), f32x4.splat(d0)));
         a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x1 + o)), f32x4.splat(d1)));
         a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x2 + o)), f32x4.splat(d2)));
         a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x3 + o)), f32x4.splat(d3)));
-        const so = <usize>(b * 4);
-        k0 += d0 * <f32>load<i32>(s0 + so);
-        k1 += d1 * <f32>load<i32>(s1 + so);
-        k2 += d2 * <f32>load<i32>(s2 + so);
-        k3 += d3 * <f32>load<i32>(s3 + so);
+        k0 += dw * load<f32>(s0 + so, 4);
+        k1 += dw * load<f32>(s1 + so, 4);
+        k2 += dw * load<f32>(s2 + so, 4);
+        k3 += dw * load<f32>(s3 + so, 4);
       }
       store<f32>(out + <usize>((c * outStride + r) * 4), hsum(a0) - 8 * k0);
       store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), hsum(a1) - 8 * k1);
@@ -78,16 +85,16 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
       store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), hsum(a3) - 8 * k3);
     }
     for (; c < n; c++) {
-      store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xsum + <usize>(c * nb * 4), nb));
+      store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
     }
   }
 }
 
 /** The same for Q8_0 weights: row by row, each row's blocks reused from cache across activation rows. */
-export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xsum: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
+export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
   for (let r = r0; r < r1; r++) {
     for (let c = 0; c < n; c++) {
-      store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x + <usize>(c * xStride), nb));
+      store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
     }
   }
 }

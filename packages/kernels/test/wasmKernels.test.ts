@@ -40,17 +40,17 @@ describe("kernel choice", () => {
 describe.each(variants)("%s kernels", (variant) => {
   const k = kernels[variant];
 
-  it("quantizeRowQ8_0 is bit-exact with ggml-cpu's x86 activation quantizer, sums included", () => {
+  it("quantizeRowQ8_0 is bit-exact with ggml-cpu's x86 activation quantizer, scales included", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 8 }).chain((nb) => floats(nb)), (x) => {
         const nb = x.length / 32;
         const src = put(0, x); // f32 loads need no alignment in wasm, but keep the common case aligned
         k.quantizeRowQ8_0(65536, 131072, src, x.length);
         const want = new Uint8Array(nb * 34);
-        const wantSums = new Int32Array(nb);
-        quantizeActivationsQ8_0Ref(want, wantSums, x, x.length);
+        const wantScales = new Float32Array(2 * nb);
+        quantizeActivationsQ8_0Ref(want, wantScales, x, x.length);
         expect(heap.subarray(65536, 65536 + nb * 34)).toEqual(want);
-        expect(new Int32Array(memory.buffer, 131072, nb)).toEqual(wantSums);
+        expect(new Float32Array(memory.buffer, 131072, 2 * nb)).toEqual(wantScales);
       }),
       { numRuns: 300 },
     );
@@ -73,11 +73,11 @@ describe.each(variants)("%s kernels", (variant) => {
         const wq = new Uint8Array(nb * 18);
         quantizeRowQ4_0Ref(wq, 0, w, 0, w.length);
         const xq = new Uint8Array(nb * 34);
-        const sums = new Int32Array(nb);
-        quantizeActivationsQ8_0Ref(xq, sums, x, x.length);
+        const scales = new Float32Array(2 * nb);
+        quantizeActivationsQ8_0Ref(xq, scales, x, x.length);
         put(1000 + pad, wq);
         put(5000 + pad, xq);
-        put(9000, new Uint8Array(sums.buffer));
+        put(9000, new Uint8Array(scales.buffer));
         const got = k.vecDotQ4_0Q8_0(1000 + pad, 5000 + pad, 9000, nb);
         const want = vecDotQ4_0Q8_0Ref(wq, 0, xq, 0, nb);
         // Integer dots are exact; only the float32 accumulation of per-block products differs from float64.
@@ -95,8 +95,10 @@ describe.each(variants)("%s kernels", (variant) => {
         const wq = new Uint8Array(nb * 34);
         quantizeRowQ8_0Ref(wq, 0, w, 0, w.length);
         const xq = new Uint8Array(nb * 34);
-        quantizeActivationsQ8_0Ref(xq, new Int32Array(nb), x, x.length);
-        const got = k.vecDotQ8_0Q8_0(put(1003, wq), put(5001, xq), nb);
+        const scales = new Float32Array(2 * nb);
+        quantizeActivationsQ8_0Ref(xq, scales, x, x.length);
+        put(9000, new Uint8Array(scales.buffer));
+        const got = k.vecDotQ8_0Q8_0(put(1003, wq), put(5001, xq), 9000, nb);
         const want = vecDotQ8_0Q8_0Ref(wq, 0, xq, 0, nb);
         const scale = Math.abs(want) + nb * 32 * 127 * 127 * maxScale(wq, 34, nb) * maxScale(xq, 34, nb);
         expect(Math.abs(got - want)).toBeLessThanOrEqual(scale * 2e-6);

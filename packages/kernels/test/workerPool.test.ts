@@ -92,7 +92,7 @@ describe("worker pool", () => {
     const out = new Float32Array(ROWS);
     mv.vec(m, x, out);
     const q8 = new Uint8Array((COLS / 32) * 34);
-    quantizeActivationsQ8_0Ref(q8, new Int32Array(COLS / 32), x, COLS);
+    quantizeActivationsQ8_0Ref(q8, new Float32Array(COLS / 16), x, COLS);
     for (let r = 0; r < ROWS; r++) expect(out[r]).toBeCloseTo(vecDotQ4_0Q8_0Ref(bytes, r * m.rowBytes, q8, 0, COLS / 32), 4);
   });
 

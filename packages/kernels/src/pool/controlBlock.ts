@@ -30,3 +30,24 @@ export const OP_READ_FILE = -3;
 export const OP_ADD_ARENA = -4;
 
 export const slotAt = (thread: number) => SLOTS_AT + thread * SLOT_INTS;
+
+/**
+ * Polls before sleeping: waking a sleeping thread costs 40-70 µs on this VM (a futex wake and a vCPU IPI),
+ * more than a small op takes, while ops of one forward pass come back to back. So a waiter first polls for
+ * about this many loads (tens of µs) and only then calls Atomics.wait: bounded, so a pool never spins long
+ * on a CPU that something else needs.
+ */
+export const SPIN_LOADS = 20_000;
+
+const pause = (Atomics as unknown as { pause?: () => void }).pause?.bind(Atomics) ?? (() => {});
+
+/** Waits until ctl[index] !== value: a bounded poll, then Atomics.wait; returns the new value. */
+export function waitForChange(ctl: Int32Array, index: number, value: number, timeoutMs = Infinity): number {
+  for (let i = 0; i < SPIN_LOADS; i++) {
+    const now = Atomics.load(ctl, index);
+    if (now !== value) return now;
+    pause();
+  }
+  Atomics.wait(ctl, index, value, timeoutMs);
+  return Atomics.load(ctl, index);
+}

@@ -32,9 +32,9 @@ export function splitRows(rows: number, threads: number): [start: number, end: n
 interface Scratch {
   /** Activations as floats (used on the main thread's first arena). */
   readonly floats: number;
-  /** Activations converted to the vecDotType, one row every `inputStride` bytes, and Q8_0 block sums. */
+  /** Activations converted to the vecDotType, one row every `inputStride` bytes, and Q8_0's (d, d·Σq) scales. */
   readonly input: number;
-  readonly sums: number;
+  readonly scales: number;
   /** Output of this arena's shard: one row of `rows` floats per activation row. */
   readonly output: number;
 }
@@ -69,7 +69,7 @@ export class MatMul {
       s = {
         floats: arena.alloc(n * maxCols * 4),
         input: arena.alloc(n * maxCols * 4),
-        sums: arena.alloc(n * (maxCols / 32) * 4 + 64),
+        scales: arena.alloc(n * (maxCols / 32) * 8 + 64),
         output: arena.alloc(n * maxRows * 4),
       };
       this.scratch.set(arena, s);
@@ -97,7 +97,7 @@ export class MatMul {
   }
 
   private scratchBytes(): number {
-    return this.maxBatch * (this.plan.maxCols * 8.5 + this.plan.maxRows * 4) + 1024;
+    return this.maxBatch * (this.plan.maxCols * 8.25 + this.plan.maxRows * 4) + 1024;
   }
 
   /** Copies a whole matrix (rows × rowBytes, row-major) into its shards. */
@@ -134,22 +134,22 @@ export class MatMul {
     const ms = this.scratchOf(main);
     const inputStride = activation.bytes(m.cols);
     const nb = m.cols / m.type.blockSize;
-    const sumsStride = (m.cols / 32) * 4;
+    const scalesStride = (m.cols / 32) * 8;
     new Float32Array(main.memory.buffer, ms.floats, x.length).set(x);
     const convert = this.pool.mainKernelsOf(0)[activation.convert as "quantizeRowQ8_0"];
-    for (let c = 0; c < n; c++) convert(ms.input + c * inputStride, ms.sums + c * sumsStride, ms.floats + c * m.cols * 4, m.cols);
+    for (let c = 0; c < n; c++) convert(ms.input + c * inputStride, ms.scales + c * scalesStride, ms.floats + c * m.cols * 4, m.cols);
     const calls = m.shards.map((s) => {
       if (s.rows === 0) return null;
       const sc = this.scratchOf(s.arena);
       if (s.arena !== main) {
         s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + n * inputStride), sc.input);
-        s.arena.bytes.set(main.bytes.subarray(ms.sums, ms.sums + n * sumsStride), sc.sums);
+        s.arena.bytes.set(main.bytes.subarray(ms.scales, ms.scales + n * scalesStride), sc.scales);
       }
       if (n === 1 || !m.type.matmul) {
         if (n !== 1) throw new Error(`no batched kernel for ${m.type.name} yet`);
-        return { fn: m.type.matvec as KernelName, arena: s.arena.index, args: [sc.output, s.offset, m.rowBytes, sc.input, sc.sums, nb, 0, s.rows] };
+        return { fn: m.type.matvec as KernelName, arena: s.arena.index, args: [sc.output, s.offset, m.rowBytes, sc.input, sc.scales, nb, 0, s.rows] };
       }
-      const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.sums, nb, 0, s.rows, n];
+      const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n];
       return { fn: m.type.matmul as KernelName, arena: s.arena.index, args };
     });
     this.pool.run(calls);

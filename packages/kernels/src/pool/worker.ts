@@ -7,7 +7,7 @@ import { readFileInto } from "./readFileInto.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
   ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, OP_ADD_ARENA, OP_EXIT, OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH,
-  REMAINING, slotAt, TEXT_BYTES,
+  REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
 interface WorkerInit {
@@ -68,8 +68,10 @@ let generation = Atomics.load(ctl, GENERATION);
 parentPort!.postMessage({ pinning: pin(init.cpu) });
 
 for (;;) {
-  Atomics.wait(ctl, GENERATION, generation);
-  generation = Atomics.load(ctl, GENERATION);
+  let next: number;
+  do next = waitForChange(ctl, GENERATION, generation);
+  while (next === generation);
+  generation = next;
   const at = slotAt(init.thread);
   const op = ctl[at];
   if (op === OP_EXIT) break;

@@ -7,7 +7,7 @@ import { readFileInto } from "./readFileInto.js";
 import { chooseKernels, instantiateKernels, kernelModule, sharedMemory, type KernelChoice, type KernelExports } from "../wasm/wasmKernels.js";
 import {
   CONTROL_BYTES, ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, MAX_THREADS, OP_ADD_ARENA, OP_EXIT,
-  OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH, REMAINING, slotAt, TEXT_BYTES,
+  OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH, REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
 /** Names of the kernel exports a dispatch may call, in op-code order. */
@@ -198,10 +198,9 @@ export class WorkerPool {
       }
     }
     const deadline = Date.now() + this.timeoutMs;
-    for (let left = Atomics.load(ctl, REMAINING); left > 0; left = Atomics.load(ctl, REMAINING)) {
-      if (Atomics.wait(ctl, REMAINING, left, Math.max(1, deadline - Date.now())) === "timed-out" && Date.now() >= deadline) {
-        throw new Error(`pool workers did not finish within ${this.timeoutMs} ms (${left} still busy)`);
-      }
+    for (let left = Atomics.load(ctl, REMAINING); left > 0; ) {
+      left = waitForChange(ctl, REMAINING, left, Math.max(1, deadline - Date.now()));
+      if (left > 0 && Date.now() >= deadline) throw new Error(`pool workers did not finish within ${this.timeoutMs} ms (${left} still busy)`);
     }
     if (mainError) throw mainError;
     if (Atomics.load(ctl, ERROR_THREAD) !== 0) {

@@ -5,17 +5,18 @@ import * as fs from "node:fs";
 
 export interface KernelExports {
   readonly RELAXED: WebAssembly.Global;
-  quantizeRowQ8_0(dst: number, sums: number, src: number, n: number): void;
+  /** Activations to Q8_0 blocks at dst, and per-block (d, d·Σq) floats at scales. */
+  quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
   dequantizeRowQ8_0(dst: number, src: number, n: number): void;
-  vecDotQ4_0Q8_0(w: number, x: number, xsum: number, nb: number): number;
-  vecDotQ8_0Q8_0(w: number, x: number, nb: number): number;
-  matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xsum: number, nb: number, r0: number, r1: number): void;
-  matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xsum: number, nb: number, r0: number, r1: number): void;
-  matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xsum: number, nb: number, r0: number, r1: number, n: number): void;
-  matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xsum: number, nb: number, r0: number, r1: number, n: number): void;
+  vecDotQ4_0Q8_0(w: number, x: number, xs: number, nb: number): number;
+  vecDotQ8_0Q8_0(w: number, x: number, xs: number, nb: number): number;
+  matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
+  matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
+  matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
+  matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
   streamRead(src: number, bytes: number): number;
-  convertRowF16(dst: number, sums: number, src: number, n: number): void;
-  copyRowF32(dst: number, sums: number, src: number, n: number): void;
+  convertRowF16(dst: number, _scales: number, src: number, n: number): void;
+  copyRowF32(dst: number, _scales: number, src: number, n: number): void;
 }
 
 export type KernelVariant = "relaxed" | "simd";
@@ -78,7 +79,8 @@ function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boo
     bytes[1024 + b * 34] = 0x00;
     bytes[1024 + b * 34 + 1] = 0x3c;
   }
-  new Int32Array(memory.buffer, 2048, 8).fill(0);
+  // Activation scales (d, d·Σq) = (1, 0) per block.
+  new Float32Array(memory.buffer, 2048, 16).set([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
   const a = instantiateKernels(relaxed, memory).vecDotQ4_0Q8_0(0, 1024, 2048, 8);
   const b = instantiateKernels(simd, memory).vecDotQ4_0Q8_0(0, 1024, 2048, 8);
   return Object.is(a, b);
