@@ -26,6 +26,8 @@ export interface GgmlTypeTraits {
   readonly matvec?: string;
   /** The WebAssembly kernel for many activation rows at once (prefill), when there is one. */
   readonly matmul?: string;
+  /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
+  readonly accumulateRows?: string;
 }
 
 /** How activations become a vecDotType: the WebAssembly converter (dst, sums, src, n) and the bytes it writes. */
@@ -56,18 +58,18 @@ const halfFromFloat = (encode: (x: number) => number): FromFloat => (dst, dstOff
 
 const row = (
   id: number, name: string, blockSize: number, typeSize: number,
-  toFloat?: ToFloat, fromFloat?: FromFloat, vecDotType?: string, matvec?: string, matmul?: string,
-) => ({ id, name, blockSize, typeSize, toFloat, fromFloat, vecDotType, matvec, matmul }) satisfies GgmlTypeTraits;
+  toFloat?: ToFloat, fromFloat?: FromFloat, vecDotType?: string, matvec?: string, matmul?: string, accumulateRows?: string,
+) => ({ id, name, blockSize, typeSize, toFloat, fromFloat, vecDotType, matvec, matmul, accumulateRows }) satisfies GgmlTypeTraits;
 
 /** Indexed by ggml_type id; ids 4, 5 (Q4_2, Q4_3) are long gone and stay empty. */
 const rows: GgmlTypeTraits[] = [
-  row(0, "f32", 1, 4, f32ToFloat, f32FromFloat, "f32", "matvecF32"),
-  row(1, "f16", 1, 2, halfToFloat(f16ToF32), halfFromFloat(f32ToF16), "f16", "matvecF16"),
+  row(0, "f32", 1, 4, f32ToFloat, f32FromFloat, "f32", "matvecF32", undefined, "accumulateRowsF32"),
+  row(1, "f16", 1, 2, halfToFloat(f16ToF32), halfFromFloat(f32ToF16), "f16", "matvecF16", undefined, "accumulateRowsF16"),
   row(2, "q4_0", 32, 18, dequantizeRowQ4_0, quantizeRowQ4_0Ref, "q8_0", "matvecQ4_0", "matmulQ4_0"),
   row(3, "q4_1", 32, 20),
   row(6, "q5_0", 32, 22),
   row(7, "q5_1", 32, 24),
-  row(8, "q8_0", 32, 34, dequantizeRowQ8_0, quantizeRowQ8_0Ref, "q8_0", "matvecQ8_0", "matmulQ8_0"),
+  row(8, "q8_0", 32, 34, dequantizeRowQ8_0, quantizeRowQ8_0Ref, "q8_0", "matvecQ8_0", "matmulQ8_0", "accumulateRowsQ8_0"),
   row(9, "q8_1", 32, 36),
   row(10, "q2_K", 256, 84),
   row(11, "q3_K", 256, 110),

@@ -36,3 +36,6 @@ export {
 } from "./wasm/wasmKernels.js";
 export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref } from "./reference/dot.js";
 export * from "./pool/index.js";
+export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
+export { ropeCache, type RopeParams } from "./ropeCache.js";
+export { attend, type KvTensor, type AttentionScratch, type AttentionShape } from "./attention.js";

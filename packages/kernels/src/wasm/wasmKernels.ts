@@ -15,6 +15,19 @@ export interface KernelExports {
   matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
   matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
   streamRead(src: number, bytes: number): number;
+  rmsNorm(out: number, x: number, weight: number, n: number, eps: number): void;
+  ropeNorm(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
+  ropeNeox(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
+  softmax(x: number, n: number, scale: number): void;
+  swiglu(out: number, gate: number, up: number, n: number): void;
+  add(out: number, a: number, b: number, n: number): void;
+  scale(out: number, a: number, s: number, n: number): void;
+  argmax(x: number, n: number): number;
+  matvecF16(out: number, w: number, rowBytes: number, x: number, xs: number, n: number, r0: number, r1: number): void;
+  matvecF32(out: number, w: number, rowBytes: number, x: number, xs: number, n: number, r0: number, r1: number): void;
+  accumulateRowsF32(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
+  accumulateRowsF16(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
+  accumulateRowsQ8_0(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
   convertRowF16(dst: number, _scales: number, src: number, n: number): void;
   copyRowF32(dst: number, _scales: number, src: number, n: number): void;
 }

@@ -1,0 +1,148 @@
+// Element-wise and row operations of a transformer layer, float32 in and out, with ggml's arithmetic where it
+// matters for matching llama.cpp: RMSNorm sums squares in double, SiLU is x/(1+e^-x), softmax sums in double.
+import { f16ToF32 } from "./f16";
+import { QK, Q8_0_BYTES } from "./q8_0";
+
+/** out = x / sqrt(mean(x²) + eps) · weight (ggml_rms_norm then ggml_mul: two float roundings). */
+export function rmsNorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): void {
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + <usize>(i * 4));
+    sum += <f64>(v * v);
+  }
+  const mean = <f32>(sum / <f64>n);
+  const scale: f32 = 1 / Mathf.sqrt(mean + eps);
+  for (let i = 0; i < n; i++) {
+    const o = <usize>(i * 4);
+    store<f32>(out + o, load<f32>(x + o) * scale * load<f32>(weight + o));
+  }
+}
+
+/**
+ * Rotates pairs of each head's first nDims dimensions by the angles of one position, given as cos/sin pairs
+ * (cs[2i], cs[2i+1]) for pair i. NORM pairs neighbours (2i, 2i+1), as Llama's GGUF layout wants; NEOX pairs
+ * i with i + nDims/2 (Qwen2, DeepSeek). Dimensions past nDims are left alone.
+ */
+export function ropeNorm(x: usize, nHeads: i32, headDim: i32, nDims: i32, cs: usize): void {
+  for (let h = 0; h < nHeads; h++) {
+    const base = x + <usize>(h * headDim * 4);
+    for (let i = 0; i < nDims / 2; i++) {
+      const c = load<f32>(cs + <usize>(i * 8));
+      const s = load<f32>(cs + <usize>(i * 8), 4);
+      const p = base + <usize>(i * 8);
+      const x0 = load<f32>(p);
+      const x1 = load<f32>(p, 4);
+      store<f32>(p, x0 * c - x1 * s);
+      store<f32>(p, x0 * s + x1 * c, 4);
+    }
+  }
+}
+
+export function ropeNeox(x: usize, nHeads: i32, headDim: i32, nDims: i32, cs: usize): void {
+  const half = nDims / 2;
+  for (let h = 0; h < nHeads; h++) {
+    const base = x + <usize>(h * headDim * 4);
+    for (let i = 0; i < half; i++) {
+      const c = load<f32>(cs + <usize>(i * 8));
+      const s = load<f32>(cs + <usize>(i * 8), 4);
+      const p0 = base + <usize>(i * 4);
+      const p1 = base + <usize>((i + half) * 4);
+      const x0 = load<f32>(p0);
+      const x1 = load<f32>(p1);
+      store<f32>(p0, x0 * c - x1 * s);
+      store<f32>(p1, x0 * s + x1 * c);
+    }
+  }
+}
+
+/** In place: x = softmax(x · scale). The sum of exponentials is kept in double, as ggml does. */
+export function softmax(x: usize, n: i32, scale: f32): void {
+  let max: f32 = -Infinity;
+  for (let i = 0; i < n; i++) max = Mathf.max(max, load<f32>(x + <usize>(i * 4)) * scale);
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const e = Mathf.exp(load<f32>(x + <usize>(i * 4)) * scale - max);
+    store<f32>(x + <usize>(i * 4), e);
+    sum += <f64>e;
+  }
+  const inv = <f32>(1.0 / sum);
+  for (let i = 0; i < n; i++) store<f32>(x + <usize>(i * 4), load<f32>(x + <usize>(i * 4)) * inv);
+}
+
+/** out = silu(gate) · up, silu(x) = x / (1 + e^-x) (ggml_vec_swiglu_f32). */
+export function swiglu(out: usize, gate: usize, up: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>(i * 4);
+    const g = load<f32>(gate + o);
+    store<f32>(out + o, (g / (1 + Mathf.exp(-g))) * load<f32>(up + o));
+  }
+}
+
+export function add(out: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(out + <usize>(i * 4), f32x4.add(v128.load(a + <usize>(i * 4)), v128.load(b + <usize>(i * 4))));
+  for (; i < n; i++) store<f32>(out + <usize>(i * 4), load<f32>(a + <usize>(i * 4)) + load<f32>(b + <usize>(i * 4)));
+}
+
+export function scale(out: usize, a: usize, s: f32, n: i32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(out + <usize>(i * 4), f32x4.mul(v128.load(a + <usize>(i * 4)), sv));
+  for (; i < n; i++) store<f32>(out + <usize>(i * 4), load<f32>(a + <usize>(i * 4)) * s);
+}
+
+/** Index of the largest value; the lowest index on ties (as llama.cpp's greedy sampler). NaN never wins. */
+export function argmax(x: usize, n: i32): i32 {
+  let best = 0;
+  let max = load<f32>(x);
+  for (let i = 1; i < n; i++) {
+    const v = load<f32>(x + <usize>(i * 4));
+    if (v > max || (max != max && v == v)) {
+      max = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum). */
+export function accumulateRowsF32(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
+  memory.fill(out, 0, <usize>(n * 4));
+  for (let t = 0; t < nPos; t++) {
+    const w = f32x4.splat(load<f32>(p + <usize>(t * 4)));
+    const row = v + <usize>t * <usize>rowBytes;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o = out + <usize>(j * 4);
+      v128.store(o, f32x4.add(v128.load(o), f32x4.mul(w, v128.load(row + <usize>(j * 4)))));
+    }
+    for (; j < n; j++) store<f32>(out + <usize>(j * 4), load<f32>(out + <usize>(j * 4)) + load<f32>(p + <usize>(t * 4)) * load<f32>(row + <usize>(j * 4)));
+  }
+}
+
+/** The same over F16 values. */
+export function accumulateRowsF16(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
+  memory.fill(out, 0, <usize>(n * 4));
+  for (let t = 0; t < nPos; t++) {
+    const w = load<f32>(p + <usize>(t * 4));
+    const row = v + <usize>t * <usize>rowBytes;
+    for (let j = 0; j < n; j++) store<f32>(out + <usize>(j * 4), load<f32>(out + <usize>(j * 4)) + w * f16ToF32(load<u16>(row + <usize>(j * 2))));
+  }
+}
+
+/** The same over Q8_0 values (n a multiple of 32). */
+export function accumulateRowsQ8_0(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
+  memory.fill(out, 0, <usize>(n * 4));
+  for (let t = 0; t < nPos; t++) {
+    const w = load<f32>(p + <usize>(t * 4));
+    const row = v + <usize>t * <usize>rowBytes;
+    for (let b = 0; b < n / QK; b++) {
+      const block = row + <usize>(b * Q8_0_BYTES);
+      const d = w * f16ToF32(load<u16>(block));
+      for (let j = 0; j < QK; j++) {
+        const o = out + <usize>((b * QK + j) * 4);
+        store<f32>(o, load<f32>(o) + d * <f32>load<i8>(block + 2 + <usize>j));
+      }
+    }
+  }
+}
