@@ -36,6 +36,21 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(run("detokenize", DEMO_MODEL, "--ids", ids.slice(1).join(",")).stdout).toBe("Once upon a time\n");
   });
 
+  it("system --json reports the machine as one JSON line", () => {
+    const r = run("system", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    const s = JSON.parse(r.stdout);
+    for (const key of ["logicalCores", "physicalCores", "numaNodes", "allowedCpus", "quota", "threads", "pinning", "simd", "relaxedSimd", "memory64", "kernelVariant"]) {
+      expect(s).toHaveProperty(key);
+    }
+    expect(s.threads).toBeGreaterThanOrEqual(1);
+    expect(s.threads).toBeLessThanOrEqual(s.physicalCores);
+    expect(s.pinning).toHaveLength(s.threads);
+    expect(["relaxed", "simd"]).toContain(s.kernelVariant);
+    expect(run("system").stdout).toMatch(/kernels\s+(relaxed|simd)/);
+  });
+
   it("fails with one clear line and a non-zero code on bad input", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-cli-"));
     const truncated = path.join(dir, "truncated.gguf");

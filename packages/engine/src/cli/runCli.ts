@@ -3,6 +3,7 @@ import { GgufFormatError } from "../gguf/errors.js";
 import { TokenizerError } from "../tokenizer/errors.js";
 import { detokenizeCommand } from "./detokenize.js";
 import { inspectCommand } from "./inspect.js";
+import { systemCommand } from "./system.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
 
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void> | void; 
   inspect: { run: inspectCommand, summary: "inspect MODEL [--ctx N] [--json]        architecture, hyper-parameters, tensors, memory" },
   tokenize: { run: tokenizeCommand, summary: "tokenize MODEL --text TEXT [--no-bos] [--special] [--json]" },
   detokenize: { run: detokenizeCommand, summary: "detokenize MODEL --ids 1,2,3 [--special]" },
+  system: { run: systemCommand, summary: "system [--json]                         cores, NUMA, quota, threads, pinning, SIMD" },
 };
 
 const HELP = `usage: cpu-llm COMMAND ...\n\ncommands:\n${Object.values(COMMANDS).map((c) => `  ${c.summary}`).join("\n")}\n`;
