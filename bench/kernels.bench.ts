@@ -4,7 +4,9 @@
 // Several copies of each matrix are cycled so the weights stream from DRAM, not from cache.
 import * as os from "node:os";
 import { Bench } from "tinybench";
-import { ggmlTypeByName, MatMul, planThreads, readTopology, WorkerPool } from "@cpu-llm/kernels";
+import {
+  attend, chooseKernels, ggmlTypeByName, instantiateKernels, kernelModule, MatMul, planThreads, readTopology, ropeCache, sharedMemory, WorkerPool,
+} from "@cpu-llm/kernels";
 
 const STREAM_BYTES = 512 * 2 ** 20;
 const SHAPES = [
@@ -102,6 +104,39 @@ async function measure(threads: number, cpus: readonly number[]): Promise<Row[]>
   return rows;
 }
 
+/** Single-thread throughput of the layer ops on Llama-3-8B-sized vectors (4096 wide, 32 heads, ffn 14336). */
+async function layerOps(): Promise<Row[]> {
+  const memory = sharedMemory(1024);
+  const k = instantiateKernels(kernelModule(chooseKernels().variant)!, memory);
+  const f = new Float32Array(memory.buffer);
+  for (let i = 0; i < f.length / 4; i++) f[i] = Math.sin(i * 0.01);
+  const MB = 1 << 20;
+  const cs = new Float32Array(memory.buffer, 40 * MB, 128);
+  ropeCache(cs, 1234, { nDims: 128, freqBase: 500000 });
+  // Attention: 32 query heads over 8 F16 KV heads of 128, 1024 positions.
+  const nPos = 1024;
+  const f16 = ggmlTypeByName("f16")!;
+  const kv = { type: f16, rowBytes: 8 * 128 * 2, headBytes: 128 * 2 };
+  const b = new Bench({ time: 300, warmupTime: 50 });
+  b.add("rmsNorm 4096", () => k.rmsNorm(0, 1 * MB, 2 * MB, 4096, 1e-5))
+    .add("rope norm 32×128", () => k.ropeNorm(1 * MB, 32, 128, 128, 40 * MB))
+    .add("softmax 4096", () => k.softmax(3 * MB, 4096, 0.1))
+    .add("swiglu 14336", () => k.swiglu(4 * MB, 5 * MB, 6 * MB, 14336))
+    .add("add 4096", () => k.add(7 * MB, 1 * MB, 2 * MB, 4096))
+    .add(`attention f16 KV, 32/8 heads × 128, ${nPos} positions`, () =>
+      attend(k, 8 * MB, 9 * MB, { nHead: 32, nKvHead: 8, headDim: 128, nPos, scale: 0.088 }, { ...kv, offset: 10 * MB }, { ...kv, offset: 20 * MB }, { query: 30 * MB, queryScales: 31 * MB, scores: 32 * MB }));
+  await b.run();
+  // Bytes each op reads and writes, for GB/s.
+  const bytes: Record<string, number> = {
+    "rmsNorm 4096": 4096 * 12, "rope norm 32×128": 4096 * 8 + 512, "softmax 4096": 4096 * 12, "swiglu 14336": 14336 * 12,
+    "add 4096": 4096 * 12, [`attention f16 KV, 32/8 heads × 128, ${nPos} positions`]: 2 * nPos * 8 * 128 * 2,
+  };
+  return b.tasks.map((t) => {
+    const ms = (t.result as { latency: { mean: number } }).latency.mean;
+    return { threads: 1, test: `${t.name} (${(ms * 1e3).toFixed(1)} µs)`, value: bytes[t.name] / (ms / 1e3) / 1e9, unit: "GB/s" };
+  });
+}
+
 export async function run(): Promise<void> {
   const topology = readTopology();
   const plan = planThreads(topology);
@@ -109,6 +144,7 @@ export async function run(): Promise<void> {
   console.log(`kernels: ${os.cpus()[0]?.model}, ${topology.logicalCpus.length} logical CPUs, threads 1 and ${all} (CPUs ${plan.cpus.join(",")}), Node ${process.versions.node}`);
   const results: Row[] = [];
   for (const threads of all > 1 ? [1, all] : [1]) results.push(...(await measure(threads, plan.cpus)));
+  results.push(...(await layerOps()));
   console.table(
     results.map((r) => ({
       threads: r.threads,

@@ -4,22 +4,29 @@ import { f32ToF16 } from "./q8_0";
 
 /** Eight halves (u16 lanes) to two f32x4, exact for every half including subnormals, infinities and NaNs. */
 @inline
-function halvesLow(h: v128): v128 {
+export function halvesLow(h: v128): v128 {
   return halfLanesToF32(i32x4.extend_low_i16x8_u(h));
 }
 @inline
-function halvesHigh(h: v128): v128 {
+export function halvesHigh(h: v128): v128 {
   return halfLanesToF32(i32x4.extend_high_i16x8_u(h));
 }
+/**
+ * Half bits (u32 lanes) to floats by rebiasing the exponent, with two selected fix-ups: subnormal halves are
+ * renormalised by one subtraction of normal floats, and infinities/NaNs keep an all-ones exponent. No lane
+ * ever computes on a subnormal float (those can cost a microcode assist per operation on x86).
+ */
 @inline
-function halfLanesToF32(h: v128): v128 {
+export function halfLanesToF32(h: v128): v128 {
   const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  const rest = v128.and(h, i32x4.splat(0x7fff));
-  // (rest << 13) read as a float, times 2^112, is the half's magnitude for zero, subnormals and normals alike.
-  const magnitude = f32x4.mul(i32x4.shl(rest, 13), f32x4.splat(5.192296858534828e33));
-  const special = i32x4.ge_s(rest, i32x4.splat(0x7c00)); // infinity or NaN
-  const inf = v128.or(i32x4.splat(0x7f800000), i32x4.shl(v128.and(rest, i32x4.splat(0x3ff)), 13));
-  return v128.or(sign, v128.bitselect(inf, magnitude, special));
+  const o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const exponent = v128.and(o, i32x4.splat(0x0f800000));
+  const normal = i32x4.add(o, i32x4.splat(0x38000000));
+  const subnormal = f32x4.sub(i32x4.add(o, i32x4.splat(0x38800000)), f32x4.splat(6.103515625e-5));
+  const special = i32x4.add(o, i32x4.splat(0x70000000));
+  let r = v128.bitselect(subnormal, normal, i32x4.eq(exponent, i32x4.splat(0)));
+  r = v128.bitselect(special, r, i32x4.eq(exponent, i32x4.splat(0x0f800000)));
+  return v128.or(sign, r);
 }
 
 /** Σ a[i]·b[i] over n halves (n % 8 == 0 is fastest; any n works). */

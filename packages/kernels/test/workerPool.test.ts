@@ -67,7 +67,7 @@ describe("worker pool", () => {
     }
   });
 
-  it.each(["q4_0", "q8_0"])("%s batched product of 7 rows equals 7 matrix-vector products bit for bit", async (type) => {
+  it.each(["q4_0", "q8_0", "f16", "f32"])("%s batched product of 7 rows equals 7 matrix-vector products bit for bit", async (type) => {
     const p = await pool(2);
     const n = 7; // not a multiple of the kernel's 4-row tile
     const mm = new MatMul(p, { maxCols: COLS, maxRows: ROWS, maxBatch: n });

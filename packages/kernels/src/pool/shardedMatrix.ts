@@ -138,21 +138,28 @@ export class MatMul {
     new Float32Array(main.memory.buffer, ms.floats, x.length).set(x);
     const convert = this.pool.mainKernelsOf(0)[activation.convert as "quantizeRowQ8_0"];
     for (let c = 0; c < n; c++) convert(ms.input + c * inputStride, ms.scales + c * scalesStride, ms.floats + c * m.cols * 4, m.cols);
-    const calls = m.shards.map((s) => {
-      if (s.rows === 0) return null;
+    for (const s of m.shards) {
+      if (s.arena === main || s.rows === 0) continue;
       const sc = this.scratchOf(s.arena);
-      if (s.arena !== main) {
-        s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + n * inputStride), sc.input);
-        s.arena.bytes.set(main.bytes.subarray(ms.scales, ms.scales + n * scalesStride), sc.scales);
+      s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + n * inputStride), sc.input);
+      s.arena.bytes.set(main.bytes.subarray(ms.scales, ms.scales + n * scalesStride), sc.scales);
+    }
+    if (n === 1 || !m.type.matmul) {
+      // One dispatch per activation row through the matrix-vector kernel (types without a batched kernel).
+      for (let c = 0; c < n; c++) {
+        this.pool.run(m.shards.map((s) => {
+          const sc = this.scratchOf(s.arena);
+          const args = [sc.output + c * s.rows * 4, s.offset, m.rowBytes, sc.input + c * inputStride, sc.scales + c * scalesStride, nb, 0, s.rows];
+          return s.rows > 0 ? { fn: m.type.matvec as KernelName, arena: s.arena.index, args } : null;
+        }));
       }
-      if (n === 1 || !m.type.matmul) {
-        if (n !== 1) throw new Error(`no batched kernel for ${m.type.name} yet`);
-        return { fn: m.type.matvec as KernelName, arena: s.arena.index, args: [sc.output, s.offset, m.rowBytes, sc.input, sc.scales, nb, 0, s.rows] };
-      }
-      const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n];
-      return { fn: m.type.matmul as KernelName, arena: s.arena.index, args };
-    });
-    this.pool.run(calls);
+    } else {
+      this.pool.run(m.shards.map((s) => {
+        const sc = this.scratchOf(s.arena);
+        const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n];
+        return s.rows > 0 ? { fn: m.type.matmul as KernelName, arena: s.arena.index, args } : null;
+      }));
+    }
     for (const s of m.shards) {
       const rows = new Float32Array(s.arena.memory.buffer, this.scratchOf(s.arena).output, n * s.rows);
       for (let c = 0; c < n; c++) out.set(rows.subarray(c * s.rows, (c + 1) * s.rows), c * m.rows + s.rowStart);
