@@ -2,7 +2,8 @@
 // compile-time constant, so each build holds only its own variant of the Q4_0 dot product.
 import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowPairQ4_0Simd } from "./q4_0";
 import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowPairQ4_0Relaxed } from "./relaxed";
-import { f16ToF32 } from "./f16";
+import { f16Lookup } from "./f16";
+export { initF16Table } from "./f16";
 import { vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
@@ -25,10 +26,28 @@ export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
 }
 
 /** out[r] = row r of W (Q4_0, rowBytes apart) · x (Q8_0 with its scales), for rows [r0, r1). */
+/**
+ * WebAssembly has no prefetch instruction, and the out-of-order window alone keeps too few cache misses in
+ * flight to stream from DRAM (measured: ~40% of the streaming read rate). So before each row pair, one load
+ * per cache line of the pair PREFETCH_ROWS ahead: a burst of independent misses the memory system serves in
+ * parallel, finished by the time the kernel reaches those rows. The loaded bytes feed a sink, so no engine
+ * may drop the loads.
+ */
+const PREFETCH_ROWS: i32 = 4;
+let prefetchSink: u32 = 0;
+
+@inline
+function touch(p: usize, bytes: usize): void {
+  let acc: u32 = 0;
+  for (let q: usize = 0; q < bytes; q += 64) acc ^= load<u8>(p + q);
+  prefetchSink ^= acc;
+}
+
 export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
   let r = r0;
   for (; r + 2 <= r1; r += 2) {
     const w0 = w + <usize>r * <usize>rowBytes;
+    if (r + PREFETCH_ROWS + 2 <= r1) touch(w0 + <usize>(PREFETCH_ROWS * rowBytes), <usize>(2 * rowBytes));
     if (ASC_FEATURE_RELAXED_SIMD) rowPairQ4_0Relaxed(out + <usize>(r * 4), w0, w0 + <usize>rowBytes, x, xs, nb);
     else rowPairQ4_0Simd(out + <usize>(r * 4), w0, w0 + <usize>rowBytes, x, xs, nb);
   }
@@ -37,7 +56,11 @@ export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
 
 /** out[r] = row r of W (Q8_0) · x (Q8_0), for rows [r0, r1). */
 export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * <usize>rowBytes;
+    if (r + PREFETCH_ROWS < r1) touch(row + <usize>(PREFETCH_ROWS * rowBytes), <usize>rowBytes);
+    store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(row, x, xs, nb));
+  }
 }
 
 @inline
@@ -63,7 +86,7 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
       let k0: f32 = 0, k1: f32 = 0, k2: f32 = 0, k3: f32 = 0;
       for (let b = 0; b < nb; b++) {
         const wb = wr + <usize>(b * 18);
-        const dw = f16ToF32(load<u16>(wb));
+        const dw = f16Lookup(load<u16>(wb));
         const q = v128.load(wb, 2);
         const lo = v128.and(q, mask);
         const hi = v128.and(i16x8.shr_u(q, 4), mask);

@@ -1,6 +1,6 @@
 // Element-wise and row operations of a transformer layer, float32 in and out, with ggml's arithmetic where it
 // matters for matching llama.cpp: RMSNorm sums squares in double, SiLU is x/(1+e^-x), softmax sums in double.
-import { f16ToF32 } from "./f16";
+import { f16Lookup, f16ToF32 } from "./f16";
 import { halvesHigh, halvesLow } from "./f32";
 import { QK, Q8_0_BYTES } from "./q8_0";
 
@@ -147,7 +147,7 @@ export function accumulateRowsQ8_0(out: usize, p: usize, v: usize, rowBytes: i32
     const row = v + <usize>t * <usize>rowBytes;
     for (let b = 0; b < n / QK; b++) {
       const block = row + <usize>(b * Q8_0_BYTES);
-      const d = f32x4.splat(w * f16ToF32(load<u16>(block)));
+      const d = f32x4.splat(w * f16Lookup(load<u16>(block)));
       const o = out + <usize>(b * QK * 4);
       for (let half = 0; half < 2; half++) {
         const q = v128.load(block + 2 + <usize>(half * 16));

@@ -1,7 +1,7 @@
 // Q4_0 × Q8_0 dot products: weights are blocks of an f16 scale and 16 bytes of nibbles (element j in the low
 // nibble of byte j, element j+16 in the high), value = nibble - 8. Integer dot of the nibbles (0..15) with the
 // int8 activations, then -8·Σx from the activation block's precomputed sum, then one float scale per block.
-import { f16ToF32 } from "./f16";
+import { f16Lookup } from "./f16";
 import { Q8_0_BYTES } from "./q8_0";
 
 export const Q4_0_BYTES: i32 = 18;
@@ -36,7 +36,7 @@ export function vecDotQ4_0Q8_0Simd(w: usize, x: usize, xs: usize, nb: i32): f32 
   let acc = f32x4.splat(0);
   let correction: f32 = 0;
   for (let b = 0; b < nb; b++) {
-    const dw = f16ToF32(load<u16>(w));
+    const dw = f16Lookup(load<u16>(w));
     const d = dw * load<f32>(xs);
     const q = v128.load(w, 2);
     let s = dotU4I8(v128.and(q, mask), v128.load(x, 2), i32x4.splat(0));
@@ -60,8 +60,8 @@ export function rowPairQ4_0Simd(out: usize, w0: usize, w1: usize, x: usize, xs: 
   for (let b = 0; b < nb; b++) {
     const xd = load<f32>(xs);
     const xk = load<f32>(xs, 4);
-    const dw0 = f16ToF32(load<u16>(w0));
-    const dw1 = f16ToF32(load<u16>(w1));
+    const dw0 = f16Lookup(load<u16>(w0));
+    const dw1 = f16Lookup(load<u16>(w1));
     const q0 = v128.load(w0, 2);
     const q1 = v128.load(w1, 2);
     const s0 = blockDotQ4_0Simd(v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x);

@@ -1,6 +1,6 @@
 // Q8_0: blocks of 32 weights, an f16 scale then 32 int8 (34 bytes). Activations are quantized to Q8_0 before
 // every quantized dot product, as ggml does.
-import { f16ToF32 } from "./f16";
+import { f16Lookup, f16ToF32 } from "./f16";
 
 export const QK: i32 = 32;
 export const Q8_0_BYTES: i32 = 34;
@@ -69,7 +69,7 @@ export function quantizeRowQ8_0(dst: usize, scales: usize, src: usize, n: i32): 
 export function vecDotQ8_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
   let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
-    const d = f16ToF32(load<u16>(w)) * load<f32>(xs);
+    const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     xs += 8;
     const s = dotI8x32(w + 2, x + 2);
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d)));

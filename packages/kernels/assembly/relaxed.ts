@@ -1,6 +1,6 @@
 // Relaxed-SIMD variants: i32x4.relaxed_dot_i8x16_i7x16_add_s takes the 0..15 nibbles as its 7-bit operand,
 // which Node 24's V8 lowers to AVX-VNNI vpdpbusd (Node 22: pmaddubsw + pmaddwd).
-import { f16ToF32 } from "./f16";
+import { f16Lookup } from "./f16";
 import { Q8_0_BYTES } from "./q8_0";
 import { Q4_0_BYTES } from "./q4_0";
 
@@ -16,7 +16,7 @@ export function vecDotQ4_0Q8_0Relaxed(w: usize, x: usize, xs: usize, nb: i32): f
   let acc = f32x4.splat(0);
   let correction: f32 = 0;
   for (let b = 0; b < nb; b++) {
-    const dw = f16ToF32(load<u16>(w));
+    const dw = f16Lookup(load<u16>(w));
     const d = dw * load<f32>(xs);
     const q = v128.load(w, 2);
     let s = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x, 2), v128.and(q, mask), zero);
@@ -47,8 +47,8 @@ export function rowPairQ4_0Relaxed(out: usize, w0: usize, w1: usize, x: usize, x
     const xk = load<f32>(xs, 4);
     const xa = v128.load(x, 2);
     const xb = v128.load(x, 18);
-    const dw0 = f16ToF32(load<u16>(w0));
-    const dw1 = f16ToF32(load<u16>(w1));
+    const dw0 = f16Lookup(load<u16>(w0));
+    const dw1 = f16Lookup(load<u16>(w1));
     const q0 = v128.load(w0, 2);
     const q1 = v128.load(w1, 2);
     let s0 = i32x4.relaxed_dot_i8x16_i7x16_add_s(xa, v128.and(q0, mask), zero);

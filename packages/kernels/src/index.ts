@@ -27,6 +27,7 @@ export * from "./system/index.js";
 export {
   chooseKernels,
   instantiateKernels,
+  KERNEL_RESERVED_BYTES,
   kernelModule,
   sharedMemory,
   wasmFeatures,

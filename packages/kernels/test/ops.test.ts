@@ -6,6 +6,7 @@ import {
   chooseKernels,
   ggmlTypeByName,
   instantiateKernels,
+  KERNEL_RESERVED_BYTES,
   kernelModule,
   rmsNormRef,
   ropeCache,
@@ -16,6 +17,7 @@ import {
 } from "@cpu-llm/kernels";
 
 const memory = sharedMemory(64);
+const B = KERNEL_RESERVED_BYTES; // test data goes above the kernels' reserved start
 const k = instantiateKernels(kernelModule(chooseKernels().variant)!, memory);
 const f32 = (at: number, n: number) => new Float32Array(memory.buffer, at, n);
 const put = (at: number, x: ArrayLike<number>) => (f32(at, x.length).set(x), at);
@@ -31,8 +33,8 @@ describe("layer ops against their references", () => {
     fc.assert(
       fc.property(vec(-50, 50, fc.integer({ min: 1, max: 300 })), (x) => {
         const w = x.map((_, i) => 0.5 + (i % 7) * 0.1);
-        k.rmsNorm(put(65536, new Float32Array(x.length)), put(131072, x), put(196608, w), x.length, 1e-5);
-        close(f32(65536, x.length), rmsNormRef(x, w, 1e-5), 1e-6);
+        k.rmsNorm(put((B + 65536), new Float32Array(x.length)), put((B + 131072), x), put((B + 196608), w), x.length, 1e-5);
+        close(f32((B + 65536), x.length), rmsNormRef(x, w, 1e-5), 1e-6);
       }),
       { numRuns: 200 },
     );
@@ -41,8 +43,8 @@ describe("layer ops against their references", () => {
   it("softmax with scale sums to 1 and matches", () => {
     fc.assert(
       fc.property(vec(-30, 30, fc.integer({ min: 1, max: 500 })), fc.float({ min: Math.fround(0.01), max: 4, noNaN: true }), (x, s) => {
-        k.softmax(put(65536, x), x.length, s);
-        const got = f32(65536, x.length);
+        k.softmax(put((B + 65536), x), x.length, s);
+        const got = f32((B + 65536), x.length);
         close(got, softmaxRef(x, s), 1e-6);
         expect(Math.abs(got.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
       }),
@@ -54,14 +56,14 @@ describe("layer ops against their references", () => {
     fc.assert(
       fc.property(vec(-20, 20, fc.integer({ min: 1, max: 100 })), (g) => {
         const u = g.map((v) => v * 0.5 - 1);
-        k.swiglu(65536, put(131072, g), put(196608, u), g.length);
-        close(f32(65536, g.length), swigluRef(g, u), 1e-6);
-        k.add(65536, 131072, 196608, g.length);
-        close(f32(65536, g.length), g.map((v, i) => v + u[i]), 1e-7);
-        k.scale(65536, 131072, 0.25, g.length);
-        close(f32(65536, g.length), g.map((v) => v * 0.25), 0);
+        k.swiglu((B + 65536), put((B + 131072), g), put((B + 196608), u), g.length);
+        close(f32((B + 65536), g.length), swigluRef(g, u), 1e-6);
+        k.add((B + 65536), (B + 131072), (B + 196608), g.length);
+        close(f32((B + 65536), g.length), g.map((v, i) => v + u[i]), 1e-7);
+        k.scale((B + 65536), (B + 131072), 0.25, g.length);
+        close(f32((B + 65536), g.length), g.map((v) => v * 0.25), 0);
         const first = g.indexOf(Math.max(...g));
-        expect(k.argmax(131072, g.length)).toBe(first);
+        expect(k.argmax((B + 131072), g.length)).toBe(first);
       }),
       { numRuns: 200 },
     );
@@ -72,8 +74,8 @@ describe("layer ops against their references", () => {
       fc.property(fc.integer({ min: 0, max: 4096 }), vec(-3, 3, fc.constant(3 * 64)), (pos, x) => {
         const cs = new Float32Array(48);
         ropeCache(cs, pos, { nDims: 48, freqBase: 10000 });
-        (mode === "norm" ? k.ropeNorm : k.ropeNeox)(put(65536, x), 3, 64, 48, put(131072, cs));
-        close(f32(65536, x.length), ropeRef(x, 3, 64, 48, cs, mode), 1e-6);
+        (mode === "norm" ? k.ropeNorm : k.ropeNeox)(put((B + 65536), x), 3, 64, 48, put((B + 131072), cs));
+        close(f32((B + 65536), x.length), ropeRef(x, 3, 64, 48, cs, mode), 1e-6);
       }),
       { numRuns: 100 },
     );
@@ -114,9 +116,9 @@ describe("attention over a KV cache", () => {
     };
     const K = cache(keys, kt, 1 << 20);
     const V = cache(values, vt, 2 << 20);
-    put(65536, q);
-    attend(k, 131072, 65536, { nHead, nKvHead, headDim, nPos, scale: 1 / Math.sqrt(headDim) }, K, V, { query: 200000, queryScales: 210000, scores: 220000 });
-    const got = f32(131072, nHead * headDim);
+    put((B + 65536), q);
+    attend(k, (B + 131072), (B + 65536), { nHead, nKvHead, headDim, nPos, scale: 1 / Math.sqrt(headDim) }, K, V, { query: (B + 200000), queryScales: (B + 210000), scores: (B + 220000) });
+    const got = f32((B + 131072), nHead * headDim);
     for (let h = 0; h < nHead; h++) {
       const g = Math.floor(h / 2);
       const ks = Array.from({ length: nPos }, (_, t) => keys[t * nKvHead + g]);

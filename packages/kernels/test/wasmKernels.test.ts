@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   chooseKernels,
   instantiateKernels,
+  KERNEL_RESERVED_BYTES,
   kernelModule,
   quantizeActivationsQ8_0Ref,
   quantizeRowQ4_0Ref,
@@ -15,6 +16,8 @@ import {
 
 const variants = (["relaxed", "simd"] as KernelVariant[]).filter((v) => kernelModule(v) !== null);
 const memory = sharedMemory(64); // 4 MiB
+/** Test data goes above the kernels' reserved start (guard and half → float table). */
+const B = KERNEL_RESERVED_BYTES;
 const heap = new Uint8Array(memory.buffer);
 const kernels = Object.fromEntries(variants.map((v) => [v, instantiateKernels(kernelModule(v)!, memory)]));
 
@@ -44,13 +47,13 @@ describe.each(variants)("%s kernels", (variant) => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 8 }).chain((nb) => floats(nb)), (x) => {
         const nb = x.length / 32;
-        const src = put(0, x); // f32 loads need no alignment in wasm, but keep the common case aligned
-        k.quantizeRowQ8_0(65536, 131072, src, x.length);
+        const src = put(B, x); // f32 loads need no alignment in wasm, but keep the common case aligned
+        k.quantizeRowQ8_0((B + 65536), (B + 131072), src, x.length);
         const want = new Uint8Array(nb * 34);
         const wantScales = new Float32Array(2 * nb);
         quantizeActivationsQ8_0Ref(want, wantScales, x, x.length);
-        expect(heap.subarray(65536, 65536 + nb * 34)).toEqual(want);
-        expect(new Float32Array(memory.buffer, 131072, 2 * nb)).toEqual(wantScales);
+        expect(heap.subarray((B + 65536), (B + 65536) + nb * 34)).toEqual(want);
+        expect(new Float32Array(memory.buffer, (B + 131072), 2 * nb)).toEqual(wantScales);
       }),
       { numRuns: 300 },
     );
@@ -58,8 +61,8 @@ describe.each(variants)("%s kernels", (variant) => {
 
   it("quantizeRowQ8_0 rounds exact halves to even (unlike the file quantizer's half away)", () => {
     const x = Float32Array.from({ length: 32 }, (_, j) => (j === 0 ? 127 : j === 1 ? 2.5 : j === 2 ? -3.5 : 0.5));
-    k.quantizeRowQ8_0(65536, 131072, put(0, x), 32);
-    const q = new Int8Array(memory.buffer, 65536 + 2, 32);
+    k.quantizeRowQ8_0((B + 65536), (B + 131072), put(B, x), 32);
+    const q = new Int8Array(memory.buffer, (B + 65536) + 2, 32);
     expect([q[0], q[1], q[2], q[3]]).toEqual([127, 2, -4, 0]);
     const file = new Uint8Array(34);
     quantizeRowQ8_0Ref(file, 0, x, 0, 32);
@@ -75,10 +78,10 @@ describe.each(variants)("%s kernels", (variant) => {
         const xq = new Uint8Array(nb * 34);
         const scales = new Float32Array(2 * nb);
         quantizeActivationsQ8_0Ref(xq, scales, x, x.length);
-        put(1000 + pad, wq);
-        put(5000 + pad, xq);
-        put(9000, new Uint8Array(scales.buffer));
-        const got = k.vecDotQ4_0Q8_0(1000 + pad, 5000 + pad, 9000, nb);
+        put((B + 1000) + pad, wq);
+        put((B + 5000) + pad, xq);
+        put((B + 9000), new Uint8Array(scales.buffer));
+        const got = k.vecDotQ4_0Q8_0((B + 1000) + pad, (B + 5000) + pad, (B + 9000), nb);
         const want = vecDotQ4_0Q8_0Ref(wq, 0, xq, 0, nb);
         // Integer dots are exact; only the float32 accumulation of per-block products differs from float64.
         const scale = Math.abs(want) + nb * 32 * 8 * 127 * maxScale(wq, 18, nb) * maxScale(xq, 34, nb);
@@ -97,8 +100,8 @@ describe.each(variants)("%s kernels", (variant) => {
         const xq = new Uint8Array(nb * 34);
         const scales = new Float32Array(2 * nb);
         quantizeActivationsQ8_0Ref(xq, scales, x, x.length);
-        put(9000, new Uint8Array(scales.buffer));
-        const got = k.vecDotQ8_0Q8_0(put(1003, wq), put(5001, xq), 9000, nb);
+        put((B + 9000), new Uint8Array(scales.buffer));
+        const got = k.vecDotQ8_0Q8_0(put((B + 1003), wq), put((B + 5001), xq), (B + 9000), nb);
         const want = vecDotQ8_0Q8_0Ref(wq, 0, xq, 0, nb);
         const scale = Math.abs(want) + nb * 32 * 127 * 127 * maxScale(wq, 34, nb) * maxScale(xq, 34, nb);
         expect(Math.abs(got - want)).toBeLessThanOrEqual(scale * 2e-6);
@@ -118,14 +121,14 @@ describe.each(variants)("%s kernels", (variant) => {
     ] as const) {
       const wq = new Uint8Array(rows * nb * bytes);
       quantize(wq, 0, w, 0, w.length);
-      put(1001, wq);
-      k.quantizeRowQ8_0(20000, 21000, put(22000, x), x.length);
-      const out = 40000;
+      put((B + 1001), wq);
+      k.quantizeRowQ8_0((B + 20000), (B + 21000), put((B + 22000), x), x.length);
+      const out = (B + 40000);
       new Float32Array(memory.buffer, out, rows).fill(NaN);
-      matvec(out, 1001, nb * bytes, 20000, 21000, nb, 2, 6);
+      matvec(out, (B + 1001), nb * bytes, (B + 20000), (B + 21000), nb, 2, 6);
       const got = new Float32Array(memory.buffer, out, rows);
       expect(Number.isNaN(got[0]) && Number.isNaN(got[1]) && Number.isNaN(got[6]), type).toBe(true);
-      const xq = heap.slice(20000, 20000 + nb * 34);
+      const xq = heap.slice((B + 20000), (B + 20000) + nb * 34);
       for (let r = 2; r < 6; r++) {
         const want = type === "q4_0" ? vecDotQ4_0Q8_0Ref(wq, r * nb * bytes, xq, 0, nb) : vecDotQ8_0Q8_0Ref(wq, r * nb * bytes, xq, 0, nb);
         expect(got[r]).toBeCloseTo(want, 3);
@@ -141,9 +144,9 @@ describe.skipIf(variants.length < 2)("relaxed and simd128 variants", () => {
         const nb = w.length / 32;
         const wq = new Uint8Array(nb * 18);
         quantizeRowQ4_0Ref(wq, 0, w, 0, w.length);
-        kernels.simd.quantizeRowQ8_0(5000, 9000, put(12000, x), x.length);
-        put(1000, wq);
-        expect(Object.is(kernels.relaxed.vecDotQ4_0Q8_0(1000, 5000, 9000, nb), kernels.simd.vecDotQ4_0Q8_0(1000, 5000, 9000, nb))).toBe(true);
+        kernels.simd.quantizeRowQ8_0((B + 5000), (B + 9000), put((B + 12000), x), x.length);
+        put((B + 1000), wq);
+        expect(Object.is(kernels.relaxed.vecDotQ4_0Q8_0((B + 1000), (B + 5000), (B + 9000), nb), kernels.simd.vecDotQ4_0Q8_0((B + 1000), (B + 5000), (B + 9000), nb))).toBe(true);
       }),
       { numRuns: 200 },
     );

@@ -3,6 +3,7 @@
 // here too, so the pages are first touched by the thread that will use them (NUMA-local when pinned).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import { instantiateKernels } from "../wasm/wasmKernels.js";
 import { readFileInto } from "./readFileInto.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
@@ -49,7 +50,7 @@ function run(op: number, arena: number, args: Int32Array): void {
     if (!message) throw new Error("OP_ADD_ARENA without a memory on the port");
     const memory = message.message as WebAssembly.Memory;
     memories.push(memory);
-    kernels.push(new WebAssembly.Instance(init.module, { env: { memory } }).exports as Record<string, (...a: number[]) => number>);
+    kernels.push(instantiateKernels(init.module, memory) as unknown as Record<string, (...a: number[]) => number>);
     return;
   }
   if (op === OP_READ_FILE) {

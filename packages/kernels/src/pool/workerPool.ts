@@ -4,7 +4,9 @@
 // memories (at most 4 GiB each) holding its row shard of each matrix, first touched by itself.
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { readFileInto } from "./readFileInto.js";
-import { chooseKernels, instantiateKernels, kernelModule, sharedMemory, type KernelChoice, type KernelExports } from "../wasm/wasmKernels.js";
+import {
+  chooseKernels, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, sharedMemory, type KernelChoice, type KernelExports,
+} from "../wasm/wasmKernels.js";
 import {
   CONTROL_BYTES, ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, MAX_THREADS, OP_ADD_ARENA, OP_EXIT,
   OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH, REMAINING, slotAt, TEXT_BYTES, waitForChange,
@@ -38,8 +40,8 @@ const PAGE = 65536;
 const WASM32_MAX = 65536 * PAGE;
 
 export class Arena {
-  /** Bytes handed out so far; the first 64 KiB stay unused, so offset 0 is never a valid pointer. */
-  used = PAGE;
+  /** Bytes handed out so far, after the kernels' reserved start (guard page and half → float table). */
+  used = KERNEL_RESERVED_BYTES;
   constructor(
     readonly thread: number,
     readonly index: number,
@@ -123,7 +125,7 @@ export class WorkerPool {
 
   /** A new arena owned by a thread, sized for `bytes` up front (pages are committed when first touched). */
   addArena(thread: number, bytes: number): Arena {
-    const memory = sharedMemory(Math.max(1, Math.ceil((bytes + PAGE) / PAGE)));
+    const memory = sharedMemory(Math.ceil((bytes + KERNEL_RESERVED_BYTES) / PAGE));
     const arena = new Arena(thread, this.arenas[thread].length, memory);
     if (thread === 0) {
       this.mainKernels.push(instantiateKernels(this.module, memory));

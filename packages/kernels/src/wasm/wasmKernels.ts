@@ -3,7 +3,14 @@
 // validates with a flag but computes the old draft semantics), plain simd128 otherwise.
 import * as fs from "node:fs";
 
+/**
+ * Bytes at the start of every kernel memory that callers must leave alone: a 64 KiB guard (offset 0 is never
+ * a valid pointer) and the half → float table at 64 KiB (assembly/f16.ts).
+ */
+export const KERNEL_RESERVED_BYTES = 65536 + 65536 * 4;
+
 export interface KernelExports {
+  initF16Table(): void;
   readonly RELAXED: WebAssembly.Global;
   /** Activations to Q8_0 blocks at dst, and per-block (d, d·Σq) floats at scales. */
   quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
@@ -52,8 +59,11 @@ export function sharedMemory(pages: number): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
 }
 
+/** Kernels on a memory (at least KERNEL_RESERVED_BYTES long); fills the memory's half → float table. */
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
-  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+  kernels.initF16Table();
+  return kernels;
 }
 
 export interface KernelChoice {
@@ -81,8 +91,8 @@ export function chooseKernels(): KernelChoice {
 
 /** Runs the Q4_0 dot of both variants on the same random blocks; they must agree bit for bit. */
 function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boolean {
-  const memory = sharedMemory(2);
-  const bytes = new Uint8Array(memory.buffer);
+  const memory = sharedMemory(KERNEL_RESERVED_BYTES / 65536 + 1);
+  const bytes = new Uint8Array(memory.buffer, KERNEL_RESERVED_BYTES);
   let seed = 12345;
   for (let i = 0; i < 4096; i++) bytes[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
   // Sane f16 scales (1.0) in each block, so the float sums are finite.
@@ -93,9 +103,10 @@ function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boo
     bytes[1024 + b * 34 + 1] = 0x3c;
   }
   // Activation scales (d, d·Σq) = (1, 0) per block.
-  new Float32Array(memory.buffer, 2048, 16).set([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
-  const a = instantiateKernels(relaxed, memory).vecDotQ4_0Q8_0(0, 1024, 2048, 8);
-  const b = instantiateKernels(simd, memory).vecDotQ4_0Q8_0(0, 1024, 2048, 8);
+  const at = KERNEL_RESERVED_BYTES;
+  new Float32Array(memory.buffer, at + 2048, 16).set([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
+  const a = instantiateKernels(relaxed, memory).vecDotQ4_0Q8_0(at, at + 1024, at + 2048, 8);
+  const b = instantiateKernels(simd, memory).vecDotQ4_0Q8_0(at, at + 1024, at + 2048, 8);
   return Object.is(a, b);
 }
 
