@@ -124,7 +124,7 @@ async function layerOps(): Promise<Row[]> {
     .add("swiglu 14336", () => k.swiglu(4 * MB, 5 * MB, 6 * MB, 14336))
     .add("add 4096", () => k.add(7 * MB, 1 * MB, 2 * MB, 4096))
     .add(`attention f16 KV, 32/8 heads × 128, ${nPos} positions`, () =>
-      attend(k, 8 * MB, 9 * MB, { nHead: 32, nKvHead: 8, headDim: 128, nPos, scale: 0.088 }, { ...kv, offset: 10 * MB }, { ...kv, offset: 20 * MB }, { query: 30 * MB, queryScales: 31 * MB, scores: 32 * MB }));
+      attend(k, 8 * MB, 9 * MB, { nHead: 32, nKvHead: 8, headDim: 128, nPos, scale: 0.088 }, { ...kv, offset: 10 * MB }, { ...kv, offset: 20 * MB }, { query: 30 * MB, queryScales: 31 * MB, scores: 32 * MB, partial: 33 * MB }));
   await b.run();
   // Bytes each op reads and writes, for GB/s.
   const bytes: Record<string, number> = {

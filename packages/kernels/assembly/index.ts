@@ -8,7 +8,7 @@ import { vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
 export { vecDotQ4_0Q8_0Simd } from "./q4_0";
-export { rmsNorm, ropeNorm, ropeNeox, softmax, swiglu, add, scale, argmax, accumulateRowsF32, accumulateRowsF16, accumulateRowsQ8_0 } from "./ops";
+export { rmsNorm, ropeNorm, ropeNeox, softmax, swiglu, add, scale, argmax, accumulateRowsF32, accumulateRowsF16, accumulateRowsQ8_0, scoresGroupF16, accumulateGroupF16, roundToF16 } from "./ops";
 export { vecDotF16F16, vecDotF32F32, convertRowF16, copyRowF32, matvecF16, matvecF32, streamRead } from "./f32";
 
 /** Which Q4_0 dot this build has: 1 relaxed, 0 plain simd128. */

@@ -2,7 +2,7 @@
 // matters for matching llama.cpp: RMSNorm sums squares in double, SiLU is x/(1+e^-x), softmax sums in double.
 import { f16Lookup, f16ToF32 } from "./f16";
 import { halvesHigh, halvesLow } from "./f32";
-import { QK, Q8_0_BYTES } from "./q8_0";
+import { f32ToF16, QK, Q8_0_BYTES } from "./q8_0";
 
 /** out = x / sqrt(mean(x²) + eps) · weight (ggml_rms_norm then ggml_mul: two float roundings). */
 export function rmsNorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): void {
@@ -161,4 +161,55 @@ export function accumulateRowsQ8_0(out: usize, p: usize, v: usize, rowBytes: i32
       }
     }
   }
+}
+
+/**
+ * Grouped-query attention scores with an F16 key cache: the g query heads that share a KV head are scored
+ * together, so each key row is converted from half once instead of g times. q holds g rows of n floats
+ * (already rounded to half values, as ggml converts q to F16 for an F16 K); scores[i·nPos + t] = q_i · K_t.
+ */
+export function scoresGroupF16(scores: usize, q: usize, k: usize, rowBytes: i32, nPos: i32, n: i32, g: i32, acc: usize): void {
+  // acc: g vectors of four partial sums, in memory because g varies (Llama 3: 4, TinyLlama: 8, Qwen2: 6 or 7).
+  for (let t = 0; t < nPos; t++) {
+    const row = k + <usize>t * <usize>rowBytes;
+    memory.fill(acc, 0, <usize>(g * 16));
+    for (let j = 0; j + 8 <= n; j += 8) {
+      const h = v128.load(row + <usize>(j * 2));
+      const lo = halvesLow(h);
+      const hi = halvesHigh(h);
+      for (let i = 0; i < g; i++) {
+        const qi = q + <usize>((i * n + j) * 4);
+        const a = acc + <usize>(i * 16);
+        v128.store(a, f32x4.add(v128.load(a), f32x4.add(f32x4.mul(v128.load(qi), lo), f32x4.mul(v128.load(qi, 16), hi))));
+      }
+    }
+    for (let i = 0; i < g; i++) {
+      const a = v128.load(acc + <usize>(i * 16));
+      store<f32>(scores + <usize>((i * nPos + t) * 4), f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+    }
+  }
+}
+
+/** out_i += Σ_t p_i[t] · V_t for the g heads sharing an F16 value cache; out holds g rows of n floats. */
+export function accumulateGroupF16(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32, g: i32): void {
+  memory.fill(out, 0, <usize>(g * n * 4));
+  for (let t = 0; t < nPos; t++) {
+    const row = v + <usize>t * <usize>rowBytes;
+    for (let j = 0; j + 8 <= n; j += 8) {
+      const h = v128.load(row + <usize>(j * 2));
+      const lo = halvesLow(h);
+      const hi = halvesHigh(h);
+      for (let i = 0; i < g; i++) {
+        const w = f32x4.splat(load<f32>(p + <usize>((i * nPos + t) * 4)));
+        const o = out + <usize>((i * n + j) * 4);
+        v128.store(o, f32x4.add(v128.load(o), f32x4.mul(w, lo)));
+        v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(w, hi)), 16);
+      }
+    }
+  }
+}
+
+/** Floats rounded to the nearest half value, kept as floats (q for F16 keys). */
+export function roundToF16(dst: usize, src: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + <usize>(i * 4), f16ToF32(f32ToF16(load<f32>(src + <usize>(i * 4)))));
 }

@@ -14,11 +14,15 @@ export interface KvTensor {
   readonly headBytes: number;
 }
 
-/** Scratch offsets (in the same arena): the converted query head, its scales, and nPos scores. */
+/** Scratch offsets (in the same arena): the converted query heads, their scales, scores, and partial sums. */
 export interface AttentionScratch {
+  /** nHead × headDim × 4 bytes. */
   readonly query: number;
   readonly queryScales: number;
+  /** nHead × nPos floats. */
   readonly scores: number;
+  /** 16 × (nHead / nKvHead) bytes. */
+  readonly partial: number;
 }
 
 export interface AttentionShape {
@@ -37,16 +41,30 @@ export function attend(
 ): void {
   const { nHead, nKvHead, headDim, nPos, scale } = shape;
   const group = nHead / nKvHead;
-  const activation = ACTIVATION_TYPES[keys.type.vecDotType!];
   const kernels = k as unknown as Record<string, (...a: number[]) => number>;
-  const matvec = kernels[keys.type.matvec!];
-  const accumulate = kernels[values.type.accumulateRows!];
-  const convert = kernels[activation.convert];
-  for (let h = 0; h < nHead; h++) {
-    const g = Math.floor(h / group);
-    convert(scratch.query, scratch.queryScales, q + h * headDim * 4, headDim);
-    matvec(scratch.scores, keys.offset + g * keys.headBytes, keys.rowBytes, scratch.query, scratch.queryScales, headDim / keys.type.blockSize, 0, nPos);
-    k.softmax(scratch.scores, nPos, scale);
-    accumulate(out + h * headDim * 4, scratch.scores, values.offset + g * values.headBytes, values.rowBytes, nPos, headDim);
+  for (let g = 0; g < nKvHead; g++) {
+    const h0 = g * group;
+    const scores = scratch.scores + h0 * nPos * 4;
+    const kv = keys.offset + g * keys.headBytes;
+    if (keys.type.scoresGroup) {
+      // The heads of a group read each key row once (F16: one conversion for all of them).
+      k.roundToF16(scratch.query, q + h0 * headDim * 4, group * headDim);
+      kernels[keys.type.scoresGroup](scores, scratch.query, kv, keys.rowBytes, nPos, headDim, group, scratch.partial);
+    } else {
+      const activation = ACTIVATION_TYPES[keys.type.vecDotType!];
+      for (let i = 0; i < group; i++) {
+        kernels[activation.convert](scratch.query, scratch.queryScales, q + (h0 + i) * headDim * 4, headDim);
+        kernels[keys.type.matvec!](scores + i * nPos * 4, kv, keys.rowBytes, scratch.query, scratch.queryScales, headDim / keys.type.blockSize, 0, nPos);
+      }
+    }
+    for (let i = 0; i < group; i++) k.softmax(scores + i * nPos * 4, nPos, scale);
+    const vv = values.offset + g * values.headBytes;
+    if (values.type.accumulateGroup) {
+      kernels[values.type.accumulateGroup](out + h0 * headDim * 4, scores, vv, values.rowBytes, nPos, headDim, group);
+    } else {
+      for (let i = 0; i < group; i++) {
+        kernels[values.type.accumulateRows!](out + (h0 + i) * headDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, headDim);
+      }
+    }
   }
 }

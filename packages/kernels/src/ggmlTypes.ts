@@ -28,6 +28,9 @@ export interface GgmlTypeTraits {
   readonly matmul?: string;
   /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
   readonly accumulateRows?: string;
+  /** Attention kernels that serve all query heads of a KV group in one pass over the cache, where it pays. */
+  readonly scoresGroup?: string;
+  readonly accumulateGroup?: string;
 }
 
 /** How activations become a vecDotType: the WebAssembly converter (dst, sums, src, n) and the bytes it writes. */
@@ -59,12 +62,13 @@ const halfFromFloat = (encode: (x: number) => number): FromFloat => (dst, dstOff
 const row = (
   id: number, name: string, blockSize: number, typeSize: number,
   toFloat?: ToFloat, fromFloat?: FromFloat, vecDotType?: string, matvec?: string, matmul?: string, accumulateRows?: string,
-) => ({ id, name, blockSize, typeSize, toFloat, fromFloat, vecDotType, matvec, matmul, accumulateRows }) satisfies GgmlTypeTraits;
+  scoresGroup?: string, accumulateGroup?: string,
+) => ({ id, name, blockSize, typeSize, toFloat, fromFloat, vecDotType, matvec, matmul, accumulateRows, scoresGroup, accumulateGroup }) satisfies GgmlTypeTraits;
 
 /** Indexed by ggml_type id; ids 4, 5 (Q4_2, Q4_3) are long gone and stay empty. */
 const rows: GgmlTypeTraits[] = [
   row(0, "f32", 1, 4, f32ToFloat, f32FromFloat, "f32", "matvecF32", undefined, "accumulateRowsF32"),
-  row(1, "f16", 1, 2, halfToFloat(f16ToF32), halfFromFloat(f32ToF16), "f16", "matvecF16", undefined, "accumulateRowsF16"),
+  row(1, "f16", 1, 2, halfToFloat(f16ToF32), halfFromFloat(f32ToF16), "f16", "matvecF16", undefined, "accumulateRowsF16", "scoresGroupF16", "accumulateGroupF16"),
   row(2, "q4_0", 32, 18, dequantizeRowQ4_0, quantizeRowQ4_0Ref, "q8_0", "matvecQ4_0", "matmulQ4_0"),
   row(3, "q4_1", 32, 20),
   row(6, "q5_0", 32, 22),

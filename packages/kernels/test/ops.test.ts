@@ -117,7 +117,7 @@ describe("attention over a KV cache", () => {
     const K = cache(keys, kt, 1 << 20);
     const V = cache(values, vt, 2 << 20);
     put((B + 65536), q);
-    attend(k, (B + 131072), (B + 65536), { nHead, nKvHead, headDim, nPos, scale: 1 / Math.sqrt(headDim) }, K, V, { query: (B + 200000), queryScales: (B + 210000), scores: (B + 220000) });
+    attend(k, (B + 131072), (B + 65536), { nHead, nKvHead, headDim, nPos, scale: 1 / Math.sqrt(headDim) }, K, V, { query: B + 200000, queryScales: B + 210000, scores: B + 220000, partial: B + 250000 });
     const got = f32((B + 131072), nHead * headDim);
     for (let h = 0; h < nHead; h++) {
       const g = Math.floor(h / 2);

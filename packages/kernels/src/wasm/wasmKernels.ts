@@ -35,6 +35,9 @@ export interface KernelExports {
   accumulateRowsF32(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
   accumulateRowsF16(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
   accumulateRowsQ8_0(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
+  scoresGroupF16(scores: number, q: number, k: number, rowBytes: number, nPos: number, n: number, g: number, acc: number): void;
+  accumulateGroupF16(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number, g: number): void;
+  roundToF16(dst: number, src: number, n: number): void;
   convertRowF16(dst: number, _scales: number, src: number, n: number): void;
   copyRowF32(dst: number, _scales: number, src: number, n: number): void;
 }
