@@ -130,6 +130,27 @@ describe("worker pool", () => {
     expect(out.every(Number.isFinite)).toBe(true);
   });
 
+  it("plans memory up front: after reserve, allocations neither grow a memory nor add an arena", async () => {
+    const p = await pool(3);
+    const mm = new MatMul(p, { maxCols: COLS, maxRows: ROWS, maxBatch: 4 });
+    const specs = [
+      { type: ggmlTypeByName("q4_0")!, rows: ROWS, cols: COLS },
+      { type: ggmlTypeByName("f16")!, rows: ROWS, cols: COLS },
+      { type: ggmlTypeByName("q8_0")!, rows: 5, cols: COLS },
+    ];
+    const planned = mm.reserve(specs);
+    expect(planned).toHaveLength(3);
+    const sizes = () => [0, 1, 2].map((t) => p.arenasOf(t).map((a) => a.memory.buffer.byteLength));
+    const before = sizes();
+    const mats = specs.map((s) => mm.alloc(s.type, s.rows, s.cols));
+    mm.set(mats[0], matrix("q4_0", 1).bytes);
+    const out = new Float32Array(ROWS * 4);
+    mm.vec(mats[0], x, out.subarray(0, ROWS));
+    mm.batch(mats[0], Float32Array.from({ length: 4 * COLS }, (_, i) => Math.sin(i)), 4, out);
+    expect(out.every(Number.isFinite)).toBe(true);
+    expect(sizes()).toEqual(before);
+  });
+
   it("refuses calls after close", async () => {
     const p = await WorkerPool.create({ threads: 2 });
     await p.close();

@@ -3,7 +3,10 @@
 // copies them into every arena that holds a shard, runs every shard at once, and gathers the rows.
 // Nothing here branches on a tensor type: the type-traits table names the kernels.
 import { ACTIVATION_TYPES, type GgmlTypeTraits } from "../ggmlTypes.js";
+import { KERNEL_RESERVED_BYTES } from "../wasm/wasmKernels.js";
 import type { Arena, KernelName, WorkerPool } from "./workerPool.js";
+
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
 export interface MatrixShard {
   readonly thread: number;
@@ -58,7 +61,8 @@ export class MatMul {
     readonly plan: MatMulPlan,
   ) {
     this.maxBatch = plan.maxBatch ?? 1;
-    if (pool.arenasOf(0).length === 0) pool.addArena(0, 0);
+    // The main thread converts activations in its first arena's scratch: sized for it now.
+    this.scratchOf(pool.arenasOf(0)[0] ?? pool.addArena(0, this.scratchBytes()));
   }
 
   private scratchOf(arena: Arena): Scratch {
@@ -77,7 +81,28 @@ export class MatMul {
     return s;
   }
 
-  /** Reserves a matrix's shards, each in its owner's newest arena (a new one when that would pass 4 GiB). */
+  /**
+   * Plans memory before anything is read: for every thread, the bytes of its row shards of all these matrices
+   * plus scratch, packed into as few arenas (≤ 4 GiB each) as hold them, created now at their final size.
+   * The allocations that follow fill them without growing a memory. Returns each thread's planned bytes.
+   */
+  reserve(specs: readonly { type: GgmlTypeTraits; rows: number; cols: number }[]): number[] {
+    const room = 2 ** 32 - KERNEL_RESERVED_BYTES - this.scratchBytes() - 65536;
+    return Array.from({ length: this.pool.threads }, (_, thread) => {
+      const arenas: number[] = [0];
+      for (const { type, rows, cols } of specs) {
+        const [start, end] = splitRows(rows, this.pool.threads)[thread];
+        const bytes = align64((end - start) * (cols / type.blockSize) * type.typeSize);
+        if (bytes > room) throw new RangeError(`a ${type.name} shard of ${bytes} bytes does not fit one 4 GiB arena`);
+        if (arenas[arenas.length - 1] + bytes > room) arenas.push(0);
+        arenas[arenas.length - 1] += bytes;
+      }
+      for (const bytes of arenas) this.scratchOf(this.pool.addArena(thread, bytes + this.scratchBytes()));
+      return arenas.reduce((a, b) => a + b, 0) + arenas.length * this.scratchBytes();
+    });
+  }
+
+  /** Reserves a matrix's shards, each in the first of its owner's arenas with room (a new arena if none has). */
   alloc(type: GgmlTypeTraits, rows: number, cols: number): ShardedMatrix {
     if (!type.matvec || !type.vecDotType) throw new Error(`no matrix-vector kernel for type ${type.name}`);
     if (cols % type.blockSize !== 0) throw new RangeError(`${cols} columns is not a multiple of ${type.name}'s block of ${type.blockSize}`);
@@ -87,17 +112,19 @@ export class MatMul {
     const rowBytes = (cols / type.blockSize) * type.typeSize;
     const shards = splitRows(rows, this.pool.threads).map(([start, end], thread) => {
       const bytes = (end - start) * rowBytes;
-      const arenas = this.pool.arenasOf(thread);
-      let arena = arenas[arenas.length - 1];
-      if (!arena || arena.used + bytes + this.scratchBytes() > 2 ** 32 - 65536) arena = this.pool.addArena(thread, bytes + this.scratchBytes());
+      const fits = (a: Arena) => (this.scratch.has(a) ? 0 : this.scratchBytes()) + align64(a.used) + bytes <= a.memory.buffer.byteLength;
+      const arena = this.pool.arenasOf(thread).find(fits) ?? this.pool.addArena(thread, bytes + this.scratchBytes());
       this.scratchOf(arena);
       return { thread, arena, offset: arena.alloc(bytes), rowStart: start, rows: end - start };
     });
     return { type, rows, cols, rowBytes, shards };
   }
 
+  /** Bytes of one arena's scratch, 64-byte alignment of its four regions included. */
   private scratchBytes(): number {
-    return this.maxBatch * (this.plan.maxCols * 8.25 + this.plan.maxRows * 4) + 1024;
+    const { maxCols, maxRows } = this.plan;
+    const n = this.maxBatch;
+    return align64(n * maxCols * 4) * 2 + align64(n * (maxCols / 32) * 8 + 64) + align64(n * maxRows * 4) + 256;
   }
 
   /** Copies a whole matrix (rows × rowBytes, row-major) into its shards. */
