@@ -11,3 +11,4 @@ export { TokenizerError } from "./tokenizer/errors.js";
 export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";
 export { describeModel, type ModelDescription } from "./describeModel.js";
 export { assertSupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";
+export { Llama, llamaHparams, kvTypeByName, LLAMA_TENSORS, type LlamaHparams, type LlamaOptions } from "./arch/llama.js";

@@ -51,19 +51,21 @@ function f16Scalar(h: u16): f32 {
   return f32x4.extract_lane(halfLanesToF32(i32x4.splat(<i32>h)), 0);
 }
 
-/** Σ a[i]·b[i] over n floats. */
+/**
+ * Σ a[i]·b[i] over n floats: float32 products summed in double, as ggml_vec_dot_f32 does for the elements it
+ * does not vectorise (all of a dot shorter than its 32- or 64-float SIMD step, e.g. a small head's q·k); for
+ * long dots ggml's float32 lanes and ours differ only in the last bits either way.
+ */
 export function vecDotF32F32(a: usize, b: usize, n: i32): f32 {
-  let acc0 = f32x4.splat(0);
-  let acc1 = f32x4.splat(0);
+  let acc = f64x2.splat(0);
   let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + <usize>(i * 4)), v128.load(b + <usize>(i * 4))));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + <usize>(i * 4), 16), v128.load(b + <usize>(i * 4), 16)));
+  for (; i + 4 <= n; i += 4) {
+    const p = f32x4.mul(v128.load(a + <usize>(i * 4)), v128.load(b + <usize>(i * 4)));
+    acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(p), f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1))));
   }
-  const acc = f32x4.add(acc0, acc1);
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; i < n; i++) sum += load<f32>(a + <usize>(i * 4)) * load<f32>(b + <usize>(i * 4));
-  return sum;
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; i < n; i++) sum += <f64>(load<f32>(a + <usize>(i * 4)) * load<f32>(b + <usize>(i * 4)));
+  return <f32>sum;
 }
 
 /** Floats to halves, round to nearest even (activations for F16 weights). Signature as quantizeRowQ8_0's. */

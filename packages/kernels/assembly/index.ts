@@ -1,7 +1,7 @@
 // One source, two builds: `asc --enable relaxed-simd` and plain simd128. ASC_FEATURE_RELAXED_SIMD is a
 // compile-time constant, so each build holds only its own variant of the Q4_0 dot product.
-import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowPairQ4_0Simd } from "./q4_0";
-import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowPairQ4_0Relaxed } from "./relaxed";
+import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowQuadQ4_0Simd, accumulateBlock } from "./q4_0";
+import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowQuadQ4_0Relaxed } from "./relaxed";
 import { f16Lookup } from "./f16";
 export { initF16Table } from "./f16";
 import { vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
@@ -45,13 +45,13 @@ function touch(p: usize, bytes: usize): void {
 
 export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
   let r = r0;
-  for (; r + 2 <= r1; r += 2) {
+  for (; r + 4 <= r1; r += 4) {
     const w0 = w + <usize>r * <usize>rowBytes;
-    if (r + PREFETCH_ROWS + 2 <= r1) touch(w0 + <usize>(PREFETCH_ROWS * rowBytes), <usize>(2 * rowBytes));
-    if (ASC_FEATURE_RELAXED_SIMD) rowPairQ4_0Relaxed(out + <usize>(r * 4), w0, w0 + <usize>rowBytes, x, xs, nb);
-    else rowPairQ4_0Simd(out + <usize>(r * 4), w0, w0 + <usize>rowBytes, x, xs, nb);
+    if (r + PREFETCH_ROWS + 4 <= r1) touch(w0 + <usize>(PREFETCH_ROWS * rowBytes), <usize>(4 * rowBytes));
+    if (ASC_FEATURE_RELAXED_SIMD) rowQuadQ4_0Relaxed(out + <usize>(r * 4), w0, <usize>rowBytes, x, xs, nb);
+    else rowQuadQ4_0Simd(out + <usize>(r * 4), w0, <usize>rowBytes, x, xs, nb);
   }
-  if (r < r1) store<f32>(out + <usize>(r * 4), dotQ4_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
+  for (; r < r1; r++) store<f32>(out + <usize>(r * 4), dotQ4_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 /** out[r] = row r of W (Q8_0) · x (Q8_0), for rows [r0, r1). */
@@ -64,9 +64,9 @@ export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
 }
 
 @inline
-function blockDotQ4_0(lo: v128, hi: v128, x: usize): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return blockDotQ4_0Relaxed(lo, hi, x);
-  return blockDotQ4_0Simd(lo, hi, x);
+function blockDotQ4_0(lo: v128, hi: v128, x: usize, xs: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return blockDotQ4_0Relaxed(lo, hi, x, xs);
+  return blockDotQ4_0Simd(lo, hi, x, xs);
 }
 
 /**
@@ -82,8 +82,7 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
     for (; c + 4 <= n; c += 4) {
       const x0 = x + <usize>(c * xStride), x1 = x0 + <usize>xStride, x2 = x1 + <usize>xStride, x3 = x2 + <usize>xStride;
       const s0 = xs + <usize>(c * nb * 8), s1 = s0 + <usize>(nb * 8), s2 = s1 + <usize>(nb * 8), s3 = s2 + <usize>(nb * 8);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let k0: f32 = 0, k1: f32 = 0, k2: f32 = 0, k3: f32 = 0;
+      let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
       for (let b = 0; b < nb; b++) {
         const wb = wr + <usize>(b * 18);
         const dw = f16Lookup(load<u16>(wb));
@@ -94,19 +93,15 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
         const so = <usize>(b * 8);
         const d0 = dw * load<f32>(s0 + so), d1 = dw * load<f32>(s1 + so);
         const d2 = dw * load<f32>(s2 + so), d3 = dw * load<f32>(s3 + so);
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x0 + o)), f32x4.splat(d0)));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x1 + o)), f32x4.splat(d1)));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x2 + o)), f32x4.splat(d2)));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(blockDotQ4_0(lo, hi, x3 + o)), f32x4.splat(d3)));
-        k0 += dw * load<f32>(s0 + so, 4);
-        k1 += dw * load<f32>(s1 + so, 4);
-        k2 += dw * load<f32>(s2 + so, 4);
-        k3 += dw * load<f32>(s3 + so, 4);
+        a0 = accumulateBlock(a0, blockDotQ4_0(lo, hi, x0 + o, s0 + so), d0);
+        a1 = accumulateBlock(a1, blockDotQ4_0(lo, hi, x1 + o, s1 + so), d1);
+        a2 = accumulateBlock(a2, blockDotQ4_0(lo, hi, x2 + o, s2 + so), d2);
+        a3 = accumulateBlock(a3, blockDotQ4_0(lo, hi, x3 + o, s3 + so), d3);
       }
-      store<f32>(out + <usize>((c * outStride + r) * 4), hsum(a0) - 8 * k0);
-      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), hsum(a1) - 8 * k1);
-      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), hsum(a2) - 8 * k2);
-      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), hsum(a3) - 8 * k3);
+      store<f32>(out + <usize>((c * outStride + r) * 4), a0);
+      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), a1);
+      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), a2);
+      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), a3);
     }
     for (; c < n; c++) {
       store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
@@ -123,10 +118,6 @@ export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
   }
 }
 
-@inline
-function hsum(a: v128): f32 {
-  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
-}
 
 // Keep the layout constant visible to the JS side's checks.
 export const Q8_0_BLOCK_BYTES: i32 = Q8_0_BYTES;

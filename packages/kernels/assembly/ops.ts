@@ -106,18 +106,27 @@ export function argmax(x: usize, n: i32): i32 {
   return best;
 }
 
-/** out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum). */
+/**
+ * out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum): float32
+ * products summed in double, two output dimensions at a time, as ggml's vec_dot_f32 sums what it does not
+ * vectorise (llama.cpp computes this as V-transposed · p, one dot product per output dimension).
+ */
 export function accumulateRowsF32(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
-  memory.fill(out, 0, <usize>(n * 4));
-  for (let t = 0; t < nPos; t++) {
-    const w = f32x4.splat(load<f32>(p + <usize>(t * 4)));
-    const row = v + <usize>t * <usize>rowBytes;
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const o = out + <usize>(j * 4);
-      v128.store(o, f32x4.add(v128.load(o), f32x4.mul(w, v128.load(row + <usize>(j * 4)))));
+  let j = 0;
+  for (; j + 2 <= n; j += 2) {
+    let acc = f64x2.splat(0);
+    for (let t = 0; t < nPos; t++) {
+      const w = f32x4.splat(load<f32>(p + <usize>(t * 4)));
+      const pair = f32x4.mul(w, v128.load64_zero(v + <usize>t * <usize>rowBytes + <usize>(j * 4)));
+      acc = f64x2.add(acc, f64x2.promote_low_f32x4(pair));
     }
-    for (; j < n; j++) store<f32>(out + <usize>(j * 4), load<f32>(out + <usize>(j * 4)) + load<f32>(p + <usize>(t * 4)) * load<f32>(row + <usize>(j * 4)));
+    store<f32>(out + <usize>(j * 4), <f32>f64x2.extract_lane(acc, 0));
+    store<f32>(out + <usize>(j * 4), <f32>f64x2.extract_lane(acc, 1), 4);
+  }
+  for (; j < n; j++) {
+    let sum: f64 = 0;
+    for (let t = 0; t < nPos; t++) sum += <f64>(load<f32>(p + <usize>(t * 4)) * load<f32>(v + <usize>t * <usize>rowBytes + <usize>(j * 4)));
+    store<f32>(out + <usize>(j * 4), <f32>sum);
   }
 }
 

@@ -7,6 +7,29 @@ import { Q8_0_BYTES } from "./q8_0";
 export const Q4_0_BYTES: i32 = 18;
 
 /**
+ * One block's contribution, as llama.cpp's x86 Q4_0 kernels add it (the repacked 8-row gemv/gemm it uses
+ * whenever AVX2 is there): acc = fma(Σ lanes, d, acc) in float32, block after block. The integer sum is exact,
+ * the product d·Σ is exact in double, so rounding the double sum once to float32 is that fused multiply-add.
+ * Measured against llama.cpp's reference logits: plain float32 lanes, or a double sum over all blocks, each
+ * flip a later activation's Q8_0 rounding now and then (0.02-0.16 on every later step); this does not.
+ */
+@inline
+export function accumulateBlock(acc: f32, s: v128, d: f32): f32 {
+  const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+  return <f32>(<f64>acc + <f64>sum * <f64>d);
+}
+
+
+/**
+ * The "-8" of every nibble as an integer start value for a block's lane sums: (-8·Σq, 0, 0, 0), Σq being the
+ * activation block's sum (the i32 after its scale at xs). Integer, so exact, like ggml's (nibble - 8)·q.
+ */
+@inline
+export function offset8(xs: usize): v128 {
+  return i32x4.replace_lane(i32x4.splat(0), 0, -8 * load<i32>(xs, 4));
+}
+
+/**
  * Lane i of the relaxed dot is Σ of elements 4i..4i+3. Reordering bytes to [0,1,4,5,8,9,12,13 | 2,3,6,7,…]
  * before widening makes the two i16 dots produce exactly those lane sums, so both variants round alike.
  */
@@ -26,55 +49,49 @@ function dotU4I8(nibbles: v128, x: v128, acc: v128): v128 {
 
 /** One block's lane sums of nibbles (lo: elements 0-15, hi: 16-31) × the Q8_0 block at x, plain SIMD. */
 @inline
-export function blockDotQ4_0Simd(lo: v128, hi: v128, x: usize): v128 {
-  return dotU4I8(hi, v128.load(x, 18), dotU4I8(lo, v128.load(x, 2), i32x4.splat(0)));
+export function blockDotQ4_0Simd(lo: v128, hi: v128, x: usize, xs: usize): v128 {
+  return dotU4I8(hi, v128.load(x, 18), dotU4I8(lo, v128.load(x, 2), offset8(xs)));
 }
 
 /** Plain SIMD: nibbles and activations widened to i16, then i32x4.dot_i16x8_s; bit-identical to the relaxed one. */
 export function vecDotQ4_0Q8_0Simd(w: usize, x: usize, xs: usize, nb: i32): f32 {
   const mask = i8x16.splat(0x0f);
-  let acc = f32x4.splat(0);
-  let correction: f32 = 0;
+  let acc: f32 = 0;
   for (let b = 0; b < nb; b++) {
-    const dw = f16Lookup(load<u16>(w));
-    const d = dw * load<f32>(xs);
+    const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     const q = v128.load(w, 2);
-    let s = dotU4I8(v128.and(q, mask), v128.load(x, 2), i32x4.splat(0));
-    s = dotU4I8(v128.and(i16x8.shr_u(q, 4), mask), v128.load(x, 18), s);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d)));
-    correction += dw * load<f32>(xs, 4);
+    const s = blockDotQ4_0Simd(v128.and(q, mask), v128.and(i16x8.shr_u(q, 4), mask), x, xs);
+    acc = accumulateBlock(acc, s, d);
     w += <usize>Q4_0_BYTES;
     x += <usize>Q8_0_BYTES;
     xs += 8;
   }
-  return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) - 8 * correction;
+  return acc;
 }
 
-/** Two rows at once, as rowPairQ4_0Relaxed, with plain SIMD; bit-identical to it. */
-export function rowPairQ4_0Simd(out: usize, w0: usize, w1: usize, x: usize, xs: usize, nb: i32): void {
+
+/** Four rows at once, as rowQuadQ4_0Relaxed, with plain SIMD; bit-identical to it. */
+export function rowQuadQ4_0Simd(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
   const mask = i8x16.splat(0x0f);
-  let acc0 = f32x4.splat(0);
-  let acc1 = f32x4.splat(0);
-  let corr0: f32 = 0;
-  let corr1: f32 = 0;
+  const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
   for (let b = 0; b < nb; b++) {
+    const o = <usize>(b * Q4_0_BYTES);
     const xd = load<f32>(xs);
-    const xk = load<f32>(xs, 4);
-    const dw0 = f16Lookup(load<u16>(w0));
-    const dw1 = f16Lookup(load<u16>(w1));
-    const q0 = v128.load(w0, 2);
-    const q1 = v128.load(w1, 2);
-    const s0 = blockDotQ4_0Simd(v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x);
-    const s1 = blockDotQ4_0Simd(v128.and(q1, mask), v128.and(i16x8.shr_u(q1, 4), mask), x);
-    acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(dw0 * xd)));
-    acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.splat(dw1 * xd)));
-    corr0 += dw0 * xk;
-    corr1 += dw1 * xk;
-    w0 += <usize>Q4_0_BYTES;
-    w1 += <usize>Q4_0_BYTES;
+    const q0 = v128.load(w0 + o, 2), q1 = v128.load(w1 + o, 2), q2 = v128.load(w2 + o, 2), q3 = v128.load(w3 + o, 2);
+    const s0 = blockDotQ4_0Simd(v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x, xs);
+    const s1 = blockDotQ4_0Simd(v128.and(q1, mask), v128.and(i16x8.shr_u(q1, 4), mask), x, xs);
+    const s2 = blockDotQ4_0Simd(v128.and(q2, mask), v128.and(i16x8.shr_u(q2, 4), mask), x, xs);
+    const s3 = blockDotQ4_0Simd(v128.and(q3, mask), v128.and(i16x8.shr_u(q3, 4), mask), x, xs);
+    acc0 = accumulateBlock(acc0, s0, f16Lookup(load<u16>(w0 + o)) * xd);
+    acc1 = accumulateBlock(acc1, s1, f16Lookup(load<u16>(w1 + o)) * xd);
+    acc2 = accumulateBlock(acc2, s2, f16Lookup(load<u16>(w2 + o)) * xd);
+    acc3 = accumulateBlock(acc3, s3, f16Lookup(load<u16>(w3 + o)) * xd);
     x += <usize>Q8_0_BYTES;
     xs += 8;
   }
-  store<f32>(out, f32x4.extract_lane(acc0, 0) + f32x4.extract_lane(acc0, 1) + f32x4.extract_lane(acc0, 2) + f32x4.extract_lane(acc0, 3) - 8 * corr0);
-  store<f32>(out, f32x4.extract_lane(acc1, 0) + f32x4.extract_lane(acc1, 1) + f32x4.extract_lane(acc1, 2) + f32x4.extract_lane(acc1, 3) - 8 * corr1, 4);
+  store<f32>(out, acc0);
+  store<f32>(out, acc1, 4);
+  store<f32>(out, acc2, 8);
+  store<f32>(out, acc3, 12);
 }

@@ -1,6 +1,7 @@
 // Q8_0: blocks of 32 weights, an f16 scale then 32 int8 (34 bytes). Activations are quantized to Q8_0 before
 // every quantized dot product, as ggml does.
 import { f16Lookup, f16ToF32 } from "./f16";
+import { accumulateBlock } from "./q4_0";
 
 export const QK: i32 = 32;
 export const Q8_0_BYTES: i32 = 34;
@@ -33,8 +34,8 @@ export function f32ToF16(value: f32): u32 {
 /**
  * Quantizes n activations (n % 32 == 0) at src into Q8_0 blocks at dst exactly as ggml-cpu does on x86
  * (quantize_row_q8_0, AVX2 path: id = 127/amax, round half to even), which is what produced llama.cpp's
- * reference logits. Beside the blocks, `scales` gets two floats per block, d and d·Σq: the kernels then
- * convert no activation scale and fold Q4_0's "-8" into one multiply-add per block.
+ * reference logits. Beside the blocks, `scales` gets per block d (f32) and Σq (i32): the kernels then convert
+ * no activation scale, and subtract Q4_0's "8·Σq" in integers, exactly, before the one float scaling.
  */
 export function quantizeRowQ8_0(dst: usize, scales: usize, src: usize, n: i32): void {
   for (let b = 0; b < n / QK; b++) {
@@ -59,24 +60,23 @@ export function quantizeRowQ8_0(dst: usize, scales: usize, src: usize, n: i32): 
     v128.store(o + 18, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)));
     const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
     const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
-    const d = f16ToF32(load<u16>(o));
-    store<f32>(scales + <usize>(b * 8), d);
-    store<f32>(scales + <usize>(b * 8), d * <f32>sum, 4);
+    store<f32>(scales + <usize>(b * 8), f16ToF32(load<u16>(o)));
+    store<i32>(scales + <usize>(b * 8), sum, 4);
   }
 }
 
 /** Σ over blocks of d_w·d_x·(w·x) for Q8_0 weights and Q8_0 activations. */
 export function vecDotQ8_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
-  let acc = f32x4.splat(0);
+  let acc: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     xs += 8;
     const s = dotI8x32(w + 2, x + 2);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d)));
+    acc = accumulateBlock(acc, s, d);
     w += <usize>Q8_0_BYTES;
     x += <usize>Q8_0_BYTES;
   }
-  return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  return acc;
 }
 
 /** Lane-wise partial sums (i32x4) of 32 int8 × int8 products, with plain SIMD: i8 → i16, then i16 dot. */

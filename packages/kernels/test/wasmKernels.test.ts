@@ -53,7 +53,7 @@ describe.each(variants)("%s kernels", (variant) => {
         const wantScales = new Float32Array(2 * nb);
         quantizeActivationsQ8_0Ref(want, wantScales, x, x.length);
         expect(heap.subarray((B + 65536), (B + 65536) + nb * 34)).toEqual(want);
-        expect(new Float32Array(memory.buffer, (B + 131072), 2 * nb)).toEqual(wantScales);
+        expect(new Uint8Array(memory.buffer, (B + 131072), 8 * nb)).toEqual(new Uint8Array(wantScales.buffer));
       }),
       { numRuns: 300 },
     );

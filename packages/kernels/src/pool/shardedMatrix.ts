@@ -35,7 +35,7 @@ export function splitRows(rows: number, threads: number): [start: number, end: n
 interface Scratch {
   /** Activations as floats (used on the main thread's first arena). */
   readonly floats: number;
-  /** Activations converted to the vecDotType, one row every `inputStride` bytes, and Q8_0's (d, d·Σq) scales. */
+  /** Activations converted to the vecDotType, one row every `inputStride` bytes, and Q8_0's (d, Σq) pairs. */
   readonly input: number;
   readonly scales: number;
   /** Output of this arena's shard: one row of `rows` floats per activation row. */

@@ -7,8 +7,8 @@ const fround = Math.fround;
 /**
  * Activations to Q8_0 as ggml-cpu does on x86 (quantize_row_q8_0, AVX2 path): id = 127/amax and round half to
  * even. It differs from quantize_row_q8_0_ref (id = 1/d, round half away) in rare last-step roundings; this is
- * the one that produced llama.cpp's reference logits. Also writes the kernels' per-block scales: d and d·Σq
- * (float32) at scales[2b], scales[2b + 1].
+ * the one that produced llama.cpp's reference logits. Also writes the kernels' per-block pair beside the
+ * blocks: d as float32 at scales[2b] and Σq as int32 in the next four bytes.
  */
 export function quantizeActivationsQ8_0Ref(dst: Uint8Array, scales: Float32Array, src: ArrayLike<number>, n: number): void {
   for (let b = 0; b < n / QK8_0; b++) {
@@ -25,9 +25,8 @@ export function quantizeActivationsQ8_0Ref(dst: Uint8Array, scales: Float32Array
       dst[b * Q8_0_BYTES + 2 + j] = q & 0xff;
       sum += q;
     }
-    const d = f16ToF32(h);
-    scales[2 * b] = d;
-    scales[2 * b + 1] = fround(d * sum);
+    scales[2 * b] = f16ToF32(h);
+    new Int32Array(scales.buffer, scales.byteOffset, scales.length)[2 * b + 1] = sum;
   }
 }
 

@@ -12,7 +12,7 @@ export const KERNEL_RESERVED_BYTES = 65536 + 65536 * 4;
 export interface KernelExports {
   initF16Table(): void;
   readonly RELAXED: WebAssembly.Global;
-  /** Activations to Q8_0 blocks at dst, and per-block (d, d·Σq) floats at scales. */
+  /** Activations to Q8_0 blocks at dst, and per block d (f32) and Σq (i32) at scales. */
   quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
   dequantizeRowQ8_0(dst: number, src: number, n: number): void;
   vecDotQ4_0Q8_0(w: number, x: number, xs: number, nb: number): number;
@@ -129,9 +129,10 @@ function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boo
     bytes[1024 + b * 34] = 0x00;
     bytes[1024 + b * 34 + 1] = 0x3c;
   }
-  // Activation scales (d, d·Σq) = (1, 0) per block.
+  // Activation (d, Σq) = (1.0, 3) per block: 3 exercises the integer "-8·Σq" path.
   const at = KERNEL_RESERVED_BYTES;
-  new Float32Array(memory.buffer, at + 2048, 16).set([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
+  const pairs = new Int32Array(memory.buffer, at + 2048, 16);
+  for (let b = 0; b < 8; b++) pairs.set([0x3f800000, 3], 2 * b);
   const a = instantiateKernels(relaxed, memory).vecDotQ4_0Q8_0(at, at + 1024, at + 2048, 8);
   const b = instantiateKernels(simd, memory).vecDotQ4_0Q8_0(at, at + 1024, at + 2048, 8);
   return Object.is(a, b);

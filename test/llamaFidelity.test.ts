@@ -1,0 +1,90 @@
+// The Llama forward pass against llama.cpp's own logits (../shared/fixtures/reference, F32 KV cache, flash
+// attention off): teacher-forced, feeding prompt_ids + greedy_ids[:-1] one token at a time and comparing every
+// step's logits at the reference's top-5 ids (and all logits where raw rows exist).
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kvTypeByName, Llama, readGguf } from "@cpu-llm/engine";
+import { WorkerPool } from "@cpu-llm/kernels";
+import { fixture, fixturesPresent } from "./helpers/fixtures.js";
+
+interface Reference {
+  prompt_ids: number[];
+  greedy_ids: number[];
+  top5_per_step: [number, number][][];
+}
+
+let pool: WorkerPool;
+beforeAll(async () => {
+  pool = await WorkerPool.create({ threads: 2 });
+});
+afterAll(async () => {
+  await pool?.close();
+});
+
+/** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
+function teacherForced(model: string, ref: string) {
+  const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
+  const llama = Llama.load(readGguf(fixture("models", `${model}.gguf`)), pool, { contextSize: 128, kvType: kvTypeByName("f32") });
+  const rawPath = fixture("reference", `${ref}.f32`);
+  const raw = fs.existsSync(rawPath) ? new Float32Array(new Uint8Array(fs.readFileSync(rawPath)).buffer) : undefined;
+  const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
+  const steps: number[] = [];
+  let rawMax = 0;
+  let greedyAgree = true;
+  ids.forEach((id, pos) => {
+    const logits = llama.forward(id, pos);
+    if (raw) {
+      const row = raw.subarray(pos * logits.length, (pos + 1) * logits.length);
+      for (let i = 0; i < logits.length; i++) rawMax = Math.max(rawMax, Math.abs(logits[i] - row[i]));
+    }
+    const s = pos - (r.prompt_ids.length - 1);
+    if (s < 0) return;
+    steps.push(Math.max(...r.top5_per_step[s].map(([t, l]) => Math.abs(logits[t] - l))));
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    if (best !== r.greedy_ids[s]) greedyAgree = false;
+  });
+  return { steps, rawMax: raw ? rawMax : undefined, greedyAgree };
+}
+
+describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 KV cache)", () => {
+  it.each([
+    ["stories260K-f32", "stories260K-f32.once_upon_a_time.greedy64.kvf32"],
+    ["llama-spm-f32", "llama-spm-f32.once_upon_a_time.greedy48.kvf32"],
+    ["llama-spm-f32", "llama-spm-f32.mixed_fox_zh.greedy48.kvf32"],
+  ])("%s: every logit within 1e-4, argmax at every step (%s)", (model, ref) => {
+    const { steps, rawMax, greedyAgree } = teacherForced(model, ref);
+    expect(rawMax).toBeLessThan(1e-4);
+    expect(Math.max(...steps)).toBeLessThan(1e-4);
+    expect(greedyAgree).toBe(true);
+  });
+
+  it("stories260K-f16: top-5 within 0.05", () => {
+    const { steps } = teacherForced("stories260K-f16", "stories260K-f16.once_upon_a_time.greedy64.kvf32");
+    expect(Math.max(...steps)).toBeLessThan(0.05);
+  });
+
+  // Quantized files: activations quantized to Q8_0 as ggml-cpu does, Q4_0 blocks accumulated as its x86
+  // kernels do; 1e-3 on at least 90% of steps and 0.5 on all.
+  it.each([
+    ["stories260K-q8_0", "stories260K-q8_0.once_upon_a_time.greedy64.kvf32"],
+    ["llama-spm-q8_0", "llama-spm-q8_0.once_upon_a_time.greedy48.kvf32"],
+    ["llama-spm-q8_0", "llama-spm-q8_0.mixed_fox_zh.greedy48.kvf32"],
+    ["llama-spm-q4_0", "llama-spm-q4_0.once_upon_a_time.greedy48.kvf32"],
+    ["llama-spm-q4_0", "llama-spm-q4_0.mixed_fox_zh.greedy48.kvf32"],
+    ["llama3-q4_0", "llama3-q4_0.once_upon_a_time.greedy48.kvf32"],
+    ["llama3-q4_0", "llama3-q4_0.mixed_fox_zh.greedy48.kvf32"],
+  ])("%s: top-5 within 1e-3 on ≥ 90%% of steps, 0.5 on all (%s)", (model, ref) => {
+    const { steps } = teacherForced(model, ref);
+    expect(steps.filter((d) => d <= 1e-3).length / steps.length).toBeGreaterThanOrEqual(0.9);
+    expect(Math.max(...steps)).toBeLessThan(0.5);
+  });
+
+  // Known miss, kept visible (it.fails turns red the day it passes): from position 48 on, every step differs
+  // by 0.02-0.16, one Q8_0 rounding having flipped there. Not located yet; first suspect: the F32 ffn_down
+  // (rows of 172), whose dot product ggml sums in an order this engine does not reproduce.
+  it.fails("stories260K-q4_0: top-5 within 1e-3 on ≥ 90% of steps", () => {
+    const { steps } = teacherForced("stories260K-q4_0", "stories260K-q4_0.once_upon_a_time.greedy64.kvf32");
+    expect(steps.filter((d) => d <= 1e-3).length / steps.length).toBeGreaterThanOrEqual(0.9);
+  });
+});
