@@ -2,7 +2,7 @@
 // which Node 24's V8 lowers to AVX-VNNI vpdpbusd (Node 22: pmaddubsw + pmaddwd).
 import { f16Lookup } from "./f16";
 import { Q8_0_BYTES } from "./q8_0";
-import { accumulateBlock, Q4_0_BYTES, offset8 } from "./q4_0";
+import { accumulateBlock, accumulateBlock4, Q4_0_BYTES, offset8, scales4 } from "./q4_0";
 
 /** One block's lane sums of nibbles (lo: elements 0-15, hi: 16-31) × the Q8_0 block at x. */
 @inline
@@ -31,10 +31,9 @@ export function vecDotQ4_0Q8_0Relaxed(w: usize, x: usize, xs: usize, nb: i32): f
 export function rowQuadQ4_0Relaxed(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
   const mask = i8x16.splat(0x0f);
   const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-  let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
+  let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const o = <usize>(b * Q4_0_BYTES);
-    const xd = load<f32>(xs);
     const off = offset8(xs);
     const xa = v128.load(x, 2);
     const xb = v128.load(x, 18);
@@ -43,15 +42,10 @@ export function rowQuadQ4_0Relaxed(out: usize, w0: usize, rowBytes: usize, x: us
     const s1 = i32x4.relaxed_dot_i8x16_i7x16_add_s(xb, v128.and(i16x8.shr_u(q1, 4), mask), i32x4.relaxed_dot_i8x16_i7x16_add_s(xa, v128.and(q1, mask), off));
     const s2 = i32x4.relaxed_dot_i8x16_i7x16_add_s(xb, v128.and(i16x8.shr_u(q2, 4), mask), i32x4.relaxed_dot_i8x16_i7x16_add_s(xa, v128.and(q2, mask), off));
     const s3 = i32x4.relaxed_dot_i8x16_i7x16_add_s(xb, v128.and(i16x8.shr_u(q3, 4), mask), i32x4.relaxed_dot_i8x16_i7x16_add_s(xa, v128.and(q3, mask), off));
-    acc0 = accumulateBlock(acc0, s0, f16Lookup(load<u16>(w0 + o)) * xd);
-    acc1 = accumulateBlock(acc1, s1, f16Lookup(load<u16>(w1 + o)) * xd);
-    acc2 = accumulateBlock(acc2, s2, f16Lookup(load<u16>(w2 + o)) * xd);
-    acc3 = accumulateBlock(acc3, s3, f16Lookup(load<u16>(w3 + o)) * xd);
+    const d = f32x4.mul(scales4(w0 + o, w1 + o, w2 + o, w3 + o), f32x4.splat(load<f32>(xs)));
+    acc = accumulateBlock4(acc, s0, s1, s2, s3, d);
     x += <usize>Q8_0_BYTES;
     xs += 8;
   }
-  store<f32>(out, acc0);
-  store<f32>(out, acc1, 4);
-  store<f32>(out, acc2, 8);
-  store<f32>(out, acc3, 12);
+  v128.store(out, acc);
 }
