@@ -12,3 +12,6 @@ export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";
 export { describeModel, type ModelDescription } from "./describeModel.js";
 export { assertSupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";
 export { Llama, llamaHparams, kvTypeByName, LLAMA_TENSORS, type LlamaHparams, type LlamaOptions } from "./arch/llama.js";
+export { loadModel, Model, type LoadOptions, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./model.js";
+export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
+export { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "./errors.js";

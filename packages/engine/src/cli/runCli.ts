@@ -4,6 +4,9 @@ import { TokenizerError } from "../tokenizer/errors.js";
 import { detokenizeCommand } from "./detokenize.js";
 import { inspectCommand } from "./inspect.js";
 import { systemCommand } from "./system.js";
+import { runCommand } from "./run.js";
+import { logitsCommand } from "./logits.js";
+import { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "../errors.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
 
@@ -11,6 +14,8 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void> | void; 
   inspect: { run: inspectCommand, summary: "inspect MODEL [--ctx N] [--json]        architecture, hyper-parameters, tensors, memory" },
   tokenize: { run: tokenizeCommand, summary: "tokenize MODEL --text TEXT [--no-bos] [--special] [--json]" },
   detokenize: { run: detokenizeCommand, summary: "detokenize MODEL --ids 1,2,3 [--special]" },
+  run: { run: runCommand, summary: "run [MODEL] -p PROMPT [-n N] [--temp --top-k --top-p --min-p --seed] [--kv] [--json]  (no MODEL: the bundled story model)" },
+  logits: { run: logitsCommand, summary: "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json  teacher-forced logits" },
   system: { run: systemCommand, summary: "system [--json]                         cores, NUMA, quota, threads, pinning, SIMD" },
 };
 
@@ -36,7 +41,8 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`cpu-llm ${name}: ${e.message}\n`);
       return 2;
     }
-    const known = e instanceof GgufFormatError || e instanceof TokenizerError || e instanceof UnsupportedTensorTypeError;
+    const known = e instanceof GgufFormatError || e instanceof TokenizerError || e instanceof UnsupportedTensorTypeError
+      || e instanceof ContextOverflowError || e instanceof InsufficientMemoryError || e instanceof UnsupportedArchitectureError;
     const fsError = e instanceof Error && "code" in e && typeof e.code === "string" && "path" in e;
     if (known || fsError) {
       process.stderr.write(`cpu-llm ${name}: ${(e as Error).message}\n`);

@@ -1,0 +1,40 @@
+import { parseArgs } from "node:util";
+import { loadModel } from "../model.js";
+import { UsageError } from "./usage.js";
+
+const USAGE = "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json";
+
+/** `cpu-llm logits`: teacher-forced logits, one row per input position, top K (id, logit) pairs each. */
+export async function logitsCommand(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { ids: { type: "string" }, kv: { type: "string" }, top: { type: "string" }, json: { type: "boolean", default: false } },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${USAGE}`);
+  }
+  const [modelPath] = parsed.positionals;
+  if (!modelPath || parsed.values.ids === undefined) throw new UsageError(`MODEL and --ids are required\nusage: cpu-llm ${USAGE}`);
+  const ids = parsed.values.ids.split(",").map((s) => {
+    if (!/^\d+$/.test(s.trim())) throw new UsageError(`--ids: '${s}' is not a token id`);
+    return Number(s);
+  });
+  const top = Number(parsed.values.top ?? 5);
+  const kv = parsed.values.kv ?? "f16";
+  if (!["f16", "f32", "q8_0"].includes(kv)) throw new UsageError(`--kv must be f32, f16 or q8_0, got '${kv}'`);
+  const model = await loadModel(modelPath, { kvCacheType: kv as "f16", contextSize: Math.max(ids.length, 16) });
+  try {
+    for (const id of ids) if (id >= model.tokenizer.size) throw new UsageError(`--ids: ${id} is past the vocabulary (${model.tokenizer.size} tokens)`);
+    const rows = model.logits(ids).map((logits) => {
+      const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
+      return order.slice(0, top).map((i) => [i, logits[i]]);
+    });
+    process.stdout.write(`${JSON.stringify({ rows })}\n`);
+  } finally {
+    await model.close();
+  }
+}

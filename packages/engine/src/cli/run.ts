@@ -1,0 +1,91 @@
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadModel } from "../model.js";
+import { UsageError } from "./usage.js";
+import { parseArgs } from "node:util";
+
+const USAGE = "run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--kv f16|q8_0|f32] [-t THREADS] [-c CTX] [--json]";
+
+/** The bundled demo model (stories260K), used when no MODEL is given. */
+export const DEMO_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../models/stories260K.gguf");
+
+const number = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got '${v}'`);
+  return n;
+};
+
+/** `cpu-llm run`: streams a completion to stdout; with --json, one line with ids, text and timings. */
+export async function runCommand(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        prompt: { type: "string", short: "p" },
+        n: { type: "string", short: "n" },
+        temp: { type: "string" },
+        "top-k": { type: "string" },
+        "top-p": { type: "string" },
+        "min-p": { type: "string" },
+        seed: { type: "string" },
+        kv: { type: "string" },
+        threads: { type: "string", short: "t" },
+        ctx: { type: "string", short: "c" },
+        json: { type: "boolean", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${USAGE}`);
+  }
+  const v = parsed.values;
+  if (parsed.positionals.length > 1) throw new UsageError(`one MODEL at most\nusage: cpu-llm ${USAGE}`);
+  const kv = v.kv ?? "f16";
+  if (!["f16", "f32", "q8_0"].includes(kv)) throw new UsageError(`--kv must be f16, q8_0 or f32, got '${kv}'`);
+  const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
+    kvCacheType: kv as "f16",
+    threads: number(v.threads, "--threads"),
+    contextSize: number(v.ctx, "--ctx"),
+  });
+  try {
+    const prompt = v.prompt ?? "Once upon a time";
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once("SIGINT", onSigint);
+    const completion = model.complete(prompt, {
+      maxTokens: number(v.n, "-n") ?? 128,
+      temperature: number(v.temp, "--temp"),
+      topK: number(v["top-k"], "--top-k"),
+      topP: number(v["top-p"], "--top-p"),
+      minP: number(v["min-p"], "--min-p"),
+      seed: number(v.seed, "--seed"),
+      signal: abort.signal,
+    });
+    const ids: number[] = [];
+    // The first step validates (context overflow) before anything is printed.
+    let step = await completion.next();
+    if (!v.json) process.stdout.write(prompt);
+    while (!step.done) {
+      if (step.value.tokenId >= 0) ids.push(step.value.tokenId);
+      if (!v.json) process.stdout.write(step.value.text);
+      step = await completion.next();
+    }
+    process.off("SIGINT", onSigint);
+    const r = step.value;
+    if (v.json) {
+      const promptIds = model.tokenize(prompt);
+      process.stdout.write(`${JSON.stringify({
+        prompt_ids: promptIds, ids, text: r.text, finish_reason: r.finishReason,
+        timings: { prompt_n: r.promptTokens, prompt_ms: r.promptMs, predicted_n: r.generatedTokens, predicted_ms: r.generationMs },
+      })}\n`);
+    } else {
+      process.stdout.write("\n");
+      process.stderr.write(`\n[${r.generatedTokens} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s, prompt ${r.promptTokens} tokens in ${r.promptMs.toFixed(0)} ms, ${r.finishReason}]\n`);
+    }
+  } finally {
+    await model.close();
+  }
+}

@@ -1,0 +1,229 @@
+// The public face: `const model = await loadModel(path)`, then `model.complete(prompt)` streams chunks.
+import * as os from "node:os";
+import { planThreads, readTopology, WorkerPool } from "@cpu-llm/kernels";
+import { kvTypeByName, Llama, llamaHparams } from "./arch/llama.js";
+import { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "./errors.js";
+import { metaString } from "./gguf/metadata.js";
+import { readGguf, type GgufFile } from "./gguf/readGguf.js";
+import { assertSupportedNode } from "./nodeVersion.js";
+import { argmax, Sampler, type SamplingOptions } from "./sampling/sampler.js";
+import { Tokenizer } from "./tokenizer/tokenizer.js";
+
+export interface LoadOptions {
+  /** Threads for the matrix products, main thread included. Default: one per allowed physical core within the CPU quota. */
+  threads?: number;
+  /** Tokens of context (KV cache length). Default: the model's trained context, capped by free memory. */
+  contextSize?: number;
+  /** KV cache element type. Default "f16" (llama.cpp's default). */
+  kvCacheType?: "f32" | "f16" | "q8_0";
+  /** Called as loading progresses, with a fraction from 0 to 1. */
+  onProgress?: (fraction: number) => void;
+  /** Aborts loading. */
+  signal?: AbortSignal;
+}
+
+export interface CompletionOptions extends SamplingOptions {
+  /** Most tokens to generate. Default 256. */
+  maxTokens?: number;
+  /** Strings that end the completion; they are not emitted. */
+  stop?: readonly string[];
+  /** Add BOS as the vocabulary says. Default true. */
+  addSpecial?: boolean;
+  /** Parse special-token text in the prompt (`<|im_start|>`). Default false. */
+  parseSpecial?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface CompletionChunk {
+  /** Text completed by this token (can be empty while a UTF-8 character is incomplete). */
+  text: string;
+  tokenId: number;
+}
+
+export interface CompletionResult {
+  text: string;
+  finishReason: "stop" | "length" | "abort";
+  promptTokens: number;
+  promptMs: number;
+  generatedTokens: number;
+  generationMs: number;
+  tokensPerSecond: number;
+}
+
+export class Model {
+  /** Position of the next token in the KV cache: the tokens in `history` occupy [0, position). */
+  private history: number[] = [];
+
+  constructor(
+    readonly file: GgufFile,
+    readonly tokenizer: Tokenizer,
+    private readonly llama: Llama,
+    private readonly pool: WorkerPool,
+  ) {}
+
+  get contextSize(): number {
+    return this.llama.contextSize;
+  }
+
+  tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[] {
+    return this.tokenizer.encode(text, options);
+  }
+
+  detokenize(ids: readonly number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  /** Logits after each of `ids`, fed from position 0 (teacher forcing); returns one copy per position. */
+  logits(ids: readonly number[]): Float32Array[] {
+    if (ids.length > this.contextSize) throw new ContextOverflowError(ids.length, 0, this.contextSize);
+    this.history = [];
+    return ids.map((id, pos) => {
+      const row = this.llama.forward(id, pos).slice();
+      this.history.push(id);
+      return row;
+    });
+  }
+
+  /**
+   * Streams a completion of `prompt`. The KV cache keeps the longest common prefix with the previous call,
+   * so a follow-up that extends the conversation only processes its new tokens.
+   */
+  async *complete(prompt: string, options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    const maxTokens = options.maxTokens ?? 256;
+    const ids = this.tokenizer.encode(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
+    if (ids.length === 0) throw new Error("the prompt has no tokens (and the model adds no BOS)");
+    if (ids.length + maxTokens > this.contextSize) throw new ContextOverflowError(ids.length, maxTokens, this.contextSize);
+    const sampler = new Sampler(options);
+    const signal = options.signal;
+
+    // Reuse the cached prefix; the last prompt token is always run again to get its logits.
+    let reuse = 0;
+    while (reuse < this.history.length && reuse < ids.length - 1 && this.history[reuse] === ids[reuse]) reuse++;
+    this.history.length = reuse;
+    const promptStart = performance.now();
+    let logits: Float32Array | undefined;
+    for (let pos = reuse; pos < ids.length; pos++) {
+      if (signal?.aborted) return this.finish("", "abort", ids.length, promptStart, performance.now(), 0);
+      logits = this.llama.forward(ids[pos], pos);
+      this.history.push(ids[pos]);
+      if (pos % 16 === 15) await yieldToEventLoop();
+    }
+    const genStart = performance.now();
+    const decoder = this.tokenizer.streamDecoder();
+    const stops = options.stop ?? [];
+    let text = "";
+    let emitted = 0; // characters of `text` already handed out (held back while they might begin a stop string)
+    let generated = 0;
+    let reason: CompletionResult["finishReason"] = "length";
+    while (generated < maxTokens) {
+      if (signal?.aborted) {
+        reason = "abort";
+        break;
+      }
+      const token = sampler.sample(logits!, this.history);
+      if (this.tokenizer.isEog(token)) {
+        reason = "stop";
+        break;
+      }
+      generated++;
+      text += decoder.push(token);
+      const stopAt = firstStop(text, stops);
+      if (stopAt >= 0) {
+        text = text.slice(0, stopAt);
+        if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token };
+        emitted = text.length;
+        reason = "stop";
+        this.history.push(token);
+        break;
+      }
+      const safe = text.length - heldBack(text, stops);
+      yield { text: text.slice(emitted, safe), tokenId: token };
+      emitted = Math.max(emitted, safe);
+      logits = this.llama.forward(token, this.history.length);
+      this.history.push(token);
+      await yieldToEventLoop();
+    }
+    if (reason === "length") {
+      text += decoder.flush();
+      if (text.length > emitted) yield { text: text.slice(emitted), tokenId: -1 };
+    }
+    return this.finish(text, reason, ids.length, promptStart, genStart, generated);
+  }
+
+  private finish(text: string, finishReason: CompletionResult["finishReason"], promptTokens: number, promptStart: number, genStart: number, generated: number): CompletionResult {
+    const end = performance.now();
+    const generationMs = end - genStart;
+    return {
+      text, finishReason, promptTokens, promptMs: genStart - promptStart, generatedTokens: generated, generationMs,
+      tokensPerSecond: generationMs > 0 ? (generated * 1000) / generationMs : 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Index of the first stop string in text, or -1. */
+function firstStop(text: string, stops: readonly string[]): number {
+  let at = -1;
+  for (const s of stops) {
+    const i = s ? text.indexOf(s) : -1;
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  return at;
+}
+
+/** Characters at the end of text that could be the start of a stop string: not emitted yet. */
+function heldBack(text: string, stops: readonly string[]): number {
+  let n = 0;
+  for (const s of stops) for (let k = Math.min(s.length - 1, text.length); k > n; k--) if (text.endsWith(s.slice(0, k))) n = k;
+  return n;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Loads a GGUF model: plans memory (refusing with InsufficientMemoryError when it will not fit), starts the
+ * worker pool, and has every thread read its own shard of the weights.
+ */
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
+  assertSupportedNode();
+  options.signal?.throwIfAborted();
+  const file = readGguf(path);
+  const arch = metaString(file, "general.architecture");
+  if (arch !== "llama") {
+    throw new UnsupportedArchitectureError(`${path}: architecture '${arch}' is not supported yet (supported: llama)`);
+  }
+  const tokenizer = Tokenizer.fromGguf(file);
+  const hp = llamaHparams(file);
+  const kvType = kvTypeByName(options.kvCacheType ?? "f16");
+  const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
+  const kvBytesPerToken = 2 * hp.nLayer * ((hp.nKvHead * hp.headDim) / kvType.blockSize) * kvType.typeSize;
+  const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 8;
+  const free = os.freemem();
+  // Default context: the trained one, capped so weights, cache and scratch take at most 80% of free memory.
+  const budget = Math.floor((free * 0.8 - weightBytes - scratchBytes) / kvBytesPerToken);
+  const contextSize = options.contextSize ?? Math.max(1, Math.min(hp.nCtxTrain, budget));
+  const needed = weightBytes + scratchBytes + contextSize * kvBytesPerToken;
+  if (needed > free) throw new InsufficientMemoryError(needed, free);
+
+  const topology = readTopology();
+  const plan = planThreads(topology, options.threads);
+  const pool = await WorkerPool.create({ threads: plan.cpus.length, cpus: plan.cpus });
+  try {
+    options.signal?.throwIfAborted();
+    const llama = Llama.load(file, pool, { contextSize, kvType });
+    options.onProgress?.(1);
+    return new Model(file, tokenizer, llama, pool);
+  } catch (e) {
+    await pool.close();
+    throw e;
+  }
+}
+
+export { argmax };

@@ -1,0 +1,93 @@
+// loadModel and streaming completion on the bundled model, and free-running greedy against llama.cpp.
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ContextOverflowError, loadModel, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
+import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
+
+async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
+  const chunks: CompletionChunk[] = [];
+  let step = await gen.next();
+  while (!step.done) {
+    onChunk?.(step.value, chunks.length);
+    chunks.push(step.value);
+    step = await gen.next();
+  }
+  return { chunks, result: step.value };
+}
+
+let model: Model;
+beforeAll(async () => {
+  model = await loadModel(DEMO_MODEL, { kvCacheType: "f32", threads: 2 });
+});
+afterAll(async () => {
+  await model?.close();
+});
+
+describe("loadModel + complete (bundled stories260K)", () => {
+  it("streams a greedy story: chunks add up to the text, timings are filled in", async () => {
+    const { chunks, result } = await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 40 }));
+    expect(chunks.map((c) => c.text).join("")).toBe(result.text);
+    expect(result).toMatchObject({ finishReason: "length", promptTokens: 5, generatedTokens: 40 });
+    expect(result.tokensPerSecond).toBeGreaterThan(0);
+    expect(result.text.length).toBeGreaterThan(40);
+  });
+
+  it("the same seed gives the same completion", async () => {
+    const a = await collect(model.complete("Lily", { temperature: 0.9, seed: 11, maxTokens: 30 }));
+    const b = await collect(model.complete("Lily", { temperature: 0.9, seed: 11, maxTokens: 30 }));
+    expect(a.result.text).toBe(b.result.text);
+  });
+
+  it("reuses the KV cache for a shared prefix without changing results", async () => {
+    const first = await collect(model.complete("Once upon a time, there was", { temperature: 0, maxTokens: 20 }));
+    await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 5 }));
+    const again = await collect(model.complete("Once upon a time, there was", { temperature: 0, maxTokens: 20 }));
+    expect(again.result.text).toBe(first.result.text);
+  });
+
+  it("stops at a stop string without emitting it", async () => {
+    const { chunks, result } = await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 60, stop: ["Lily"] }));
+    expect(result.finishReason).toBe("stop");
+    expect(result.text).not.toContain("Lily");
+    expect(chunks.map((c) => c.text).join("")).toBe(result.text);
+    expect(result.text.endsWith("named ")).toBe(true);
+  });
+
+  it("stops when aborted", async () => {
+    const abort = new AbortController();
+    const { result } = await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 60, signal: abort.signal }), (_c, i) => {
+      if (i === 2) abort.abort();
+    });
+    expect(result.finishReason).toBe("abort");
+    expect(result.generatedTokens).toBe(3);
+  });
+
+  it("refuses a prompt that does not fit, before computing, with the counts", async () => {
+    const small = await loadModel(DEMO_MODEL, { contextSize: 8, threads: 1 });
+    try {
+      const error = await small.complete("Once upon a time", { maxTokens: 10 }).next().catch((e) => e);
+      expect(error).toBeInstanceOf(ContextOverflowError);
+      expect(error).toMatchObject({ promptTokens: 5, maxTokens: 10, contextSize: 8 });
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe.skipIf(!fixturesPresent())("free-running greedy against llama.cpp (F32 files, F32 KV cache)", () => {
+  it.each([
+    ["stories260K-f32", "stories260K-f32.once_upon_a_time.greedy64.kvf32"],
+    ["llama-spm-f32", "llama-spm-f32.once_upon_a_time.greedy48.kvf32"],
+    ["llama-spm-f32", "llama-spm-f32.mixed_fox_zh.greedy48.kvf32"],
+  ])("%s gives llama.cpp's tokens at every step (%s)", async (name, ref) => {
+    const r = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
+    const m = await loadModel(fixture("models", `${name}.gguf`), { kvCacheType: "f32", contextSize: 128, threads: 2 });
+    try {
+      const { chunks, result } = await collect(m.complete(r.prompt, { temperature: 0, maxTokens: r.greedy_ids.length }));
+      expect(chunks.map((c) => c.tokenId).filter((id) => id >= 0)).toEqual(r.greedy_ids);
+      expect(result.text).toBe(r.greedy_text);
+    } finally {
+      await m.close();
+    }
+  });
+});
