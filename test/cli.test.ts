@@ -36,6 +36,26 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(run("detokenize", DEMO_MODEL, "--ids", ids.slice(1).join(",")).stdout).toBe("Once upon a time\n");
   });
 
+  it("run with no model tells the bundled story, greedy, as llama.cpp does", () => {
+    const r = run("run", "-n", "24", "--temp", "0", "--kv", "f32");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Once upon a time, there was a little girl named Lily\. She loved to play/);
+    expect(r.stderr).toMatch(/24 tokens, [\d.]+ tokens\/s/);
+  });
+
+  it("run --json and logits --json print one line with the documented fields", () => {
+    const j = JSON.parse(run("run", "-p", "Once upon a time", "-n", "8", "--temp", "0", "--kv", "f32", "--json").stdout);
+    expect(j.prompt_ids).toEqual([1, 403, 407, 261, 378]);
+    expect(j.ids).toHaveLength(8);
+    expect(j.timings).toMatchObject({ prompt_n: 5, predicted_n: 8 });
+    expect(typeof j.timings.prompt_ms).toBe("number");
+    const l = JSON.parse(run("logits", DEMO_MODEL, "--ids", "1,403,407", "--kv", "f32", "--top", "3", "--json").stdout);
+    expect(l.rows).toHaveLength(3);
+    expect(l.rows[0]).toHaveLength(3);
+    expect(l.rows[2][0][0]).toBe(261); // " a" follows "Once upon"
+    expect(run("run", "-c", "8", "-n", "20").stderr).toMatch(/exceeds the context of 8 tokens/);
+  });
+
   it("system --json reports the machine as one JSON line", () => {
     const r = run("system", "--json");
     expect(r.status, r.stderr).toBe(0);
