@@ -1,6 +1,6 @@
 // One source, two builds: `asc --enable relaxed-simd` and plain simd128. ASC_FEATURE_RELAXED_SIMD is a
 // compile-time constant, so each build holds only its own variant of the Q4_0 dot product.
-import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowQuadQ4_0Simd, accumulateBlock } from "./q4_0";
+import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowQuadQ4_0Simd, accumulateBlock4 } from "./q4_0";
 import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowQuadQ4_0Relaxed } from "./relaxed";
 import { f16Lookup } from "./f16";
 export { initF16Table } from "./f16";
@@ -82,7 +82,8 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
     for (; c + 4 <= n; c += 4) {
       const x0 = x + <usize>(c * xStride), x1 = x0 + <usize>xStride, x2 = x1 + <usize>xStride, x3 = x2 + <usize>xStride;
       const s0 = xs + <usize>(c * nb * 8), s1 = s0 + <usize>(nb * 8), s2 = s1 + <usize>(nb * 8), s3 = s2 + <usize>(nb * 8);
-      let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+      // Lanes of acc are the four activation rows: each one llama.cpp's float32 chain, block after block.
+      let acc = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
         const wb = wr + <usize>(b * 18);
         const dw = f16Lookup(load<u16>(wb));
@@ -91,17 +92,21 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
         const hi = v128.and(i16x8.shr_u(q, 4), mask);
         const o = <usize>(b * 34);
         const so = <usize>(b * 8);
-        const d0 = dw * load<f32>(s0 + so), d1 = dw * load<f32>(s1 + so);
-        const d2 = dw * load<f32>(s2 + so), d3 = dw * load<f32>(s3 + so);
-        a0 = accumulateBlock(a0, blockDotQ4_0(lo, hi, x0 + o, s0 + so), d0);
-        a1 = accumulateBlock(a1, blockDotQ4_0(lo, hi, x1 + o, s1 + so), d1);
-        a2 = accumulateBlock(a2, blockDotQ4_0(lo, hi, x2 + o, s2 + so), d2);
-        a3 = accumulateBlock(a3, blockDotQ4_0(lo, hi, x3 + o, s3 + so), d3);
+        let dx = f32x4.splat(load<f32>(s0 + so));
+        dx = f32x4.replace_lane(dx, 1, load<f32>(s1 + so));
+        dx = f32x4.replace_lane(dx, 2, load<f32>(s2 + so));
+        dx = f32x4.replace_lane(dx, 3, load<f32>(s3 + so));
+        acc = accumulateBlock4(
+          acc,
+          blockDotQ4_0(lo, hi, x0 + o, s0 + so), blockDotQ4_0(lo, hi, x1 + o, s1 + so),
+          blockDotQ4_0(lo, hi, x2 + o, s2 + so), blockDotQ4_0(lo, hi, x3 + o, s3 + so),
+          f32x4.mul(f32x4.splat(dw), dx),
+        );
       }
-      store<f32>(out + <usize>((c * outStride + r) * 4), a0);
-      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), a1);
-      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), a2);
-      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), a3);
+      store<f32>(out + <usize>((c * outStride + r) * 4), f32x4.extract_lane(acc, 0));
+      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), f32x4.extract_lane(acc, 1));
+      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), f32x4.extract_lane(acc, 2));
+      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), f32x4.extract_lane(acc, 3));
     }
     for (; c < n; c++) {
       store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
