@@ -77,11 +77,17 @@ export class Model {
   logits(ids: readonly number[]): Float32Array[] {
     if (ids.length > this.contextSize) throw new ContextOverflowError(ids.length, 0, this.contextSize);
     this.history = [];
-    return ids.map((id, pos) => {
-      const row = this.llama.forward(id, pos).slice();
-      this.history.push(id);
-      return row;
-    });
+    const rows: Float32Array[] = [];
+    const nVocab = this.llama.hp.nVocab;
+    for (let pos = 0; pos < ids.length; pos += this.llama.maxBatch) {
+      const chunk = ids.slice(pos, pos + this.llama.maxBatch);
+      const logits = this.llama.forwardBatch(chunk, pos, true);
+      chunk.forEach((id, i) => {
+        rows.push(logits.slice(i * nVocab, (i + 1) * nVocab));
+        this.history.push(id);
+      });
+    }
+    return rows;
   }
 
   /**
@@ -101,12 +107,14 @@ export class Model {
     while (reuse < this.history.length && reuse < ids.length - 1 && this.history[reuse] === ids[reuse]) reuse++;
     this.history.length = reuse;
     const promptStart = performance.now();
+    // The prompt goes through in batches: each weight block is loaded once for up to maxBatch tokens.
     let logits: Float32Array | undefined;
-    for (let pos = reuse; pos < ids.length; pos++) {
+    for (let pos = reuse; pos < ids.length; pos += this.llama.maxBatch) {
       if (signal?.aborted) return this.finish("", "abort", ids.length, promptStart, performance.now(), 0);
-      logits = this.llama.forward(ids[pos], pos);
-      this.history.push(ids[pos]);
-      if (pos % 16 === 15) await yieldToEventLoop();
+      const chunk = ids.slice(pos, Math.min(ids.length, pos + this.llama.maxBatch));
+      logits = this.llama.forwardBatch(chunk, pos, false);
+      this.history.push(...chunk);
+      await yieldToEventLoop();
     }
     const genStart = performance.now();
     const decoder = this.tokenizer.streamDecoder();

@@ -88,6 +88,8 @@ interface Layer {
 
 export interface LlamaOptions {
   readonly contextSize: number;
+  /** Tokens per prompt-processing step (llama.cpp's n_ubatch). Default 32. */
+  readonly maxBatch?: number;
   /** KV cache element type: f32, f16 or q8_0. */
   readonly kvType: GgmlTypeTraits;
 }
@@ -118,6 +120,8 @@ export class Llama {
     private readonly buf: Record<"x" | "xb" | "xb2" | "q" | "kv" | "v" | "att" | "hb" | "hb2" | "logits" | "rope" | "kvScales", Buffer>,
     private readonly scratch: { query: number; queryScales: number; scores: number; partial: number },
     readonly contextSize: number,
+    /** Most tokens one forwardBatch call takes (prompt processing runs in chunks of this many). */
+    readonly maxBatch: number,
   ) {}
 
   /** Places the weights in the pool's arenas (each thread reads its own rows) and plans the KV cache. */
@@ -144,7 +148,8 @@ export class Llama {
     if (options.kvType.blockSize > 1 && headDim % options.kvType.blockSize !== 0) {
       throw new Error(`KV cache type ${options.kvType.name} needs a head size that is a multiple of ${options.kvType.blockSize} (this model: ${headDim})`);
     }
-    const mm = new MatMul(pool, { maxCols: Math.max(nEmbd, nFf, nHead * headDim), maxRows: Math.max(nVocab, nFf, nEmbd, nHead * headDim) });
+    const maxBatch = options.maxBatch ?? 32;
+    const mm = new MatMul(pool, { maxCols: Math.max(nEmbd, nFf, nHead * headDim), maxRows: Math.max(nVocab, nFf, nEmbd, nHead * headDim), maxBatch });
     const matrixOf = (t: GgufTensorInfo) => ({ type: t.type, rows: t.dims[1] ?? 1, cols: t.dims[0] });
     const outputTensor = file.tensors.find((t) => t.name === LLAMA_TENSORS.output) ?? tensor(LLAMA_TENSORS.tokenEmbd);
     const matrices = [...Array.from({ length: nLayer }, (_, l) => [LLAMA_TENSORS.attnQ, LLAMA_TENSORS.attnK, LLAMA_TENSORS.attnV, LLAMA_TENSORS.attnOutput,
@@ -179,50 +184,80 @@ export class Llama {
       keys: { type: options.kvType, offset: main.alloc(options.contextSize * kvRowBytes), rowBytes: kvRowBytes, headBytes: kvRowBytes / nKvHead },
       values: { type: options.kvType, offset: main.alloc(options.contextSize * kvRowBytes), rowBytes: kvRowBytes, headBytes: kvRowBytes / nKvHead },
     }));
+    const n = maxBatch;
     const buf = {
-      x: vector(nEmbd), xb: vector(nEmbd), xb2: vector(nEmbd), q: vector(nHead * headDim), kv: vector(kvDim), v: vector(kvDim),
-      att: vector(nHead * headDim), hb: vector(nFf), hb2: vector(nFf), logits: vector(nVocab), rope: vector(hp.rope.nDims),
-      kvScales: vector(kvDim / 16 + 16),
+      x: vector(n * nEmbd), xb: vector(n * nEmbd), xb2: vector(n * nEmbd), q: vector(n * nHead * headDim), kv: vector(n * kvDim),
+      v: vector(n * kvDim), att: vector(n * nHead * headDim), hb: vector(n * nFf), hb2: vector(n * nFf), logits: vector(n * nVocab),
+      rope: vector(n * hp.rope.nDims), kvScales: vector(kvDim / 16 + 16),
     };
     const scratch = {
       query: main.alloc(nHead * headDim * 4), queryScales: main.alloc(nHead * headDim), scores: main.alloc(nHead * options.contextSize * 4), partial: main.alloc(nHead * 16),
     };
     return new Llama(hp, pool.mainKernelsOf(0), mm, file as GgufFile & { path: string }, tensor(LLAMA_TENSORS.tokenEmbd), layers,
-      floats(tensor(LLAMA_TENSORS.outputNorm)), load(outputTensor), options.kvType, buf, scratch, options.contextSize);
+      floats(tensor(LLAMA_TENSORS.outputNorm)), load(outputTensor), options.kvType, buf, scratch, options.contextSize, maxBatch);
   }
 
-  /** Runs one token at position pos (0-based); returns the logits (valid until the next call). */
+  /** Runs one token at position pos (0-based); returns its logits (valid until the next call). */
   forward(token: number, pos: number): Float32Array {
-    const { nEmbd, nHead, nKvHead, headDim, nFf, eps } = this.hp;
+    return this.forwardBatch([token], pos, false);
+  }
+
+  /**
+   * Runs up to `maxBatch` tokens at positions pos0, pos0 + 1, …: every matrix product takes all rows at once
+   * (each weight block loaded once for many tokens), attention is causal. Returns the logits of the last token,
+   * or of every token (n × nVocab, row-major) when `allLogits`; valid until the next call.
+   */
+  forwardBatch(tokens: readonly number[], pos0: number, allLogits: boolean): Float32Array {
+    const { nEmbd, nHead, nKvHead, headDim, nFf, nVocab, eps } = this.hp;
     const { k, mm, buf } = this;
-    if (pos >= this.contextSize) throw new RangeError(`position ${pos} is past the context of ${this.contextSize}`);
-    this.embed(token, buf.x.array);
-    ropeCache(buf.rope.array, pos, this.hp.rope);
+    const n = tokens.length;
+    const qDim = nHead * headDim;
+    const kvDim = nKvHead * headDim;
+    if (n < 1 || n > this.maxBatch) throw new RangeError(`a batch holds 1 to ${this.maxBatch} tokens, got ${n}`);
+    if (pos0 + n > this.contextSize) throw new RangeError(`positions up to ${pos0 + n - 1} are past the context of ${this.contextSize}`);
+    const rows = (b: Buffer, width: number) => b.array.subarray(0, n * width);
+    tokens.forEach((t, i) => this.embed(t, buf.x.array.subarray(i * nEmbd, (i + 1) * nEmbd)));
+    for (let i = 0; i < n; i++) ropeCache(buf.rope.array.subarray(i * this.hp.rope.nDims), pos0 + i, this.hp.rope);
     const convertKv = (k as unknown as Record<string, (...a: number[]) => void>)[ACTIVATION_TYPES[this.kvType.name].convert];
+    const norm = (out: Buffer, x: Buffer, weight: number) => {
+      for (let i = 0; i < n; i++) k.rmsNorm(out.at + i * nEmbd * 4, x.at + i * nEmbd * 4, weight, nEmbd, eps);
+    };
     for (const layer of this.layers) {
-      // Attention: normalise, project, rotate, append to the cache, attend, project back, add.
-      k.rmsNorm(buf.xb.at, buf.x.at, layer.attnNorm, nEmbd, eps);
-      mm.vec(layer.wq, buf.xb.array, buf.q.array);
-      mm.vec(layer.wk, buf.xb.array, buf.kv.array);
-      mm.vec(layer.wv, buf.xb.array, buf.v.array);
-      k.ropeNorm(buf.q.at, nHead, headDim, this.hp.rope.nDims, buf.rope.at);
-      k.ropeNorm(buf.kv.at, nKvHead, headDim, this.hp.rope.nDims, buf.rope.at);
-      convertKv(layer.keys.offset + pos * layer.keys.rowBytes, buf.kvScales.at, buf.kv.at, nKvHead * headDim);
-      convertKv(layer.values.offset + pos * layer.values.rowBytes, buf.kvScales.at, buf.v.at, nKvHead * headDim);
-      attend(k, buf.att.at, buf.q.at, { nHead, nKvHead, headDim, nPos: pos + 1, scale: 1 / Math.sqrt(headDim) }, layer.keys, layer.values, this.scratch);
-      mm.vec(layer.wo, buf.att.array, buf.xb2.array);
-      k.add(buf.x.at, buf.x.at, buf.xb2.at, nEmbd);
+      // Attention: normalise, project, rotate, append to the cache, attend (causally), project back, add.
+      norm(buf.xb, buf.x, layer.attnNorm);
+      mm.batch(layer.wq, rows(buf.xb, nEmbd), n, rows(buf.q, qDim));
+      mm.batch(layer.wk, rows(buf.xb, nEmbd), n, rows(buf.kv, kvDim));
+      mm.batch(layer.wv, rows(buf.xb, nEmbd), n, rows(buf.v, kvDim));
+      for (let i = 0; i < n; i++) {
+        const pos = pos0 + i;
+        const cs = buf.rope.at + i * this.hp.rope.nDims * 4;
+        k.ropeNorm(buf.q.at + i * qDim * 4, nHead, headDim, this.hp.rope.nDims, cs);
+        k.ropeNorm(buf.kv.at + i * kvDim * 4, nKvHead, headDim, this.hp.rope.nDims, cs);
+        convertKv(layer.keys.offset + pos * layer.keys.rowBytes, buf.kvScales.at, buf.kv.at + i * kvDim * 4, kvDim);
+        convertKv(layer.values.offset + pos * layer.values.rowBytes, buf.kvScales.at, buf.v.at + i * kvDim * 4, kvDim);
+      }
+      for (let i = 0; i < n; i++) {
+        const shape = { nHead, nKvHead, headDim, nPos: pos0 + i + 1, scale: 1 / Math.sqrt(headDim) };
+        attend(k, buf.att.at + i * qDim * 4, buf.q.at + i * qDim * 4, shape, layer.keys, layer.values, this.scratch);
+      }
+      mm.batch(layer.wo, rows(buf.att, qDim), n, rows(buf.xb2, nEmbd));
+      k.add(buf.x.at, buf.x.at, buf.xb2.at, n * nEmbd);
       // Feed-forward: normalise, SwiGLU, project down, add.
-      k.rmsNorm(buf.xb.at, buf.x.at, layer.ffnNorm, nEmbd, eps);
-      mm.vec(layer.gate, buf.xb.array, buf.hb.array);
-      mm.vec(layer.up, buf.xb.array, buf.hb2.array);
-      k.swiglu(buf.hb.at, buf.hb.at, buf.hb2.at, nFf);
-      mm.vec(layer.down, buf.hb.array, buf.xb2.array);
-      k.add(buf.x.at, buf.x.at, buf.xb2.at, nEmbd);
+      norm(buf.xb, buf.x, layer.ffnNorm);
+      mm.batch(layer.gate, rows(buf.xb, nEmbd), n, rows(buf.hb, nFf));
+      mm.batch(layer.up, rows(buf.xb, nEmbd), n, rows(buf.hb2, nFf));
+      k.swiglu(buf.hb.at, buf.hb.at, buf.hb2.at, n * nFf);
+      mm.batch(layer.down, rows(buf.hb, nFf), n, rows(buf.xb2, nEmbd));
+      k.add(buf.x.at, buf.x.at, buf.xb2.at, n * nEmbd);
     }
-    k.rmsNorm(buf.xb.at, buf.x.at, this.outputNorm, nEmbd, eps);
-    mm.vec(this.output, buf.xb.array, buf.logits.array);
-    return buf.logits.array;
+    norm(buf.xb, buf.x, this.outputNorm);
+    if (allLogits) {
+      mm.batch(this.output, rows(buf.xb, nEmbd), n, rows(buf.logits, nVocab));
+      return rows(buf.logits, nVocab);
+    }
+    const last = buf.xb.array.subarray((n - 1) * nEmbd, n * nEmbd);
+    mm.vec(this.output, last, buf.logits.array.subarray(0, nVocab));
+    return buf.logits.array.subarray(0, nVocab);
   }
 
   /** One row of the token embedding (any supported type), read from the file: no copy of the whole table. */
