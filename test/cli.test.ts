@@ -56,6 +56,21 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(run("run", "-c", "8", "-n", "20").stderr).toMatch(/exceeds the context of 8 tokens/);
   });
 
+  it("synth writes a model that loads, and bench --json prints one line per test", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-synth-"));
+    const file = path.join(dir, "tiny.gguf");
+    expect(run("synth", "--arch", "llama", "--preset", "tiny", "--type", "q8_0", "-o", file).status).toBe(0);
+    const g = readGguf(file);
+    expect(g.tensors.find((t) => t.name === "blk.1.ffn_down.weight")).toMatchObject({ dims: [128, 64] });
+    const b = run("bench", file, "-p", "16", "-n", "8", "-r", "2", "-t", "1", "--json");
+    expect(b.status, b.stderr).toBe(0);
+    const lines = b.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.test)).toEqual(["pp16", "tg8"]);
+    for (const l of lines) expect(l).toMatchObject({ threads: 1, avg_ts: expect.any(Number), stddev_ts: expect.any(Number) });
+    expect(run("run", file, "-p", "hi", "-n", "4", "--json").status).toBe(0);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it("system --json reports the machine as one JSON line", () => {
     const r = run("system", "--json");
     expect(r.status, r.stderr).toBe(0);

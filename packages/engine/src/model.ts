@@ -73,6 +73,32 @@ export class Model {
     return this.tokenizer.decode(ids);
   }
 
+  /** Runs `ids` from position 0 in batches (prompt processing) and returns the last position's logits. */
+  prefill(ids: readonly number[]): Float32Array {
+    if (ids.length === 0 || ids.length > this.contextSize) throw new ContextOverflowError(ids.length, 0, this.contextSize);
+    this.history = [];
+    let logits: Float32Array | undefined;
+    for (let pos = 0; pos < ids.length; pos += this.llama.maxBatch) {
+      const chunk = ids.slice(pos, pos + this.llama.maxBatch);
+      logits = this.llama.forwardBatch(chunk, pos, false);
+      this.history.push(...chunk);
+    }
+    return logits!;
+  }
+
+  /** Runs one token at the next position (decode) and returns its logits. */
+  step(id: number): Float32Array {
+    if (this.history.length >= this.contextSize) throw new ContextOverflowError(this.history.length, 1, this.contextSize);
+    const logits = this.llama.forward(id, this.history.length);
+    this.history.push(id);
+    return logits;
+  }
+
+  /** Forgets the KV cache (the next call starts at position 0). */
+  reset(): void {
+    this.history = [];
+  }
+
   /** Logits after each of `ids`, fed from position 0 (teacher forcing); returns one copy per position. */
   logits(ids: readonly number[]): Float32Array[] {
     if (ids.length > this.contextSize) throw new ContextOverflowError(ids.length, 0, this.contextSize);

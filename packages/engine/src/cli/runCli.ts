@@ -6,6 +6,8 @@ import { inspectCommand } from "./inspect.js";
 import { systemCommand } from "./system.js";
 import { runCommand } from "./run.js";
 import { logitsCommand } from "./logits.js";
+import { synthCommand } from "./synth.js";
+import { benchCommand } from "./bench.js";
 import { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "../errors.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
@@ -16,6 +18,8 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void> | void; 
   detokenize: { run: detokenizeCommand, summary: "detokenize MODEL --ids 1,2,3 [--special]" },
   run: { run: runCommand, summary: "run [MODEL] -p PROMPT [-n N] [--temp --top-k --top-p --min-p --seed] [--kv] [--json]  (no MODEL: the bundled story model)" },
   logits: { run: logitsCommand, summary: "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json  teacher-forced logits" },
+  bench: { run: benchCommand, summary: "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--json]   llama-bench's pp and tg tests" },
+  synth: { run: synthCommand, summary: "synth --arch llama --preset 1b|8b|tiny --type q4_0|q8_0 -o FILE   random-weight model of a real shape" },
   system: { run: systemCommand, summary: "system [--json]                         cores, NUMA, quota, threads, pinning, SIMD" },
 };
 

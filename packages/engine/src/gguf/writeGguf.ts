@@ -14,8 +14,8 @@ export interface GgufTensorSpec {
   readonly type: string | GgmlTypeTraits;
   /** Floats to convert (row-major, ne[0] fastest), or a function producing them when the tensor is written. */
   readonly data?: ArrayLike<number> | (() => ArrayLike<number>);
-  /** Bytes already in the tensor's type; used as they are. */
-  readonly raw?: Uint8Array;
+  /** Bytes already in the tensor's type, or a function producing them when the tensor is written. */
+  readonly raw?: Uint8Array | (() => Uint8Array);
 }
 
 export interface GgufSpec {
@@ -135,8 +135,9 @@ function tensorBytes(t: GgufTensorSpec, traits: GgmlTypeTraits): Uint8Array {
   const nElements = t.dims.reduce((a, b) => a * b, 1);
   const nBytes = (nElements / traits.blockSize) * traits.typeSize;
   if (t.raw) {
-    if (t.raw.length !== nBytes) throw new Error(`tensor '${t.name}': raw data is ${t.raw.length} bytes, expected ${nBytes}`);
-    return t.raw;
+    const raw = typeof t.raw === "function" ? t.raw() : t.raw;
+    if (raw.length !== nBytes) throw new Error(`tensor '${t.name}': raw data is ${raw.length} bytes, expected ${nBytes}`);
+    return raw;
   }
   if (!t.data) throw new Error(`tensor '${t.name}' has neither data nor raw bytes`);
   const floats = typeof t.data === "function" ? t.data() : t.data;

@@ -1,0 +1,114 @@
+// Random-weight models of real shapes, so anyone can benchmark (and compare with llama.cpp on the same file)
+// without downloading weights. Quantized tensors get random quants and small random scales directly, which is
+// what a benchmark needs and ~100× faster than quantizing random floats; norms are ones. The vocabulary is a
+// SentencePiece-style stand-in (byte tokens plus fillers) of the real size, which llama.cpp loads too.
+import { f32ToF16, ggmlTypeByName } from "@cpu-llm/kernels";
+import { kv, writeGgufFile, type GgufTensorSpec } from "./gguf/writeGguf.js";
+import type { GgufKv } from "./gguf/values.js";
+
+export interface LlamaShape {
+  readonly name: string;
+  readonly nEmbd: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nKvHead: number;
+  readonly nFf: number;
+  readonly nVocab: number;
+  readonly nCtx: number;
+  readonly ropeBase: number;
+  /** Output projection shared with the token embedding (no output.weight), as Llama 3.2 1B/3B. */
+  readonly tied?: boolean;
+}
+
+export const LLAMA_PRESETS: Readonly<Record<string, LlamaShape>> = {
+  "1b": { name: "synthetic Llama-3.2-1B shape", nEmbd: 2048, nLayer: 16, nHead: 32, nKvHead: 8, nFf: 8192, nVocab: 128256, nCtx: 131072, ropeBase: 500000, tied: true },
+  "8b": { name: "synthetic Llama-3-8B shape", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 8, nFf: 14336, nVocab: 128256, nCtx: 8192, ropeBase: 500000 },
+  tiny: { name: "synthetic tiny Llama", nEmbd: 64, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000 },
+};
+
+/** xorshift32 over a whole buffer: fast random bytes, reproducible from the seed. */
+function randomBytes(n: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(Math.ceil(n / 4) * 4);
+  const words = new Uint32Array(bytes.buffer);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    words[i] = s >>> 0;
+  }
+  return bytes.subarray(0, n);
+}
+
+function randomQuantized(type: string, rows: number, cols: number, seed: number): Uint8Array {
+  const t = ggmlTypeByName(type)!;
+  const bytes = randomBytes((rows * cols / t.blockSize) * t.typeSize, seed);
+  // Scales around 0.02, so activations stay finite through many layers.
+  for (let b = 0, i = 0; b < bytes.length; b += t.typeSize, i++) {
+    const h = f32ToF16(0.01 + ((i * 2654435761) % 1000) / 50000);
+    bytes[b] = h & 0xff;
+    bytes[b + 1] = h >> 8;
+  }
+  return bytes;
+}
+
+export function synthLlamaSpec(shape: LlamaShape, type: "q4_0" | "q8_0"): { metadata: GgufKv[]; tensors: GgufTensorSpec[] } {
+  const headDim = shape.nEmbd / shape.nHead;
+  const kvDim = shape.nKvHead * headDim;
+  let seed = 1;
+  const matrix = (name: string, cols: number, rows: number): GgufTensorSpec => {
+    const s = seed++;
+    return { name, type, dims: [cols, rows], raw: () => randomQuantized(type, rows, cols, s) };
+  };
+  const ones = (name: string, n: number): GgufTensorSpec => ({ name, type: "f32", dims: [n], data: () => new Float32Array(n).fill(1) });
+  const tensors: GgufTensorSpec[] = [matrix("token_embd.weight", shape.nEmbd, shape.nVocab)];
+  for (let l = 0; l < shape.nLayer; l++) {
+    tensors.push(
+      ones(`blk.${l}.attn_norm.weight`, shape.nEmbd),
+      matrix(`blk.${l}.attn_q.weight`, shape.nEmbd, shape.nEmbd),
+      matrix(`blk.${l}.attn_k.weight`, shape.nEmbd, kvDim),
+      matrix(`blk.${l}.attn_v.weight`, shape.nEmbd, kvDim),
+      matrix(`blk.${l}.attn_output.weight`, shape.nEmbd, shape.nEmbd),
+      ones(`blk.${l}.ffn_norm.weight`, shape.nEmbd),
+      matrix(`blk.${l}.ffn_gate.weight`, shape.nEmbd, shape.nFf),
+      matrix(`blk.${l}.ffn_up.weight`, shape.nEmbd, shape.nFf),
+      matrix(`blk.${l}.ffn_down.weight`, shape.nFf, shape.nEmbd),
+    );
+  }
+  tensors.push(ones("output_norm.weight", shape.nEmbd));
+  if (!shape.tied) tensors.push(matrix("output.weight", shape.nEmbd, shape.nVocab));
+
+  const tokens = ["<unk>", "<s>", "</s>", ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`)];
+  while (tokens.length < shape.nVocab) tokens.push(`▁t${tokens.length.toString(36)}`);
+  const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
+  const metadata = [
+    kv.string("general.architecture", "llama"),
+    kv.string("general.name", shape.name),
+    kv.u32("general.file_type", type === "q4_0" ? 2 : 7),
+    kv.u32("llama.context_length", shape.nCtx),
+    kv.u32("llama.embedding_length", shape.nEmbd),
+    kv.u32("llama.block_count", shape.nLayer),
+    kv.u32("llama.feed_forward_length", shape.nFf),
+    kv.u32("llama.attention.head_count", shape.nHead),
+    kv.u32("llama.attention.head_count_kv", shape.nKvHead),
+    kv.u32("llama.rope.dimension_count", headDim),
+    kv.f32("llama.rope.freq_base", shape.ropeBase),
+    kv.f32("llama.attention.layer_norm_rms_epsilon", 1e-5),
+    kv.u32("llama.vocab_size", shape.nVocab),
+    kv.string("tokenizer.ggml.model", "llama"),
+    kv.string("tokenizer.ggml.pre", "default"),
+    kv.strings("tokenizer.ggml.tokens", tokens),
+    kv.f32s("tokenizer.ggml.scores", tokens.map((_, i) => -i)),
+    kv.i32s("tokenizer.ggml.token_type", types),
+    kv.u32("tokenizer.ggml.bos_token_id", 1),
+    kv.u32("tokenizer.ggml.eos_token_id", 2),
+    kv.u32("tokenizer.ggml.unknown_token_id", 0),
+  ];
+  return { metadata, tensors };
+}
+
+export function writeSynthLlama(path: string, preset: string, type: "q4_0" | "q8_0"): void {
+  const shape = LLAMA_PRESETS[preset];
+  if (!shape || !Object.hasOwn(LLAMA_PRESETS, preset)) throw new Error(`unknown preset '${preset}' (presets: ${Object.keys(LLAMA_PRESETS).join(", ")})`);
+  writeGgufFile(path, synthLlamaSpec(shape, type));
+}
