@@ -15,3 +15,4 @@ export { Llama, llamaHparams, kvTypeByName, LLAMA_TENSORS, type LlamaHparams, ty
 export { loadModel, Model, type LoadOptions, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./model.js";
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
 export { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "./errors.js";
+export { DEMO_MODEL } from "./demoModel.js";

@@ -1,13 +1,9 @@
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
 import { UsageError } from "./usage.js";
 import { parseArgs } from "node:util";
 
 const USAGE = "run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--kv f16|q8_0|f32] [-t THREADS] [-c CTX] [--json]";
-
-/** The bundled demo model (stories260K), used when no MODEL is given. */
-export const DEMO_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../models/stories260K.gguf");
 
 const number = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
