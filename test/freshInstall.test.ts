@@ -27,7 +27,7 @@ describe.skipIf(!hasTools)("a fresh project that depends on @cpu-llm/engine", ()
       fs.mkdirSync(project);
       fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
       const tarballs = fs.readdirSync(dir).filter((f) => f.endsWith(".tgz")).map((f) => path.join(dir, f));
-      execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", ...tarballs], { cwd: project, stdio: "ignore" });
+      execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...tarballs], { cwd: project, stdio: "ignore" });
       fs.writeFileSync(
         path.join(project, "main.js"),
         `import { DEMO_MODEL, loadModel } from "@cpu-llm/engine";

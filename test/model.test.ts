@@ -62,6 +62,19 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect(result.generatedTokens).toBe(3);
   });
 
+  it("chat renders the template and streams a reply; the same conversation gives the same greedy reply", async () => {
+    const messages = [{ role: "user" as const, content: "Tell me a story." }];
+    const a = await collect(model.chat(messages, { temperature: 0, maxTokens: 16 }));
+    const b = await collect(model.chat(messages, { temperature: 0, maxTokens: 16 }));
+    expect(a.result.generatedTokens).toBeGreaterThan(0);
+    expect(b.result.text).toBe(a.result.text);
+    // The Llama 2 template writes "<s>" itself: parsed as the BOS token, not doubled.
+    const ids = model.tokenize(model.chatTemplate.render(messages), { parseSpecial: true, addSpecial: false });
+    expect(ids[0]).toBe(model.tokenizer.vocab.bos);
+    expect(ids[1]).not.toBe(model.tokenizer.vocab.bos);
+    expect(a.result.promptTokens).toBe(ids.length);
+  });
+
   it("refuses a prompt that does not fit, before computing, with the counts", async () => {
     const small = await loadModel(DEMO_MODEL, { contextSize: 8, threads: 1 });
     try {

@@ -16,3 +16,4 @@ export { loadModel, Model, type LoadOptions, type CompletionOptions, type Comple
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
 export { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";
+export { ChatTemplate, BUILTIN_TEMPLATES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";

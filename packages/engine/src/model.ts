@@ -6,6 +6,7 @@ import { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureE
 import { metaString } from "./gguf/metadata.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
+import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { argmax, Sampler, type SamplingOptions } from "./sampling/sampler.js";
 import { Tokenizer } from "./tokenizer/tokenizer.js";
 
@@ -53,6 +54,7 @@ export interface CompletionResult {
 export class Model {
   /** Position of the next token in the KV cache: the tokens in `history` occupy [0, position). */
   private history: number[] = [];
+  private template: ChatTemplate | undefined;
 
   constructor(
     readonly file: GgufFile,
@@ -71,6 +73,22 @@ export class Model {
 
   detokenize(ids: readonly number[]): string {
     return this.tokenizer.decode(ids);
+  }
+
+  /** The model's chat template (its own `tokenizer.chat_template`, else a built-in one). */
+  get chatTemplate(): ChatTemplate {
+    return (this.template ??= ChatTemplate.fromGguf(this.file, this.tokenizer));
+  }
+
+  /**
+   * Streams the assistant's reply to a conversation, rendered with the chat template. Special-token text in the
+   * template is parsed; the KV cache of the previous turn is reused, so each turn processes only new tokens.
+   */
+  chat(messages: readonly ChatMessage[], options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    const prompt = this.chatTemplate.render(messages, true);
+    const bos = this.tokenizer.vocab.bos >= 0 ? this.tokenizer.vocab.tokens[this.tokenizer.vocab.bos] : "";
+    // Templates that write the BOS themselves must not get a second one.
+    return this.complete(prompt, { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)) });
   }
 
   /** Runs `ids` from position 0 in batches (prompt processing) and returns the last position's logits. */

@@ -1,0 +1,60 @@
+// Chat prompts from the GGUF's own `tokenizer.chat_template` (a Jinja template, rendered with
+// @huggingface/jinja as transformers does), or a built-in template for files that carry none.
+import { Template } from "@huggingface/jinja";
+import { metaString } from "../gguf/metadata.js";
+import type { GgufFile } from "../gguf/readGguf.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** Built-in templates (spelled as their models' own), for files without `tokenizer.chat_template`. */
+export const BUILTIN_TEMPLATES: Readonly<Record<string, string>> = {
+  llama2:
+    "{% if messages[0]['role'] == 'system' %}{% set system = '<<SYS>>\\n' + messages[0]['content'] + '\\n<</SYS>>\\n\\n' %}{% set messages = messages[1:] %}{% else %}{% set system = '' %}{% endif %}" +
+    "{% for message in messages %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + (system if loop.first else '') + message['content'] + ' [/INST]' }}" +
+    "{% else %}{{ ' ' + message['content'] + ' ' + eos_token }}{% endif %}{% endfor %}",
+  llama3:
+    "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>' }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+  chatml:
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+  deepseek:
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}{% elif message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}" +
+    "{% else %}{{ '<｜Assistant｜>' + message['content'] + eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<｜Assistant｜>' }}{% endif %}",
+};
+
+/** The built-in template a vocabulary looks made for: by its special tokens, else Llama 2's. */
+export function builtinTemplateFor(tokenizer: Tokenizer): string {
+  const has = (text: string) => tokenizer.vocab.tokenToId.has(text);
+  if (has("<|start_header_id|>")) return "llama3";
+  if (has("<|im_start|>")) return "chatml";
+  if (has("<｜User｜>")) return "deepseek";
+  return "llama2";
+}
+
+export class ChatTemplate {
+  private readonly template: Template;
+
+  constructor(
+    /** The template's source, or a built-in's name. */
+    readonly source: string,
+    private readonly bosToken: string,
+    private readonly eosToken: string,
+  ) {
+    this.template = new Template(BUILTIN_TEMPLATES[source] ?? source);
+  }
+
+  static fromGguf(file: GgufFile, tokenizer: Tokenizer): ChatTemplate {
+    const v = tokenizer.vocab;
+    const text = (id: number) => (id >= 0 ? v.tokens[id] : "");
+    return new ChatTemplate(metaString(file, "tokenizer.chat_template") ?? builtinTemplateFor(tokenizer), text(v.bos), text(v.eos));
+  }
+
+  render(messages: readonly ChatMessage[], addGenerationPrompt = true): string {
+    return this.template.render({ messages, bos_token: this.bosToken, eos_token: this.eosToken, add_generation_prompt: addGenerationPrompt });
+  }
+}
