@@ -88,6 +88,15 @@ describe("loadModel + complete (bundled stories260K)", () => {
 });
 
 describe.skipIf(!fixturesPresent())("free-running greedy against llama.cpp (F32 files, F32 KV cache)", () => {
+  it("log-probabilities and top alternatives match llama.cpp's (logit − log-sum-exp)", async () => {
+    const r = JSON.parse(fs.readFileSync(fixture("reference", "stories260K-f32.once_upon_a_time.greedy64.kvf32.json"), "utf8"));
+    const { chunks } = await collect(model.complete(r.prompt, { temperature: 0, maxTokens: 20, logprobs: 5 }));
+    chunks.filter((c) => c.tokenId >= 0).forEach((c, s) => {
+      expect(c.logprob!).toBeCloseTo(r.top5_per_step[s][0][1] - r.logsumexp_per_step[s], 4);
+      expect(c.top!.map((t) => t.tokenId)).toEqual(r.top5_per_step[s].map((p: [number, number]) => p[0]));
+    });
+  });
+
   it.each([
     ["stories260K-f32", "stories260K-f32.once_upon_a_time.greedy64.kvf32"],
     ["llama-spm-f32", "llama-spm-f32.once_upon_a_time.greedy48.kvf32"],

@@ -17,13 +17,17 @@ export interface LoadOptions {
   contextSize?: number;
   /** KV cache element type. Default "f16" (llama.cpp's default). */
   kvCacheType?: "f32" | "f16" | "q8_0";
-  /** Called as loading progresses, with a fraction from 0 to 1. */
+  /** Called as the weights are read, with the fraction read so far (0 to 1). */
   onProgress?: (fraction: number) => void;
+  /** Pin threads to cores, grouped by NUMA node (each reads its own weight shard there). Default true. */
+  numa?: boolean;
   /** Aborts loading. */
   signal?: AbortSignal;
 }
 
 export interface CompletionOptions extends SamplingOptions {
+  /** Also report each token's log-probability and the top N alternatives (from the raw logits). Default 0: off. */
+  logprobs?: number;
   /** Most tokens to generate. Default 256. */
   maxTokens?: number;
   /** Strings that end the completion; they are not emitted. */
@@ -39,6 +43,10 @@ export interface CompletionChunk {
   /** Text completed by this token (can be empty while a UTF-8 character is incomplete). */
   text: string;
   tokenId: number;
+  /** log p(token) under the model's raw distribution, when `logprobs` was asked for. */
+  logprob?: number;
+  /** The `logprobs` most likely tokens at this step, with their logits and log-probabilities. */
+  top?: { tokenId: number; logit: number; logprob: number }[];
 }
 
 export interface CompletionResult {
@@ -178,18 +186,19 @@ export class Model {
         break;
       }
       generated++;
+      const extra = options.logprobs ? logprobsOf(logits!, token, options.logprobs) : {};
       text += decoder.push(token);
       const stopAt = firstStop(text, stops);
       if (stopAt >= 0) {
         text = text.slice(0, stopAt);
-        if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token };
+        if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token, ...extra };
         emitted = text.length;
         reason = "stop";
         this.history.push(token);
         break;
       }
       const safe = text.length - heldBack(text, stops);
-      yield { text: text.slice(emitted, safe), tokenId: token };
+      yield { text: text.slice(emitted, safe), tokenId: token, ...extra };
       emitted = Math.max(emitted, safe);
       logits = this.llama.forward(token, this.history.length);
       this.history.push(token);
@@ -218,6 +227,17 @@ export class Model {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** A token's log-probability and the top-n alternatives, from raw logits (log-sum-exp in double). */
+function logprobsOf(logits: Float32Array, token: number, n: number): Pick<CompletionChunk, "logprob" | "top"> {
+  let max = -Infinity;
+  for (const l of logits) max = Math.max(max, l);
+  let sum = 0;
+  for (const l of logits) sum += Math.exp(l - max);
+  const lse = max + Math.log(sum);
+  const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, n);
+  return { logprob: logits[token] - lse, top: order.map((i) => ({ tokenId: i, logit: logits[i], logprob: logits[i] - lse })) };
 }
 
 /** Index of the first stop string in text, or -1. */
@@ -266,11 +286,10 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
 
   const topology = readTopology();
   const plan = planThreads(topology, options.threads);
-  const pool = await WorkerPool.create({ threads: plan.cpus.length, cpus: plan.cpus });
+  const pool = await WorkerPool.create({ threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus });
   try {
     options.signal?.throwIfAborted();
-    const llama = Llama.load(file, pool, { contextSize, kvType });
-    options.onProgress?.(1);
+    const llama = Llama.load(file, pool, { contextSize, kvType, onProgress: options.onProgress });
     return new Model(file, tokenizer, llama, pool);
   } catch (e) {
     await pool.close();

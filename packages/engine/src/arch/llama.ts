@@ -92,6 +92,8 @@ export interface LlamaOptions {
   readonly maxBatch?: number;
   /** KV cache element type: f32, f16 or q8_0. */
   readonly kvType: GgmlTypeTraits;
+  /** Called after each weight matrix is read, with the fraction of weight bytes read so far. */
+  readonly onProgress?: (fraction: number) => void;
 }
 
 /** Views of the main thread's buffers, in its first arena (offsets for the kernels, arrays for JS). */
@@ -155,9 +157,13 @@ export class Llama {
     const matrices = [...Array.from({ length: nLayer }, (_, l) => [LLAMA_TENSORS.attnQ, LLAMA_TENSORS.attnK, LLAMA_TENSORS.attnV, LLAMA_TENSORS.attnOutput,
       LLAMA_TENSORS.ffnGate, LLAMA_TENSORS.ffnUp, LLAMA_TENSORS.ffnDown].map((p) => blk(p, l))).flat(), outputTensor];
     mm.reserve(matrices.map(matrixOf));
+    const totalBytes = matrices.reduce((n, t) => n + t.nBytes, 0);
+    let readBytes = 0;
     const load = (t: GgufTensorInfo) => {
       const m = mm.alloc(t.type, t.dims[1] ?? 1, t.dims[0]);
       mm.load(m, file.path!, t.fileOffset);
+      readBytes += t.nBytes;
+      options.onProgress?.(readBytes / totalBytes);
       return m;
     };
 

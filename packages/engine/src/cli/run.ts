@@ -3,7 +3,17 @@ import { loadModel } from "../model.js";
 import { UsageError } from "./usage.js";
 import { parseArgs } from "node:util";
 
-const USAGE = "run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--kv f16|q8_0|f32] [-t THREADS] [-c CTX] [--json]";
+/** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
+export function progressBar(): ((fraction: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (fraction) => {
+    const width = 30;
+    const done = Math.round(fraction * width);
+    process.stderr.write(`\rloading [${"#".repeat(done)}${" ".repeat(width - done)}] ${(fraction * 100).toFixed(0)}%${fraction >= 1 ? "\n" : ""}`);
+  };
+}
+
+const USAGE = "run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--kv f16|q8_0|f32] [-t THREADS] [-c CTX] [--json [--top K]]";
 
 const number = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -32,6 +42,7 @@ export async function runCommand(args: string[]): Promise<void> {
         threads: { type: "string", short: "t" },
         ctx: { type: "string", short: "c" },
         json: { type: "boolean", default: false },
+        top: { type: "string" },
       },
     });
   } catch (e) {
@@ -42,6 +53,7 @@ export async function runCommand(args: string[]): Promise<void> {
   const kv = v.kv ?? "f16";
   if (!["f16", "f32", "q8_0"].includes(kv)) throw new UsageError(`--kv must be f16, q8_0 or f32, got '${kv}'`);
   const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
+    onProgress: progressBar(),
     kvCacheType: kv as "f16",
     threads: number(v.threads, "--threads"),
     contextSize: number(v.ctx, "--ctx"),
@@ -58,14 +70,17 @@ export async function runCommand(args: string[]): Promise<void> {
       topP: number(v["top-p"], "--top-p"),
       minP: number(v["min-p"], "--min-p"),
       seed: number(v.seed, "--seed"),
+      logprobs: number(v.top, "--top"),
       signal: abort.signal,
     });
     const ids: number[] = [];
+    const top: [number, number][][] = [];
     // The first step validates (context overflow) before anything is printed.
     let step = await completion.next();
     if (!v.json) process.stdout.write(prompt);
     while (!step.done) {
       if (step.value.tokenId >= 0) ids.push(step.value.tokenId);
+      if (step.value.top) top.push(step.value.top.map((t) => [t.tokenId, t.logit]));
       if (!v.json) process.stdout.write(step.value.text);
       step = await completion.next();
     }
@@ -74,7 +89,7 @@ export async function runCommand(args: string[]): Promise<void> {
     if (v.json) {
       const promptIds = model.tokenize(prompt);
       process.stdout.write(`${JSON.stringify({
-        prompt_ids: promptIds, ids, text: r.text, finish_reason: r.finishReason,
+        prompt_ids: promptIds, ids, text: r.text, finish_reason: r.finishReason, ...(v.top ? { top } : {}),
         timings: { prompt_n: r.promptTokens, prompt_ms: r.promptMs, predicted_n: r.generatedTokens, predicted_ms: r.generationMs },
       })}\n`);
     } else {
