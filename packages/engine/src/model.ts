@@ -75,6 +75,11 @@ export class Model {
     return this.llama.contextSize;
   }
 
+  /** Threads doing the matrix products, the main thread included. */
+  get threads(): number {
+    return this.pool.threads;
+  }
+
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[] {
     return this.tokenizer.encode(text, options);
   }

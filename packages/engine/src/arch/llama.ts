@@ -2,9 +2,8 @@
 // time, reading top to bottom like llama2.c's run.c. Matrices live in the worker pool's arenas, sharded by
 // rows; the small per-token work (norms, RoPE, attention, residuals) runs on the main thread's kernels.
 // GGUF keys and tensor names are spelled as in GGUF (llama.cpp src/models/llama.cpp, gguf-py constants).
-import * as fs from "node:fs";
 import {
-  ACTIVATION_TYPES, attend, ggmlType, MatMul, ropeCache, toFloatOf,
+  ACTIVATION_TYPES, attend, ggmlType, MatMul, readFileInto, ropeCache, toFloatOf,
   type GgmlTypeTraits, type KernelExports, type KvTensor, type RopeParams, type ShardedMatrix, type WorkerPool,
 } from "@cpu-llm/kernels";
 import { metaNumber, metaString } from "../gguf/metadata.js";
@@ -135,7 +134,7 @@ export class Llama {
     if (ropeFreqs) {
       const factors = new Float32Array(ropeFreqs.nElements);
       const raw = new Uint8Array(ropeFreqs.nBytes);
-      readAt(file.path, raw, ropeFreqs.fileOffset);
+      readFileInto(file.path, raw, ropeFreqs.fileOffset);
       toFloatOf(ropeFreqs.type, ropeFreqs.name)(factors, 0, raw, 0, factors.length);
       hp = { ...hp, rope: { ...hp.rope, freqFactors: factors } };
     }
@@ -173,7 +172,7 @@ export class Llama {
     const floats = (t: GgufTensorInfo) => {
       const b = vector(t.nElements);
       const raw = new Uint8Array(t.nBytes);
-      readAt(file.path!, raw, t.fileOffset);
+      readFileInto(file.path!, raw, t.fileOffset);
       toFloatOf(t.type, t.name)(b.array, 0, raw, 0, t.nElements);
       return b.at;
     };
@@ -272,23 +271,11 @@ export class Llama {
     if (!Number.isInteger(token) || token < 0 || token >= (t.dims[1] ?? 0)) throw new RangeError(`token id ${token} is out of range`);
     const rowBytes = (t.dims[0] / t.type.blockSize) * t.type.typeSize;
     const raw = new Uint8Array(rowBytes);
-    readAt(this.file.path, raw, t.fileOffset + token * rowBytes);
+    readFileInto(this.file.path, raw, t.fileOffset + token * rowBytes);
     toFloatOf(t.type, t.name)(out, 0, raw, 0, t.dims[0]);
   }
 }
 
-function readAt(path: string, dst: Uint8Array, position: number): void {
-  const fd = fs.openSync(path, "r");
-  try {
-    for (let done = 0; done < dst.length; ) {
-      const n = fs.readSync(fd, dst, done, dst.length - done, position + done);
-      if (n === 0) throw new Error(`${path}: unexpected end of file`);
-      done += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 export const kvTypeByName = (name: string): GgmlTypeTraits => {
   const t = ["f32", "f16", "q8_0"].includes(name) ? ggmlType({ f32: 0, f16: 1, q8_0: 8 }[name as "f32"])! : undefined;

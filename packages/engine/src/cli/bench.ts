@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
 import { loadModel } from "../model.js";
-import { UsageError } from "./usage.js";
+import { parseCommandArgs, UsageError } from "./usage.js";
 
 const USAGE = "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--json]";
 
@@ -17,24 +16,14 @@ interface Row {
  * generates 128 tokens one at a time from an empty cache. Tokens are random ids; r repetitions, mean ± sd.
  */
 export async function benchCommand(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        p: { type: "string", short: "p", default: "512" },
-        n: { type: "string", short: "n", default: "128" },
-        threads: { type: "string", short: "t" },
-        r: { type: "string", short: "r", default: "3" },
-        kv: { type: "string", default: "f16" },
-        json: { type: "boolean", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${USAGE}`);
-  }
+  const parsed = parseCommandArgs(args, {
+    p: { type: "string", short: "p", default: "512" },
+    n: { type: "string", short: "n", default: "128" },
+    threads: { type: "string", short: "t" },
+    r: { type: "string", short: "r", default: "3" },
+    kv: { type: "string", default: "f16" },
+    json: { type: "boolean", default: false },
+  }, USAGE);
   const [modelPath] = parsed.positionals;
   if (!modelPath) throw new UsageError(`MODEL is required\nusage: cpu-llm ${USAGE}`);
   const v = parsed.values;
@@ -45,7 +34,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const loadStart = performance.now();
   const model = await loadModel(modelPath, { threads, contextSize: Math.max(p, n) + 8, kvCacheType: v.kv as "f16" });
   const loadMs = performance.now() - loadStart;
-  const nThreads = (model as unknown as { pool: { threads: number } }).pool.threads;
+  const nThreads = model.threads;
   const nVocab = model.tokenizer.size;
   let seed = 12345;
   const randomIds = (k: number) => Array.from({ length: k }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % nVocab);

@@ -1,22 +1,11 @@
-import { parseArgs } from "node:util";
 import { loadModel } from "../model.js";
-import { UsageError } from "./usage.js";
+import { parseCommandArgs, UsageError } from "./usage.js";
 
 const USAGE = "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json";
 
 /** `cpu-llm logits`: teacher-forced logits, one row per input position, top K (id, logit) pairs each. */
 export async function logitsCommand(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { ids: { type: "string" }, kv: { type: "string" }, top: { type: "string" }, json: { type: "boolean", default: false } },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${USAGE}`);
-  }
+  const parsed = parseCommandArgs(args, { ids: { type: "string" }, kv: { type: "string" }, top: { type: "string" }, json: { type: "boolean", default: false } }, USAGE);
   const [modelPath] = parsed.positionals;
   if (!modelPath || parsed.values.ids === undefined) throw new UsageError(`MODEL and --ids are required\nusage: cpu-llm ${USAGE}`);
   const ids = parsed.values.ids.split(",").map((s) => {

@@ -1,7 +1,6 @@
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
-import { UsageError } from "./usage.js";
-import { parseArgs } from "node:util";
+import { parseCommandArgs, UsageError } from "./usage.js";
 
 /** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
 export function progressBar(): ((fraction: number) => void) | undefined {
@@ -24,30 +23,20 @@ const number = (v: string | undefined, name: string): number | undefined => {
 
 /** `cpu-llm run`: streams a completion to stdout; with --json, one line with ids, text and timings. */
 export async function runCommand(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        prompt: { type: "string", short: "p" },
-        n: { type: "string", short: "n" },
-        temp: { type: "string" },
-        "top-k": { type: "string" },
-        "top-p": { type: "string" },
-        "min-p": { type: "string" },
-        seed: { type: "string" },
-        kv: { type: "string" },
-        threads: { type: "string", short: "t" },
-        ctx: { type: "string", short: "c" },
-        json: { type: "boolean", default: false },
-        top: { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${USAGE}`);
-  }
+  const parsed = parseCommandArgs(args, {
+    prompt: { type: "string", short: "p" },
+    n: { type: "string", short: "n" },
+    temp: { type: "string" },
+    "top-k": { type: "string" },
+    "top-p": { type: "string" },
+    "min-p": { type: "string" },
+    seed: { type: "string" },
+    kv: { type: "string" },
+    threads: { type: "string", short: "t" },
+    ctx: { type: "string", short: "c" },
+    json: { type: "boolean", default: false },
+    top: { type: "string" },
+  }, USAGE);
   const v = parsed.values;
   if (parsed.positionals.length > 1) throw new UsageError(`one MODEL at most\nusage: cpu-llm ${USAGE}`);
   const kv = v.kv ?? "f16";

@@ -7,14 +7,18 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** parseArgs with one positional MODEL, turning its errors into UsageError. */
-export function parseModelArgs<O extends Options>(args: string[], options: O, usage: string) {
-  let parsed;
+/** parseArgs (strict, positionals allowed), its errors turned into a UsageError with the command's usage. */
+export function parseCommandArgs<O extends Options>(args: string[], options: O, usage: string) {
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${usage}`);
   }
+}
+
+/** parseArgs with one positional MODEL, turning its errors into UsageError. */
+export function parseModelArgs<O extends Options>(args: string[], options: O, usage: string) {
+  const parsed = parseCommandArgs(args, options, usage);
   const [model, ...extra] = parsed.positionals;
   if (model === undefined) throw new UsageError(`MODEL is required\nusage: cpu-llm ${usage}`);
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}\nusage: cpu-llm ${usage}`);

@@ -1,21 +1,10 @@
-import * as fs from "node:fs";
-import { toFloatOf } from "@cpu-llm/kernels";
+import { readFileInto, toFloatOf } from "@cpu-llm/kernels";
 import type { GgufFile, GgufTensorInfo } from "./readGguf.js";
 
 /** Reads a tensor's raw bytes from its file into dst (or a new buffer). */
 export function readTensorBytes(path: string, tensor: GgufTensorInfo, dst = new Uint8Array(tensor.nBytes)): Uint8Array {
-  const fd = fs.openSync(path, "r");
-  try {
-    let done = 0;
-    while (done < tensor.nBytes) {
-      const n = fs.readSync(fd, dst, done, tensor.nBytes - done, tensor.fileOffset + done);
-      if (n === 0) throw new Error(`${path}: tensor '${tensor.name}' ends past the end of the file`);
-      done += n;
-    }
-    return dst;
-  } finally {
-    fs.closeSync(fd);
-  }
+  readFileInto(path, dst.subarray(0, tensor.nBytes), tensor.fileOffset);
+  return dst;
 }
 
 /** A tensor converted to floats (tests and tools; the engine keeps weights in their own type). */
