@@ -51,6 +51,14 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect(result.text).not.toContain("Lily");
     expect(chunks.map((c) => c.text).join("")).toBe(result.text);
     expect(result.text.endsWith("named ")).toBe(true);
+    // The cache stays consistent after a stop: the same prompt again gives the same story.
+    const again = await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 30 }));
+    const fresh = await loadModel(DEMO_MODEL, { kvCacheType: "f32", threads: 1 });
+    try {
+      expect(again.result.text).toBe((await collect(fresh.complete("Once upon a time", { temperature: 0, maxTokens: 30 }))).result.text);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("stops when aborted", async () => {

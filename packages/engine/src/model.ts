@@ -199,8 +199,7 @@ export class Model {
         if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token, ...extra };
         emitted = text.length;
         reason = "stop";
-        this.history.push(token);
-        break;
+        break; // the token never went through the model: the cache (and history) end before it
       }
       const safe = text.length - heldBack(text, stops);
       yield { text: text.slice(emitted, safe), tokenId: token, ...extra };
