@@ -87,7 +87,7 @@ async function measure(threads: number, cpus: readonly number[]): Promise<Row[]>
         await b.run();
         const gbs = bytes / (meanMs(b, "matvec") / 1e3) / 1e9;
         rows.push({ threads, test: `matvec ${type} ${shape.name}`, value: gbs, unit: "GB/s", ofStream: gbs / streamGBs });
-        if (shape.rows === 4096) {
+        {
           for (const n of BATCHES) {
             const bm = new Bench({ iterations: n === 512 ? 2 : 5, warmupIterations: 1, time: 0 });
             bm.add("matmul", () => mm.batch(mats[0], x.subarray(0, n * shape.cols), n, out.subarray(0, n * shape.rows)));
