@@ -4,7 +4,7 @@ import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowQuadQ4_0Simd, accumulateBlock4
 import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowQuadQ4_0Relaxed } from "./relaxed";
 import { f16Lookup } from "./f16";
 export { initF16Table } from "./f16";
-import { vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
+import { colQuadQ8_0, rowQuadQ8_0, vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
 export { vecDotQ4_0Q8_0Simd } from "./q4_0";
@@ -20,12 +20,11 @@ function dotQ4_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
   return vecDotQ4_0Q8_0Simd(w, x, xs, nb);
 }
 
-/** Row of Q4_0 weights · Q8_0 activations; xs holds the activations' per-block (d, d·Σq) floats. */
+/** Row of Q4_0 weights · Q8_0 activations; xs holds the activations' per-block d (f32) and Σq (i32). */
 export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
   return dotQ4_0(w, x, xs, nb);
 }
 
-/** out[r] = row r of W (Q4_0, rowBytes apart) · x (Q8_0 with its scales), for rows [r0, r1). */
 /**
  * WebAssembly has no prefetch instruction, and the out-of-order window alone keeps too few cache misses in
  * flight to stream from DRAM (measured: ~40% of the streaming read rate). So before each row pair, one load
@@ -43,6 +42,7 @@ function touch(p: usize, bytes: usize): void {
   prefetchSink ^= acc;
 }
 
+/** out[r] = row r of W (Q4_0, rowBytes apart) · x (Q8_0 with its scales), for rows [r0, r1). */
 export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
   let r = r0;
   for (; r + 4 <= r1; r += 4) {
@@ -56,11 +56,13 @@ export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
 
 /** out[r] = row r of W (Q8_0) · x (Q8_0), for rows [r0, r1). */
 export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) {
+  let r = r0;
+  for (; r + 4 <= r1; r += 4) {
     const row = w + <usize>r * <usize>rowBytes;
-    if (r + PREFETCH_ROWS < r1) touch(row + <usize>(PREFETCH_ROWS * rowBytes), <usize>rowBytes);
-    store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(row, x, xs, nb));
+    if (r + PREFETCH_ROWS + 4 <= r1) touch(row + <usize>(PREFETCH_ROWS * rowBytes), <usize>(4 * rowBytes));
+    rowQuadQ8_0(out + <usize>(r * 4), row, <usize>rowBytes, x, xs, nb);
   }
+  for (; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 @inline
@@ -114,11 +116,20 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
   }
 }
 
-/** The same for Q8_0 weights: row by row, each row's blocks reused from cache across activation rows. */
+/** The same for Q8_0 weights: each weight block widened once for four activation rows. */
 export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
   for (let r = r0; r < r1; r++) {
-    for (let c = 0; c < n; c++) {
-      store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+    const row = w + <usize>r * <usize>rowBytes;
+    let c = 0;
+    for (; c + 4 <= n; c += 4) {
+      const acc = colQuadQ8_0(row, x + <usize>(c * xStride), <usize>xStride, xs + <usize>(c * nb * 8), <usize>(nb * 8), nb);
+      store<f32>(out + <usize>((c * outStride + r) * 4), f32x4.extract_lane(acc, 0));
+      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), f32x4.extract_lane(acc, 1));
+      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), f32x4.extract_lane(acc, 2));
+      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), f32x4.extract_lane(acc, 3));
+    }
+    for (; c < n; c++) {
+      store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ8_0Q8_0(row, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
     }
   }
 }

@@ -1,7 +1,7 @@
 // Q8_0: blocks of 32 weights, an f16 scale then 32 int8 (34 bytes). Activations are quantized to Q8_0 before
 // every quantized dot product, as ggml does.
 import { f16Lookup, f16ToF32 } from "./f16";
-import { accumulateBlock } from "./q4_0";
+import { accumulateBlock, accumulateBlock4, scales4 } from "./q4_0";
 
 export const QK: i32 = 32;
 export const Q8_0_BYTES: i32 = 34;
@@ -99,4 +99,64 @@ export function dequantizeRowQ8_0(dst: usize, src: usize, n: i32): void {
     const d = f16ToF32(load<u16>(o));
     for (let j = 0; j < QK; j++) store<f32>(dst + <usize>((b * QK + j) * 4), <f32>load<i8>(o + 2 + <usize>j) * d);
   }
+}
+
+/** The i32x4 lane sums of one Q8_0 weight block (at w) times the activation block already widened to i16. */
+@inline
+function blockDotQ8_0(w: usize, xl0: v128, xh0: v128, xl1: v128, xh1: v128): v128 {
+  const w0 = v128.load(w, 2);
+  const w1 = v128.load(w, 18);
+  let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), xl0);
+  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), xh0));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), xl1));
+  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), xh1));
+}
+
+/** Four Q8_0 rows against one activation row: the activation block widened once, four float chains in a vector. */
+export function rowQuadQ8_0(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
+  const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const o = <usize>(b * Q8_0_BYTES);
+    const x0 = v128.load(x, 2);
+    const x1 = v128.load(x, 18);
+    const xl0 = i16x8.extend_low_i8x16_s(x0), xh0 = i16x8.extend_high_i8x16_s(x0);
+    const xl1 = i16x8.extend_low_i8x16_s(x1), xh1 = i16x8.extend_high_i8x16_s(x1);
+    const d = f32x4.mul(scales4(w0 + o, w1 + o, w2 + o, w3 + o), f32x4.splat(load<f32>(xs)));
+    acc = accumulateBlock4(
+      acc,
+      blockDotQ8_0(w0 + o, xl0, xh0, xl1, xh1), blockDotQ8_0(w1 + o, xl0, xh0, xl1, xh1),
+      blockDotQ8_0(w2 + o, xl0, xh0, xl1, xh1), blockDotQ8_0(w3 + o, xl0, xh0, xl1, xh1),
+      d,
+    );
+    x += <usize>Q8_0_BYTES;
+    xs += 8;
+  }
+  v128.store(out, acc);
+}
+
+/** One Q8_0 weight row against four activation rows (columns): the weight block widened once. */
+export function colQuadQ8_0(w: usize, x0: usize, xStride: usize, xs0: usize, xsStride: usize, nb: i32): v128 {
+  let acc = f32x4.splat(0);
+  const x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+  const s1 = xs0 + xsStride, s2 = s1 + xsStride, s3 = s2 + xsStride;
+  for (let b = 0; b < nb; b++) {
+    const o = <usize>(b * Q8_0_BYTES);
+    const so = <usize>(b * 8);
+    const w0 = v128.load(w + o, 2);
+    const w1 = v128.load(w + o, 18);
+    const wl0 = i16x8.extend_low_i8x16_s(w0), wh0 = i16x8.extend_high_i8x16_s(w0);
+    const wl1 = i16x8.extend_low_i8x16_s(w1), wh1 = i16x8.extend_high_i8x16_s(w1);
+    let dx = f32x4.splat(load<f32>(xs0 + so));
+    dx = f32x4.replace_lane(dx, 1, load<f32>(s1 + so));
+    dx = f32x4.replace_lane(dx, 2, load<f32>(s2 + so));
+    dx = f32x4.replace_lane(dx, 3, load<f32>(s3 + so));
+    acc = accumulateBlock4(
+      acc,
+      blockDotQ8_0(x0 + o, wl0, wh0, wl1, wh1), blockDotQ8_0(x1 + o, wl0, wh0, wl1, wh1),
+      blockDotQ8_0(x2 + o, wl0, wh0, wl1, wh1), blockDotQ8_0(x3 + o, wl0, wh0, wl1, wh1),
+      f32x4.mul(f32x4.splat(f16Lookup(load<u16>(w + o))), dx),
+    );
+  }
+  return acc;
 }
