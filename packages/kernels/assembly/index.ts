@@ -77,42 +77,74 @@ function blockDotQ4_0(lo: v128, hi: v128, x: usize, xs: usize): v128 {
  * per (r, c) the arithmetic is exactly matvecQ4_0's, so prefill and decode agree bit for bit.
  */
 export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
-  const mask = i8x16.splat(0x0f);
-  for (let r = r0; r < r1; r++) {
+  let r = r0;
+  // Two weight rows × four activation rows per pass: each activation block serves two rows, each weight block four.
+  for (; r + 2 <= r1; r += 2) {
     const wr = w + <usize>r * <usize>rowBytes;
     let c = 0;
-    for (; c + 4 <= n; c += 4) {
-      const x0 = x + <usize>(c * xStride), x1 = x0 + <usize>xStride, x2 = x1 + <usize>xStride, x3 = x2 + <usize>xStride;
-      const s0 = xs + <usize>(c * nb * 8), s1 = s0 + <usize>(nb * 8), s2 = s1 + <usize>(nb * 8), s3 = s2 + <usize>(nb * 8);
-      // Lanes of acc are the four activation rows: each one llama.cpp's float32 chain, block after block.
-      let acc = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        const wb = wr + <usize>(b * 18);
-        const dw = f16Lookup(load<u16>(wb));
-        const q = v128.load(wb, 2);
-        const lo = v128.and(q, mask);
-        const hi = v128.and(i16x8.shr_u(q, 4), mask);
-        const o = <usize>(b * 34);
-        const so = <usize>(b * 8);
-        let dx = f32x4.splat(load<f32>(s0 + so));
-        dx = f32x4.replace_lane(dx, 1, load<f32>(s1 + so));
-        dx = f32x4.replace_lane(dx, 2, load<f32>(s2 + so));
-        dx = f32x4.replace_lane(dx, 3, load<f32>(s3 + so));
-        acc = accumulateBlock4(
-          acc,
-          blockDotQ4_0(lo, hi, x0 + o, s0 + so), blockDotQ4_0(lo, hi, x1 + o, s1 + so),
-          blockDotQ4_0(lo, hi, x2 + o, s2 + so), blockDotQ4_0(lo, hi, x3 + o, s3 + so),
-          f32x4.mul(f32x4.splat(dw), dx),
-        );
-      }
-      store<f32>(out + <usize>((c * outStride + r) * 4), f32x4.extract_lane(acc, 0));
-      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), f32x4.extract_lane(acc, 1));
-      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), f32x4.extract_lane(acc, 2));
-      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), f32x4.extract_lane(acc, 3));
-    }
+    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, xs, nb, true);
     for (; c < n; c++) {
       store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+      store<f32>(out + <usize>((c * outStride + r + 1) * 4), dotQ4_0(wr + <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
     }
+  }
+  for (; r < r1; r++) {
+    const wr = w + <usize>r * <usize>rowBytes;
+    let c = 0;
+    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, xs, nb, false);
+    for (; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+  }
+}
+
+/**
+ * Weight row r (and r + 1 when `two`) against activation rows c..c+3. Lanes of each accumulator are the four
+ * activation rows: each one llama.cpp's float32 chain, block after block.
+ */
+@inline
+function tileQ4_0(out: usize, outStride: i32, r: i32, c: i32, wr: usize, rowBytes: usize, x: usize, xStride: i32, xs: usize, nb: i32, two: bool): void {
+  const mask = i8x16.splat(0x0f);
+  const x0 = x + <usize>(c * xStride), x1 = x0 + <usize>xStride, x2 = x1 + <usize>xStride, x3 = x2 + <usize>xStride;
+  const s0 = xs + <usize>(c * nb * 8), s1 = s0 + <usize>(nb * 8), s2 = s1 + <usize>(nb * 8), s3 = s2 + <usize>(nb * 8);
+  let acc = f32x4.splat(0);
+  let acc2 = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const wb = wr + <usize>(b * 18);
+    const o = <usize>(b * 34);
+    const so = <usize>(b * 8);
+    let dx = f32x4.splat(load<f32>(s0 + so));
+    dx = f32x4.replace_lane(dx, 1, load<f32>(s1 + so));
+    dx = f32x4.replace_lane(dx, 2, load<f32>(s2 + so));
+    dx = f32x4.replace_lane(dx, 3, load<f32>(s3 + so));
+    const q = v128.load(wb, 2);
+    const lo = v128.and(q, mask);
+    const hi = v128.and(i16x8.shr_u(q, 4), mask);
+    acc = accumulateBlock4(
+      acc,
+      blockDotQ4_0(lo, hi, x0 + o, s0 + so), blockDotQ4_0(lo, hi, x1 + o, s1 + so),
+      blockDotQ4_0(lo, hi, x2 + o, s2 + so), blockDotQ4_0(lo, hi, x3 + o, s3 + so),
+      f32x4.mul(f32x4.splat(f16Lookup(load<u16>(wb))), dx),
+    );
+    if (two) {
+      const q2 = v128.load(wb + rowBytes, 2);
+      const lo2 = v128.and(q2, mask);
+      const hi2 = v128.and(i16x8.shr_u(q2, 4), mask);
+      acc2 = accumulateBlock4(
+        acc2,
+        blockDotQ4_0(lo2, hi2, x0 + o, s0 + so), blockDotQ4_0(lo2, hi2, x1 + o, s1 + so),
+        blockDotQ4_0(lo2, hi2, x2 + o, s2 + so), blockDotQ4_0(lo2, hi2, x3 + o, s3 + so),
+        f32x4.mul(f32x4.splat(f16Lookup(load<u16>(wb + rowBytes))), dx),
+      );
+    }
+  }
+  store<f32>(out + <usize>((c * outStride + r) * 4), f32x4.extract_lane(acc, 0));
+  store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), f32x4.extract_lane(acc, 1));
+  store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), f32x4.extract_lane(acc, 2));
+  store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), f32x4.extract_lane(acc, 3));
+  if (two) {
+    store<f32>(out + <usize>((c * outStride + r + 1) * 4), f32x4.extract_lane(acc2, 0));
+    store<f32>(out + <usize>(((c + 1) * outStride + r + 1) * 4), f32x4.extract_lane(acc2, 1));
+    store<f32>(out + <usize>(((c + 2) * outStride + r + 1) * 4), f32x4.extract_lane(acc2, 2));
+    store<f32>(out + <usize>(((c + 3) * outStride + r + 1) * 4), f32x4.extract_lane(acc2, 3));
   }
 }
 
