@@ -83,6 +83,18 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect(a.result.promptTokens).toBe(ids.length);
   });
 
+  it("emits text held back for a stop string that never completes, and runs one completion at a time", async () => {
+    // " Lil" could begin "Lilac": held back until the story goes on otherwise, never lost.
+    const { chunks, result } = await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 12, stop: ["Lilac"] }));
+    expect(chunks.map((c) => c.text).join("")).toBe(result.text);
+    expect(result.text).toContain("Lily");
+    const first = model.complete("Once upon a time", { temperature: 0, maxTokens: 4 });
+    await first.next();
+    await expect(model.complete("Hi", { maxTokens: 2 }).next()).rejects.toThrow(/already generating/);
+    await first.return(undefined as never);
+    expect((await collect(model.complete("Hi", { temperature: 0, maxTokens: 2 }))).result.generatedTokens).toBe(2);
+  });
+
   it("refuses a prompt that does not fit, before computing, with the counts", async () => {
     const small = await loadModel(DEMO_MODEL, { contextSize: 8, threads: 1 });
     try {

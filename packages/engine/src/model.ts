@@ -63,6 +63,7 @@ export class Model {
   /** Position of the next token in the KV cache: the tokens in `history` occupy [0, position). */
   private history: number[] = [];
   private template: ChatTemplate | undefined;
+  private busy = false;
 
   constructor(
     readonly file: GgufFile,
@@ -152,6 +153,17 @@ export class Model {
    * so a follow-up that extends the conversation only processes its new tokens.
    */
   async *complete(prompt: string, options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    // One KV cache, one sequence: a second completion while one streams would corrupt it.
+    if (this.busy) throw new Error("this model is already generating: wait for (or abort) the running completion");
+    this.busy = true;
+    try {
+      return yield* this.generate(prompt, options);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async *generate(prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
     const maxTokens = options.maxTokens ?? 256;
     const ids = this.tokenizer.encode(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
     if (ids.length === 0) throw new Error("the prompt has no tokens (and the model adds no BOS)");
@@ -180,6 +192,7 @@ export class Model {
     let emitted = 0; // characters of `text` already handed out (held back while they might begin a stop string)
     let generated = 0;
     let reason: CompletionResult["finishReason"] = "length";
+    let stoppedByString = false;
     while (generated < maxTokens) {
       if (signal?.aborted) {
         reason = "abort";
@@ -199,6 +212,7 @@ export class Model {
         if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token, ...extra };
         emitted = text.length;
         reason = "stop";
+        stoppedByString = true;
         break; // the token never went through the model: the cache (and history) end before it
       }
       const safe = text.length - heldBack(text, stops);
@@ -208,7 +222,8 @@ export class Model {
       this.history.push(token);
       await yieldToEventLoop();
     }
-    if (reason === "length") {
+    // Whatever was held back (an incomplete character, the start of a stop string that never came) goes out now.
+    if (!stoppedByString) {
       text += decoder.flush();
       if (text.length > emitted) yield { text: text.slice(emitted), tokenId: -1 };
     }
