@@ -7,7 +7,7 @@ import { instantiateKernels } from "../wasm/wasmKernels.js";
 import { readFileInto } from "./readFileInto.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
-  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, OP_ADD_ARENA, OP_EXIT, OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH,
+  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, OP_ADD_ARENA, OP_EXIT, OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH,
   REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
@@ -77,7 +77,7 @@ for (;;) {
   const op = ctl[at];
   if (op === OP_EXIT) break;
   try {
-    run(op, ctl[at + 1], ctl.subarray(at + 2, at + 2 + 12));
+    run(op, ctl[at + 1], ctl.subarray(at + 2, at + 2 + MAX_ARGS));
   } catch (e) {
     if (Atomics.compareExchange(ctl, ERROR_THREAD, 0, init.thread + 1) === 0) {
       const message = new TextEncoder().encode(`worker ${init.thread}: ${(e as Error).message}`);
