@@ -95,6 +95,10 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect((await collect(model.complete("Hi", { temperature: 0, maxTokens: 2 }))).result.generatedTokens).toBe(2);
   });
 
+  it("refuses a context whose KV cache cannot fit one 4 GiB memory, with the numbers", async () => {
+    await expect(loadModel(DEMO_MODEL, { contextSize: 2 ** 30 })).rejects.toThrow(/contextSize 1073741824 needs .* GiB of f16 KV cache.*at most \d+ tokens/);
+  });
+
   it("refuses a prompt that does not fit, before computing, with the counts", async () => {
     const small = await loadModel(DEMO_MODEL, { contextSize: 8, threads: 1 });
     try {

@@ -297,9 +297,17 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const kvBytesPerToken = 2 * hp.nLayer * ((hp.nKvHead * hp.headDim) / kvType.blockSize) * kvType.typeSize;
   const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 8;
   const free = os.freemem();
+  // The KV cache lives in one wasm32 memory (4 GiB) with the per-token buffers, for now.
+  const arenaTokens = Math.floor((2 ** 32 - 2 ** 27 - scratchBytes) / kvBytesPerToken);
+  if (options.contextSize !== undefined && options.contextSize > arenaTokens) {
+    throw new RangeError(
+      `contextSize ${options.contextSize} needs ${((options.contextSize * kvBytesPerToken) / 2 ** 30).toFixed(2)} GiB of ${kvType.name} KV cache; ` +
+        `the cache lives in one 4 GiB WebAssembly memory for now: at most ${arenaTokens} tokens (a q8_0 cache holds more)`,
+    );
+  }
   // Default context: the trained one, capped so weights, cache and scratch take at most 80% of free memory.
   const budget = Math.floor((free * 0.8 - weightBytes - scratchBytes) / kvBytesPerToken);
-  const contextSize = options.contextSize ?? Math.max(1, Math.min(hp.nCtxTrain, budget));
+  const contextSize = options.contextSize ?? Math.max(1, Math.min(hp.nCtxTrain, budget, arenaTokens));
   const needed = weightBytes + scratchBytes + contextSize * kvBytesPerToken;
   if (needed > free) throw new InsufficientMemoryError(needed, free);
 
