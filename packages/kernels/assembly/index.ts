@@ -1,34 +1,22 @@
 // One source, two builds: `asc --enable relaxed-simd` and plain simd128. ASC_FEATURE_RELAXED_SIMD is a
 // compile-time constant, so each build holds only its own variant of the Q4_0 dot product.
-import { vecDotQ4_0Q8_0Simd, blockDotQ4_0Simd, rowQuadQ4_0Simd, accumulateBlock4 } from "./q4_0";
-import { vecDotQ4_0Q8_0Relaxed, blockDotQ4_0Relaxed, rowQuadQ4_0Relaxed } from "./relaxed";
+import { accumulateBlock4, blockDotQ4_0, rowQuadQ4_0, vecDotQ4_0Q8_0 } from "./q4_0";
 import { f16Lookup } from "./f16";
 export { initF16Table } from "./f16";
 import { colQuadQ8_0, rowQuadQ8_0, vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
-export { vecDotQ4_0Q8_0Simd } from "./q4_0";
+export { vecDotQ4_0Q8_0 } from "./q4_0";
 export { rmsNorm, ropeNorm, ropeNeox, softmax, swiglu, add, scale, argmax, accumulateRowsF32, accumulateRowsF16, accumulateRowsQ8_0, scoresGroupF16, accumulateGroupF16, roundToF16 } from "./ops";
 export { vecDotF16F16, vecDotF32F32, convertRowF16, copyRowF32, matvecF16, matvecF32, streamRead } from "./f32";
 
 /** Which Q4_0 dot this build has: 1 relaxed, 0 plain simd128. */
 export const RELAXED: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 
-@inline
-function dotQ4_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
-  if (ASC_FEATURE_RELAXED_SIMD) return vecDotQ4_0Q8_0Relaxed(w, x, xs, nb);
-  return vecDotQ4_0Q8_0Simd(w, x, xs, nb);
-}
-
-/** Row of Q4_0 weights · Q8_0 activations; xs holds the activations' per-block d (f32) and Σq (i32). */
-export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
-  return dotQ4_0(w, x, xs, nb);
-}
-
 /**
  * WebAssembly has no prefetch instruction, and the out-of-order window alone keeps too few cache misses in
- * flight to stream from DRAM (measured: ~40% of the streaming read rate). So before each row pair, one load
- * per cache line of the pair PREFETCH_ROWS ahead: a burst of independent misses the memory system serves in
+ * flight to stream from DRAM (measured: ~40% of the streaming read rate). So before each group of rows, one
+ * load per cache line of the rows PREFETCH_ROWS ahead: a burst of independent misses the memory system serves in
  * parallel, finished by the time the kernel reaches those rows. The loaded bytes feed a sink, so no engine
  * may drop the loads.
  */
@@ -48,10 +36,9 @@ export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
   for (; r + 4 <= r1; r += 4) {
     const w0 = w + <usize>r * <usize>rowBytes;
     if (r + PREFETCH_ROWS + 4 <= r1) touch(w0 + <usize>(PREFETCH_ROWS * rowBytes), <usize>(4 * rowBytes));
-    if (ASC_FEATURE_RELAXED_SIMD) rowQuadQ4_0Relaxed(out + <usize>(r * 4), w0, <usize>rowBytes, x, xs, nb);
-    else rowQuadQ4_0Simd(out + <usize>(r * 4), w0, <usize>rowBytes, x, xs, nb);
+    rowQuadQ4_0(out + <usize>(r * 4), w0, <usize>rowBytes, x, xs, nb);
   }
-  for (; r < r1; r++) store<f32>(out + <usize>(r * 4), dotQ4_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
+  for (; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_0Q8_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 /** out[r] = row r of W (Q8_0) · x (Q8_0), for rows [r0, r1). */
@@ -63,12 +50,6 @@ export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
     rowQuadQ8_0(out + <usize>(r * 4), row, <usize>rowBytes, x, xs, nb);
   }
   for (; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ8_0Q8_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
-}
-
-@inline
-function blockDotQ4_0(lo: v128, hi: v128, x: usize, xs: usize): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return blockDotQ4_0Relaxed(lo, hi, x, xs);
-  return blockDotQ4_0Simd(lo, hi, x, xs);
 }
 
 /**
@@ -84,15 +65,15 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
     let c = 0;
     for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, xs, nb, true);
     for (; c < n; c++) {
-      store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
-      store<f32>(out + <usize>((c * outStride + r + 1) * 4), dotQ4_0(wr + <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+      store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ4_0Q8_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+      store<f32>(out + <usize>((c * outStride + r + 1) * 4), vecDotQ4_0Q8_0(wr + <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
     }
   }
   for (; r < r1; r++) {
     const wr = w + <usize>r * <usize>rowBytes;
     let c = 0;
     for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, xs, nb, false);
-    for (; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), dotQ4_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+    for (; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ4_0Q8_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
   }
 }
 

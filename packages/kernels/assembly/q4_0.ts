@@ -3,6 +3,7 @@
 // int8 activations, then -8·Σx from the activation block's precomputed sum, then one float scale per block.
 import { f16Lookup } from "./f16";
 import { Q8_0_BYTES } from "./q8_0";
+import { blockDotQ4_0Relaxed } from "./relaxed";
 
 export const Q4_0_BYTES: i32 = 18;
 
@@ -69,15 +70,21 @@ export function blockDotQ4_0Simd(lo: v128, hi: v128, x: usize, xs: usize): v128 
   return dotU4I8(hi, v128.load(x, 18), dotU4I8(lo, v128.load(x, 2), offset8(xs)));
 }
 
-/** Plain SIMD: nibbles and activations widened to i16, then i32x4.dot_i16x8_s; bit-identical to the relaxed one. */
-export function vecDotQ4_0Q8_0Simd(w: usize, x: usize, xs: usize, nb: i32): f32 {
+/** One block's lane sums, through the relaxed dot where this build has it: both lay lanes out alike. */
+@inline
+export function blockDotQ4_0(lo: v128, hi: v128, x: usize, xs: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return blockDotQ4_0Relaxed(lo, hi, x, xs);
+  return blockDotQ4_0Simd(lo, hi, x, xs);
+}
+
+/** Row of Q4_0 weights · Q8_0 activations; xs holds the activations' per-block d (f32) and Σq (i32). */
+export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
   const mask = i8x16.splat(0x0f);
   let acc: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     const q = v128.load(w, 2);
-    const s = blockDotQ4_0Simd(v128.and(q, mask), v128.and(i16x8.shr_u(q, 4), mask), x, xs);
-    acc = accumulateBlock(acc, s, d);
+    acc = accumulateBlock(acc, blockDotQ4_0(v128.and(q, mask), v128.and(i16x8.shr_u(q, 4), mask), x, xs), d);
     w += <usize>Q4_0_BYTES;
     x += <usize>Q8_0_BYTES;
     xs += 8;
@@ -85,19 +92,18 @@ export function vecDotQ4_0Q8_0Simd(w: usize, x: usize, xs: usize, nb: i32): f32 
   return acc;
 }
 
-
-/** Four rows at once, as rowQuadQ4_0Relaxed, with plain SIMD; bit-identical to it. */
-export function rowQuadQ4_0Simd(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
+/** Four rows at once: four independent float chains hide the latency of accumulateBlock's double round trip. */
+export function rowQuadQ4_0(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
   const mask = i8x16.splat(0x0f);
   const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
   let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const o = <usize>(b * Q4_0_BYTES);
     const q0 = v128.load(w0 + o, 2), q1 = v128.load(w1 + o, 2), q2 = v128.load(w2 + o, 2), q3 = v128.load(w3 + o, 2);
-    const s0 = blockDotQ4_0Simd(v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x, xs);
-    const s1 = blockDotQ4_0Simd(v128.and(q1, mask), v128.and(i16x8.shr_u(q1, 4), mask), x, xs);
-    const s2 = blockDotQ4_0Simd(v128.and(q2, mask), v128.and(i16x8.shr_u(q2, 4), mask), x, xs);
-    const s3 = blockDotQ4_0Simd(v128.and(q3, mask), v128.and(i16x8.shr_u(q3, 4), mask), x, xs);
+    const s0 = blockDotQ4_0(v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x, xs);
+    const s1 = blockDotQ4_0(v128.and(q1, mask), v128.and(i16x8.shr_u(q1, 4), mask), x, xs);
+    const s2 = blockDotQ4_0(v128.and(q2, mask), v128.and(i16x8.shr_u(q2, 4), mask), x, xs);
+    const s3 = blockDotQ4_0(v128.and(q3, mask), v128.and(i16x8.shr_u(q3, 4), mask), x, xs);
     const d = f32x4.mul(scales4(w0 + o, w1 + o, w2 + o, w3 + o), f32x4.splat(load<f32>(xs)));
     acc = accumulateBlock4(acc, s0, s1, s2, s3, d);
     x += <usize>Q8_0_BYTES;
