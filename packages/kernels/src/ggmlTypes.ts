@@ -59,21 +59,30 @@ const halfFromFloat = (encode: (x: number) => number): FromFloat => (dst, dstOff
   }
 };
 
-const row = (
-  id: number, name: string, blockSize: number, typeSize: number,
-  toFloat?: ToFloat, fromFloat?: FromFloat, vecDotType?: string, matvec?: string, matmul?: string, accumulateRows?: string,
-  scoresGroup?: string, accumulateGroup?: string,
-) => ({ id, name, blockSize, typeSize, toFloat, fromFloat, vecDotType, matvec, matmul, accumulateRows, scoresGroup, accumulateGroup }) satisfies GgmlTypeTraits;
+type Computing = Omit<GgmlTypeTraits, "id" | "name" | "blockSize" | "typeSize">;
+
+const row = (id: number, name: string, blockSize: number, typeSize: number, computing: Computing = {}): GgmlTypeTraits =>
+  ({ id, name, blockSize, typeSize, ...computing });
 
 /** Indexed by ggml_type id; ids 4, 5 (Q4_2, Q4_3) are long gone and stay empty. */
 const rows: GgmlTypeTraits[] = [
-  row(0, "f32", 1, 4, f32ToFloat, f32FromFloat, "f32", "matvecF32", undefined, "accumulateRowsF32"),
-  row(1, "f16", 1, 2, halfToFloat(f16ToF32), halfFromFloat(f32ToF16), "f16", "matvecF16", undefined, "accumulateRowsF16", "scoresGroupF16", "accumulateGroupF16"),
-  row(2, "q4_0", 32, 18, dequantizeRowQ4_0, quantizeRowQ4_0Ref, "q8_0", "matvecQ4_0", "matmulQ4_0"),
+  row(0, "f32", 1, 4, {
+    toFloat: f32ToFloat, fromFloat: f32FromFloat, vecDotType: "f32", matvec: "matvecF32", accumulateRows: "accumulateRowsF32",
+  }),
+  row(1, "f16", 1, 2, {
+    toFloat: halfToFloat(f16ToF32), fromFloat: halfFromFloat(f32ToF16), vecDotType: "f16", matvec: "matvecF16",
+    accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
+  }),
+  row(2, "q4_0", 32, 18, {
+    toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0", matmul: "matmulQ4_0",
+  }),
   row(3, "q4_1", 32, 20),
   row(6, "q5_0", 32, 22),
   row(7, "q5_1", 32, 24),
-  row(8, "q8_0", 32, 34, dequantizeRowQ8_0, quantizeRowQ8_0Ref, "q8_0", "matvecQ8_0", "matmulQ8_0", "accumulateRowsQ8_0"),
+  row(8, "q8_0", 32, 34, {
+    toFloat: dequantizeRowQ8_0, fromFloat: quantizeRowQ8_0Ref, vecDotType: "q8_0", matvec: "matvecQ8_0", matmul: "matmulQ8_0",
+    accumulateRows: "accumulateRowsQ8_0",
+  }),
   row(9, "q8_1", 32, 36),
   row(10, "q2_K", 256, 84),
   row(11, "q3_K", 256, 110),
@@ -95,7 +104,7 @@ const rows: GgmlTypeTraits[] = [
   row(27, "i64", 1, 8),
   row(28, "f64", 1, 8),
   row(29, "iq1_m", 256, 56),
-  row(30, "bf16", 1, 2, halfToFloat(bf16ToF32), halfFromFloat(f32ToBf16)),
+  row(30, "bf16", 1, 2, { toFloat: halfToFloat(bf16ToF32), fromFloat: halfFromFloat(f32ToBf16) }),
   // 31-33 and 36-38 were the repacked Q4_0_4_4-style types, removed from GGUF files upstream.
   row(34, "tq1_0", 256, 54),
   row(35, "tq2_0", 256, 66),
