@@ -74,6 +74,7 @@ describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 K
   // kernels do; 1e-3 on at least 90% of steps and 0.5 on all.
   it.each([
     ["stories260K-q8_0", "stories260K-q8_0.once_upon_a_time.greedy64.kvf32"],
+    ["stories260K-q4_0", "stories260K-q4_0.once_upon_a_time.greedy64.kvf32"],
     ["llama-spm-q8_0", "llama-spm-q8_0.once_upon_a_time.greedy48.kvf32"],
     ["llama-spm-q8_0", "llama-spm-q8_0.mixed_fox_zh.greedy48.kvf32"],
     ["llama-spm-q4_0", "llama-spm-q4_0.once_upon_a_time.greedy48.kvf32"],
@@ -116,11 +117,13 @@ describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 K
     }
   });
 
-  // Known miss, kept visible (it.fails turns red the day it passes): from position 48 on, every step differs
-  // by 0.02-0.16, one Q8_0 rounding having flipped there. Not located yet; first suspect: the F32 ffn_down
-  // (rows of 172), whose dot product ggml sums in an order this engine does not reproduce.
-  it.fails("stories260K-q4_0: top-5 within 1e-3 on ≥ 90% of steps", () => {
-    const { steps } = teacherForced("stories260K-q4_0", "stories260K-q4_0.once_upon_a_time.greedy64.kvf32");
-    expect(steps.filter((d) => d <= 1e-3).length / steps.length).toBeGreaterThanOrEqual(0.9);
+  // stories260K's 172-wide FFN takes every path that is not a repacked Q4_0 product: the F32 ffn_down
+  // (ggml_vec_dot_f32, with the tail GCC vectorised), Q4_0 rows ggml does not repack (eight float lanes),
+  // ggml_v_expf in softmax and SwiGLU, and RoPE's fused roundings. Reproducing all of them, every logit
+  // equals llama.cpp's; before, one flipped Q8_0 rounding at position 48 moved every later step by up to 0.4.
+  it("stories260K-q4_0: every logit at every position bit-identical to llama.cpp's", () => {
+    const { rawMax, greedyAgree } = teacherForced("stories260K-q4_0", "stories260K-q4_0.once_upon_a_time.greedy64.kvf32");
+    expect(rawMax).toBe(0);
+    expect(greedyAgree).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // Float kernels: F16 weights take F16 activations (ggml's vec_dot_type for F16, so activations are rounded to
 // half first, as llama.cpp does), F32 weights take F32 activations. Accumulation is float32.
+import { fmaF32, fmaF32x4, reduceAdd16 } from "./fma";
 import { f32ToF16 } from "./q8_0";
 
 /** Eight halves (u16 lanes) to two f32x4, exact for every half including subnormals, infinities and NaNs. */
@@ -52,20 +53,75 @@ function f16Scalar(h: u16): f32 {
 }
 
 /**
- * Σ a[i]·b[i] over n floats: float32 products summed in double, as ggml_vec_dot_f32 does for the elements it
- * does not vectorise (all of a dot shorter than its 32- or 64-float SIMD step, e.g. a small head's q·k); for
- * long dots ggml's float32 lanes and ours differ only in the last bits either way.
+ * The four f32x4 of 16 lanes that ggml_vec_dot_f32's AVX-512 path ends with before its horizontal sum: lane l
+ * of accumulator k (k = 0..3) takes element 64·s + 16·k + l of every 64-element step s with a fused
+ * multiply-add, then x0 + x2 and x1 + x3 are added, and those two. This returns lanes 4·jj..4·jj+3. a is
+ * contiguous; b's elements lie strideB bytes apart (4 for a dot product, a cache row for attention's ·V).
+ */
+@inline
+function laneVector(a: usize, b: usize, strideB: usize, steps: i32, jj: i32, limit: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let s = 0; s < steps; s++) {
+    const i = s * 64 + jj * 4;
+    a0 = fmaF32x4(termsA(a, i, limit), termsB(b, strideB, i, limit), a0);
+    a1 = fmaF32x4(termsA(a, i + 16, limit), termsB(b, strideB, i + 16, limit), a1);
+    a2 = fmaF32x4(termsA(a, i + 32, limit), termsB(b, strideB, i + 32, limit), a2);
+    a3 = fmaF32x4(termsA(a, i + 48, limit), termsB(b, strideB, i + 48, limit), a3);
+  }
+  return f32x4.add(f32x4.add(a0, a2), f32x4.add(a1, a3));
+}
+
+/** Floats i..i+3 of a contiguous array, zero past `limit`. */
+@inline
+function termsA(a: usize, i: i32, limit: i32): v128 {
+  if (i + 4 <= limit) return v128.load(a + <usize>(i * 4));
+  let v = f32x4.splat(0);
+  if (i < limit) v = f32x4.replace_lane(v, 0, load<f32>(a + <usize>(i * 4)));
+  if (i + 1 < limit) v = f32x4.replace_lane(v, 1, load<f32>(a + <usize>(i * 4), 4));
+  if (i + 2 < limit) v = f32x4.replace_lane(v, 2, load<f32>(a + <usize>(i * 4), 8));
+  return v;
+}
+
+/** Floats i..i+3 of an array whose elements lie `stride` bytes apart (4: contiguous), zero past `limit`. */
+@inline
+function termsB(b: usize, stride: usize, i: i32, limit: i32): v128 {
+  if (stride == 4) return termsA(b, i, limit);
+  let v = f32x4.splat(0);
+  const p = b + <usize>i * stride;
+  if (i < limit) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (i + 1 < limit) v = f32x4.replace_lane(v, 1, load<f32>(p + stride));
+  if (i + 2 < limit) v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * stride));
+  if (i + 3 < limit) v = f32x4.replace_lane(v, 3, load<f32>(p + 3 * stride));
+  return v;
+}
+
+/**
+ * Σ a[i]·b[i] over the first `padded` elements (a multiple of 64; elements past n count as zero) in the order
+ * of ggml_vec_dot_f32's AVX-512 path: 64 float lanes of fused multiply-adds, reduced as GGML_F32x16_REDUCE.
+ */
+@inline
+export function dotF32Lanes(a: usize, b: usize, strideB: usize, n: i32, padded: i32): f32 {
+  const steps = padded >> 6;
+  return reduceAdd16(
+    laneVector(a, b, strideB, steps, 0, n), laneVector(a, b, strideB, steps, 1, n),
+    laneVector(a, b, strideB, steps, 2, n), laneVector(a, b, strideB, steps, 3, n),
+  );
+}
+
+/**
+ * Σ a[i]·b[i] over n floats as llama.cpp's x86 build computes it (ggml_vec_dot_f32, AVX-512): the first
+ * n & ~63 elements in 64 lanes, then the rest one by one into the float sum. GCC vectorises that tail loop
+ * (seen in libggml-cpu's disassembly): the products of groups of 16 and 8 are rounded before each is added,
+ * and only the last n % 8 are contracted into fused multiply-adds. A short dot (a small head's q·k) is all tail.
  */
 export function vecDotF32F32(a: usize, b: usize, n: i32): f32 {
-  let acc = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const p = f32x4.mul(v128.load(a + <usize>(i * 4)), v128.load(b + <usize>(i * 4)));
-    acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(p), f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1))));
-  }
-  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; i < n; i++) sum += <f64>(load<f32>(a + <usize>(i * 4)) * load<f32>(b + <usize>(i * 4)));
-  return <f32>sum;
+  const np = n & ~63;
+  const fused = n - ((n - np) & 7);
+  let sum: f32 = np > 0 ? dotF32Lanes(a, b, 4, np, np) : 0;
+  let i = np;
+  for (; i < fused; i++) sum += load<f32>(a + <usize>(i * 4)) * load<f32>(b + <usize>(i * 4));
+  for (; i < n; i++) sum = fmaF32(load<f32>(a + <usize>(i * 4)), load<f32>(b + <usize>(i * 4)), sum);
+  return sum;
 }
 
 /** Floats to halves, round to nearest even (activations for F16 weights). Signature as quantizeRowQ8_0's. */

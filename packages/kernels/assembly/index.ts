@@ -1,12 +1,12 @@
 // One source, two builds: `asc --enable relaxed-simd` and plain simd128. ASC_FEATURE_RELAXED_SIMD is a
 // compile-time constant, so each build holds only its own variant of the Q4_0 dot product.
-import { accumulateBlock4, blockDotQ4_0, rowQuadQ4_0, vecDotQ4_0Q8_0 } from "./q4_0";
+import { accumulateBlock4, blockDotQ4_0, rowQuadQ4_0, vecDotQ4_0Q8_0, vecDotQ4_0Q8_0Unpacked } from "./q4_0";
 import { f16Lookup } from "./f16";
 export { initF16Table } from "./f16";
 import { colQuadQ8_0, rowQuadQ8_0, vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
-export { vecDotQ4_0Q8_0 } from "./q4_0";
+export { vecDotQ4_0Q8_0, vecDotQ4_0Q8_0Unpacked } from "./q4_0";
 export { rmsNorm, ropeNorm, ropeNeox, softmax, swiglu, add, scale, argmax, accumulateRowsF32, accumulateRowsF16, accumulateRowsQ8_0, scoresGroupF16, accumulateGroupF16, roundToF16 } from "./ops";
 export { vecDotF16F16, vecDotF32F32, convertRowF16, copyRowF32, matvecF16, matvecF32, streamRead } from "./f32";
 
@@ -39,6 +39,18 @@ export function matvecQ4_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
     rowQuadQ4_0(out + <usize>(r * 4), w0, <usize>rowBytes, x, xs, nb);
   }
   for (; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_0Q8_0(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+/** matvecQ4_0 for a matrix ggml-cpu does not repack (rows not a multiple of 8): see vecDotQ4_0Q8_0Unpacked. */
+export function matvecQ4_0Unpacked(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_0Q8_0Unpacked(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+/** matmulQ4_0's signature for such a matrix: each activation row through matvecQ4_0Unpacked's arithmetic. */
+export function matmulQ4_0Unpacked(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
+  for (let c = 0; c < n; c++) {
+    matvecQ4_0Unpacked(out + <usize>(c * outStride * 4), w, rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb, r0, r1);
+  }
 }
 
 /** out[r] = row r of W (Q8_0) · x (Q8_0), for rows [r0, r1). */

@@ -1,7 +1,10 @@
 // Element-wise and row operations of a transformer layer, float32 in and out, with ggml's arithmetic where it
-// matters for matching llama.cpp: RMSNorm sums squares in double, SiLU is x/(1+e^-x), softmax sums in double.
+// matters for matching llama.cpp's x86 build: RMSNorm sums squares in double; softmax and SiLU use ggml's
+// vector exponential (expf.ts).
+import { expF32x4, siluF32x4 } from "./expf";
 import { f16Lookup, f16ToF32 } from "./f16";
-import { halvesHigh, halvesLow } from "./f32";
+import { dotF32Lanes, halvesHigh, halvesLow } from "./f32";
+import { fmaF32, reduceAdd16 } from "./fma";
 import { f32ToF16, QK, Q8_0_BYTES } from "./q8_0";
 
 /** out = x / sqrt(mean(x²) + eps) · weight (ggml_rms_norm then ggml_mul: two float roundings). */
@@ -22,7 +25,9 @@ export function rmsNorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): 
 /**
  * Rotates pairs of each head's first nDims dimensions by the angles of one position, given as cos/sin pairs
  * (cs[2i], cs[2i+1]) for pair i. NORM pairs neighbours (2i, 2i+1), as Llama's GGUF layout wants; NEOX pairs
- * i with i + nDims/2 (Qwen2, DeepSeek). Dimensions past nDims are left alone.
+ * i with i + nDims/2 (Qwen2, DeepSeek). Dimensions past nDims are left alone. GCC contracts ggml's
+ * `x0*cos - x1*sin` and `x0*sin + x1*cos` (rotate_pairs in ggml-cpu/ops.cpp) into fused multiply-adds over
+ * the first product, which is what rotate() does.
  */
 export function ropeNorm(x: usize, nHeads: i32, headDim: i32, nDims: i32, cs: usize): void {
   for (let h = 0; h < nHeads; h++) {
@@ -33,8 +38,8 @@ export function ropeNorm(x: usize, nHeads: i32, headDim: i32, nDims: i32, cs: us
       const p = base + <usize>(i * 8);
       const x0 = load<f32>(p);
       const x1 = load<f32>(p, 4);
-      store<f32>(p, x0 * c - x1 * s);
-      store<f32>(p, x0 * s + x1 * c, 4);
+      store<f32>(p, rotatedFirst(x0, x1, c, s));
+      store<f32>(p, rotatedSecond(x0, x1, c, s), 4);
     }
   }
 }
@@ -50,29 +55,86 @@ export function ropeNeox(x: usize, nHeads: i32, headDim: i32, nDims: i32, cs: us
       const p1 = base + <usize>((i + half) * 4);
       const x0 = load<f32>(p0);
       const x1 = load<f32>(p1);
-      store<f32>(p0, x0 * c - x1 * s);
-      store<f32>(p1, x0 * s + x1 * c);
+      store<f32>(p0, rotatedFirst(x0, x1, c, s));
+      store<f32>(p1, rotatedSecond(x0, x1, c, s));
     }
   }
 }
 
-/** In place: x = softmax(x · scale). The sum of exponentials is kept in double, as ggml does. */
+@inline
+function rotatedFirst(x0: f32, x1: f32, c: f32, s: f32): f32 {
+  return fmaF32(x0, c, -(x1 * s));
+}
+
+@inline
+function rotatedSecond(x0: f32, x1: f32, c: f32, s: f32): f32 {
+  return fmaF32(x0, s, x1 * c);
+}
+
+/**
+ * In place: x = softmax(x · scale), as ggml_soft_max_f32 on x86 (AVX-512): exponentials 16 at a time through
+ * ggml_v_expf, each group summed in _mm512_reduce_add_ps order into a double. A short last group is padded
+ * with zeros, which is what llama.cpp's masked cache cells contribute (its KV length is padded to 256).
+ */
 export function softmax(x: usize, n: i32, scale: f32): void {
   let max: f32 = -Infinity;
-  for (let i = 0; i < n; i++) max = Mathf.max(max, load<f32>(x + <usize>(i * 4)) * scale);
-  let sum: f64 = 0;
   for (let i = 0; i < n; i++) {
-    const e = Mathf.exp(load<f32>(x + <usize>(i * 4)) * scale - max);
-    store<f32>(x + <usize>(i * 4), e);
-    sum += <f64>e;
+    const v = load<f32>(x + <usize>(i * 4)) * scale;
+    store<f32>(x + <usize>(i * 4), v);
+    max = Mathf.max(max, v);
+  }
+  const m = f32x4.splat(max);
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i += 16) {
+    const e0 = expF32x4(f32x4.sub(scoresAt(x, i, n), m));
+    const e1 = expF32x4(f32x4.sub(scoresAt(x, i + 4, n), m));
+    const e2 = expF32x4(f32x4.sub(scoresAt(x, i + 8, n), m));
+    const e3 = expF32x4(f32x4.sub(scoresAt(x, i + 12, n), m));
+    storeUpTo(x, i, n, e0);
+    storeUpTo(x, i + 4, n, e1);
+    storeUpTo(x, i + 8, n, e2);
+    storeUpTo(x, i + 12, n, e3);
+    sum += <f64>reduceAdd16(e0, e1, e2, e3);
   }
   const inv = <f32>(1.0 / sum);
   for (let i = 0; i < n; i++) store<f32>(x + <usize>(i * 4), load<f32>(x + <usize>(i * 4)) * inv);
 }
 
-/** out = silu(gate) · up, silu(x) = x / (1 + e^-x) (ggml_vec_swiglu_f32). */
+/** Floats i..i+3, -∞ past n (a masked score). */
+@inline
+function scoresAt(x: usize, i: i32, n: i32): v128 {
+  if (i + 4 <= n) return v128.load(x + <usize>(i * 4));
+  let v = f32x4.splat(-Infinity);
+  if (i < n) v = f32x4.replace_lane(v, 0, load<f32>(x + <usize>(i * 4)));
+  if (i + 1 < n) v = f32x4.replace_lane(v, 1, load<f32>(x + <usize>(i * 4), 4));
+  if (i + 2 < n) v = f32x4.replace_lane(v, 2, load<f32>(x + <usize>(i * 4), 8));
+  return v;
+}
+
+@inline
+function storeUpTo(x: usize, i: i32, n: i32, v: v128): void {
+  if (i + 4 <= n) {
+    v128.store(x + <usize>(i * 4), v);
+    return;
+  }
+  if (i < n) store<f32>(x + <usize>(i * 4), f32x4.extract_lane(v, 0));
+  if (i + 1 < n) store<f32>(x + <usize>(i * 4), f32x4.extract_lane(v, 1), 4);
+  if (i + 2 < n) store<f32>(x + <usize>(i * 4), f32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * out = silu(gate) · up over one row of n, as ggml_vec_swiglu_f32 on x86 (AVX-512): 16 at a time through
+ * ggml_v_silu, the rest with libm's expf (Mathf.exp is the same algorithm as glibc's). Call it per row: the
+ * split into groups of 16 restarts at every row.
+ */
 export function swiglu(out: usize, gate: usize, up: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+  const vectorised = n & ~15;
+  let i = 0;
+  for (; i < vectorised; i += 4) {
+    const o = <usize>(i * 4);
+    v128.store(out + o, f32x4.mul(siluF32x4(v128.load(gate + o)), v128.load(up + o)));
+  }
+  for (; i < n; i++) {
     const o = <usize>(i * 4);
     const g = load<f32>(gate + o);
     store<f32>(out + o, (g / (1 + Mathf.exp(-g))) * load<f32>(up + o));
@@ -107,27 +169,13 @@ export function argmax(x: usize, n: i32): i32 {
 }
 
 /**
- * out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum): float32
- * products summed in double, two output dimensions at a time, as ggml's vec_dot_f32 sums what it does not
- * vectorise (llama.cpp computes this as V-transposed · p, one dot product per output dimension).
+ * out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum).
+ * llama.cpp computes it as V-transposed · p, one ggml_vec_dot_f32 per output dimension over its KV length,
+ * which is padded to 256 (so a multiple of 64: no sequential tail); the padding's zeros change no sum.
  */
 export function accumulateRowsF32(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
-  let j = 0;
-  for (; j + 2 <= n; j += 2) {
-    let acc = f64x2.splat(0);
-    for (let t = 0; t < nPos; t++) {
-      const w = f32x4.splat(load<f32>(p + <usize>(t * 4)));
-      const pair = f32x4.mul(w, v128.load64_zero(v + <usize>t * <usize>rowBytes + <usize>(j * 4)));
-      acc = f64x2.add(acc, f64x2.promote_low_f32x4(pair));
-    }
-    store<f32>(out + <usize>(j * 4), <f32>f64x2.extract_lane(acc, 0));
-    store<f32>(out + <usize>(j * 4), <f32>f64x2.extract_lane(acc, 1), 4);
-  }
-  for (; j < n; j++) {
-    let sum: f64 = 0;
-    for (let t = 0; t < nPos; t++) sum += <f64>(load<f32>(p + <usize>(t * 4)) * load<f32>(v + <usize>t * <usize>rowBytes + <usize>(j * 4)));
-    store<f32>(out + <usize>(j * 4), <f32>sum);
-  }
+  const padded = (nPos + 63) & ~63;
+  for (let j = 0; j < n; j++) store<f32>(out + <usize>(j * 4), dotF32Lanes(p, v + <usize>(j * 4), <usize>rowBytes, nPos, padded));
 }
 
 /** The same over F16 values (n a multiple of 8 is fastest). */

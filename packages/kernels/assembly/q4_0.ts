@@ -120,3 +120,55 @@ export function scales4(a: usize, b: usize, c: usize, d: usize): v128 {
   v = f32x4.replace_lane(v, 2, f16Lookup(load<u16>(c)));
   return f32x4.replace_lane(v, 3, f16Lookup(load<u16>(d)));
 }
+
+/**
+ * ggml-cpu repacks a Q4_0 matrix only when its rows come in multiples of 8; the others (a 172-row ffn in
+ * stories260K) go through ggml_vec_dot_q4_0_q8_0, and batches through llamafile's tinyBLAS_Q0_AVX, which add
+ * alike: eight float lanes, lane i holding elements 4i..4i+3 of each block as an exact integer, every block
+ * added as fma(dx·dy, lane, acc), and the lanes summed at the end as hsum_float_8. These kernels reproduce that.
+ */
+@inline
+function signedLaneSums(nibbles: v128, x: v128): v128 {
+  const n = relaxedLaneOrder(i8x16.sub(nibbles, i8x16.splat(8)));
+  const a = relaxedLaneOrder(x);
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(n), i16x8.extend_low_i8x16_s(a)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(n), i16x8.extend_high_i8x16_s(a)),
+  );
+}
+
+/** Four lanes acc + d·q (q integers, exact in float), each rounded once as a fused multiply-add. */
+@inline
+function fmaLanes(acc: v128, d: f64, q: v128): v128 {
+  const dd = f64x2.splat(d);
+  const lo = f64x2.add(f64x2.promote_low_f32x4(acc), f64x2.mul(f64x2.convert_low_i32x4_s(q), dd));
+  const hi = f64x2.add(
+    f64x2.promote_low_f32x4(i32x4.shuffle(acc, acc, 2, 3, 0, 1)),
+    f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(q, q, 2, 3, 0, 1)), dd),
+  );
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** hsum_float_8 of lanes 0-3 (lo) and 4-7 (hi): (lo + hi), then (0 + 2) + (1 + 3). */
+@inline
+function hsum8(lo: v128, hi: v128): f32 {
+  const r = f32x4.add(hi, lo);
+  return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
+}
+
+/** Row of Q4_0 weights · Q8_0 activations in vec_dot_q4_0_q8_0's lanes (see above). */
+export function vecDotQ4_0Q8_0Unpacked(w: usize, x: usize, xs: usize, nb: i32): f32 {
+  const mask = i8x16.splat(0x0f);
+  let lo = f32x4.splat(0);
+  let hi = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const d = <f64>(f16Lookup(load<u16>(w)) * load<f32>(xs));
+    const q = v128.load(w, 2);
+    lo = fmaLanes(lo, d, signedLaneSums(v128.and(q, mask), v128.load(x, 2)));
+    hi = fmaLanes(hi, d, signedLaneSums(v128.and(i16x8.shr_u(q, 4), mask), v128.load(x, 18)));
+    w += <usize>Q4_0_BYTES;
+    x += <usize>Q8_0_BYTES;
+    xs += 8;
+  }
+  return hsum8(lo, hi);
+}

@@ -26,6 +26,13 @@ export interface GgmlTypeTraits {
   readonly matvec?: string;
   /** The WebAssembly kernel for many activation rows at once (prefill), when there is one. */
   readonly matmul?: string;
+  /**
+   * ggml-cpu on x86 repacks a matrix of this type into interleaved rows when its row count is a multiple of
+   * this, and then sums in another order than its plain vec_dot: matvec/matmul reproduce the repacked sums,
+   * `unpacked` the plain ones, for the other matrices (llama.cpp's logits differ in the last bits otherwise).
+   */
+  readonly repackRows?: number;
+  readonly unpacked?: { readonly matvec: string; readonly matmul: string };
   /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
   readonly accumulateRows?: string;
   /** Attention kernels that serve all query heads of a KV group in one pass over the cache, where it pays. */
@@ -75,6 +82,7 @@ const rows: GgmlTypeTraits[] = [
   }),
   row(2, "q4_0", 32, 18, {
     toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0", matmul: "matmulQ4_0",
+    repackRows: 8, unpacked: { matvec: "matvecQ4_0Unpacked", matmul: "matmulQ4_0Unpacked" },
   }),
   row(3, "q4_1", 32, 20),
   row(6, "q5_0", 32, 22),

@@ -35,8 +35,12 @@ export {
   type KernelExports,
   type KernelVariant,
 } from "./wasm/wasmKernels.js";
-export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref } from "./reference/dot.js";
+export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDotMagnitude } from "./reference/dot.js";
 export * from "./pool/index.js";
+export {
+  fmaRef, reduceAdd16Ref, vecDotF32Ref, accumulateRowsF32Ref, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
+  vecDotQ4_0Q8_0UnpackedRef, rotatePairRef,
+} from "./reference/ggmlOrder.js";
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
 export { ropeCache, type RopeParams } from "./ropeCache.js";
 export { attend, type KvTensor, type AttentionScratch, type AttentionShape } from "./attention.js";

@@ -251,7 +251,7 @@ export class Llama {
       norm(buf.xb, buf.x, layer.ffnNorm);
       mm.batch(layer.gate, rows(buf.xb, nEmbd), n, rows(buf.hb, nFf));
       mm.batch(layer.up, rows(buf.xb, nEmbd), n, rows(buf.hb2, nFf));
-      k.swiglu(buf.hb.at, buf.hb.at, buf.hb2.at, n * nFf);
+      for (let i = 0; i < n; i++) k.swiglu(buf.hb.at + i * nFf * 4, buf.hb.at + i * nFf * 4, buf.hb2.at + i * nFf * 4, nFf);
       mm.batch(layer.down, rows(buf.hb, nFf), n, rows(buf.xb2, nEmbd));
       k.add(buf.x.at, buf.x.at, buf.xb2.at, n * nEmbd);
     }

@@ -24,6 +24,8 @@ export interface ShardedMatrix {
   /** Input length (ggml ne[0]). */
   readonly cols: number;
   readonly rowBytes: number;
+  /** The type's kernels for a matrix of this many rows (see GgmlTypeTraits.repackRows). */
+  readonly kernels: { readonly matvec: string; readonly matmul?: string };
   readonly shards: readonly MatrixShard[];
 }
 
@@ -117,7 +119,8 @@ export class MatMul {
       this.scratchOf(arena);
       return { thread, arena, offset: arena.alloc(bytes), rowStart: start, rows: end - start };
     });
-    return { type, rows, cols, rowBytes, shards };
+    const unpacked = type.repackRows !== undefined && rows % type.repackRows !== 0 ? type.unpacked : undefined;
+    return { type, rows, cols, rowBytes, kernels: unpacked ?? { matvec: type.matvec, matmul: type.matmul }, shards };
   }
 
   /** Bytes of one arena's scratch, 64-byte alignment of its four regions included. */
@@ -171,20 +174,20 @@ export class MatMul {
       s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + n * inputStride), sc.input);
       s.arena.bytes.set(main.bytes.subarray(ms.scales, ms.scales + n * scalesStride), sc.scales);
     }
-    if (n === 1 || !m.type.matmul) {
+    if (n === 1 || !m.kernels.matmul) {
       // One dispatch per activation row through the matrix-vector kernel (types without a batched kernel).
       for (let c = 0; c < n; c++) {
         this.pool.run(m.shards.map((s) => {
           const sc = this.scratchOf(s.arena);
           const args = [sc.output + c * s.rows * 4, s.offset, m.rowBytes, sc.input + c * inputStride, sc.scales + c * scalesStride, nb, 0, s.rows];
-          return s.rows > 0 ? { fn: m.type.matvec as KernelName, arena: s.arena.index, args } : null;
+          return s.rows > 0 ? { fn: m.kernels.matvec as KernelName, arena: s.arena.index, args } : null;
         }));
       }
     } else {
       this.pool.run(m.shards.map((s) => {
         const sc = this.scratchOf(s.arena);
         const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n];
-        return s.rows > 0 ? { fn: m.type.matmul as KernelName, arena: s.arena.index, args } : null;
+        return s.rows > 0 ? { fn: m.kernels.matmul as KernelName, arena: s.arena.index, args } : null;
       }));
     }
     for (const s of m.shards) {

@@ -16,7 +16,7 @@ import {
 export const KERNEL_NAMES = [
   "quantizeRowQ8_0", "convertRowF16", "copyRowF32", "matvecQ4_0", "matvecQ8_0", "matvecF16", "matvecF32",
   "matmulQ4_0", "matmulQ8_0", "streamRead", "rmsNorm", "ropeNorm", "ropeNeox", "softmax", "swiglu", "add", "scale",
-  "accumulateRowsF32", "accumulateRowsF16", "accumulateRowsQ8_0",
+  "accumulateRowsF32", "accumulateRowsF16", "accumulateRowsQ8_0", "matvecQ4_0Unpacked", "matmulQ4_0Unpacked",
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 

@@ -1,4 +1,6 @@
 // Plain TypeScript references of the layer operations (assembly/ops.ts), in float32 like ggml.
+import { rotatePairRef } from "./ggmlOrder.js";
+
 const fround = Math.fround;
 
 export function rmsNormRef(x: Float32Array, weight: Float32Array, eps: number): Float32Array {
@@ -18,8 +20,7 @@ export function ropeRef(x: Float32Array, nHeads: number, headDim: number, nDims:
       const [a, b] = mode === "norm" ? [h * headDim + 2 * i, h * headDim + 2 * i + 1] : [h * headDim + i, h * headDim + i + half];
       const c = cs[2 * i];
       const s = cs[2 * i + 1];
-      y[a] = fround(fround(x[a] * c) - fround(x[b] * s));
-      y[b] = fround(fround(x[a] * s) + fround(x[b] * c));
+      [y[a], y[b]] = rotatePairRef(x[a], x[b], c, s);
     }
   }
   return y;

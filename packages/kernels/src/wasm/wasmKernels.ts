@@ -16,11 +16,15 @@ export interface KernelExports {
   quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
   dequantizeRowQ8_0(dst: number, src: number, n: number): void;
   vecDotQ4_0Q8_0(w: number, x: number, xs: number, nb: number): number;
+  vecDotQ4_0Q8_0Unpacked(w: number, x: number, xs: number, nb: number): number;
   vecDotQ8_0Q8_0(w: number, x: number, xs: number, nb: number): number;
+  vecDotF32F32(a: number, b: number, n: number): number;
   matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
   matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
   matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
   matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
+  matvecQ4_0Unpacked(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
+  matmulQ4_0Unpacked(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
   streamRead(src: number, bytes: number): number;
   rmsNorm(out: number, x: number, weight: number, n: number, eps: number): void;
   ropeNorm(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;

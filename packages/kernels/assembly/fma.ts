@@ -1,0 +1,32 @@
+// Fused multiply-add in float32, as x86's vfmadd rounds it: llama.cpp's CPU kernels are full of them, and an
+// unfused a·b + c rounds twice, which is enough to flip a later Q8_0 rounding. WebAssembly has no
+// deterministic FMA (relaxed_madd may or may not fuse), so the product is formed exactly in double (24 + 24
+// bits fit in 53) and the sum rounded once to double, then to float. That double rounding differs from a true
+// fused rounding only when the double sum lands exactly on a float tie, which needs the exact sum's 29 bits below
+// float precision to round to 1000…0: rare enough that llama.cpp's reference logits are matched bit for bit.
+
+@inline
+export function fmaF32(a: f32, b: f32, c: f32): f32 {
+  return <f32>(<f64>a * <f64>b + <f64>c);
+}
+
+/** Lane-wise fmaF32 on f32x4: a · b + c. */
+@inline
+export function fmaF32x4(a: v128, b: v128, c: v128): v128 {
+  const lo = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)), f64x2.promote_low_f32x4(c));
+  const a2 = i32x4.shuffle(a, a, 2, 3, 0, 1);
+  const b2 = i32x4.shuffle(b, b, 2, 3, 0, 1);
+  const c2 = i32x4.shuffle(c, c, 2, 3, 0, 1);
+  const hi = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(a2), f64x2.promote_low_f32x4(b2)), f64x2.promote_low_f32x4(c2));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/**
+ * The sum of 16 float lanes (four f32x4, lanes 0-15) in the order GCC's _mm512_reduce_add_ps adds them:
+ * halves (i + 8), quarters (i + 4), then (0 + 2) + (1 + 3). ggml reduces every AVX-512 accumulator this way.
+ */
+@inline
+export function reduceAdd16(l0: v128, l1: v128, l2: v128, l3: v128): f32 {
+  const q = f32x4.add(f32x4.add(l0, l2), f32x4.add(l1, l3));
+  return (f32x4.extract_lane(q, 0) + f32x4.extract_lane(q, 2)) + (f32x4.extract_lane(q, 1) + f32x4.extract_lane(q, 3));
+}

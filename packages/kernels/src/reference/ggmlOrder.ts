@@ -1,0 +1,110 @@
+// Scalar references for the kernels that reproduce llama.cpp's x86 (AVX-512 build, GCC) summation order, the
+// oracles of test/ggmlOrder.test.ts. Each follows the ggml source (and, where GCC vectorised a loop, the
+// disassembly of libggml-cpu) one rounding at a time; the kernels must match them bit for bit.
+import { f16ToF32 } from "../f16.js";
+import { Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
+
+const fround = Math.fround;
+
+/** A float32 fused multiply-add: the product is exact in double, the sum rounded to double, then to float. */
+export const fmaRef = (a: number, b: number, c: number): number => fround(a * b + c);
+
+/** _mm512_reduce_add_ps as GCC expands it: (i + 8), then (i + 4), then (0 + 2) + (1 + 3). */
+export function reduceAdd16Ref(l: ArrayLike<number>): number {
+  const t = Array.from({ length: 8 }, (_, i) => fround(l[i] + l[i + 8]));
+  const u = Array.from({ length: 4 }, (_, i) => fround(t[i] + t[i + 4]));
+  return fround(fround(u[0] + u[2]) + fround(u[1] + u[3]));
+}
+
+/** The 64-lane part of ggml_vec_dot_f32 (AVX-512) over the first `padded` terms a[i]·b[i] (zero past n). */
+function dotLanes(a: (i: number) => number, b: (i: number) => number, n: number, padded: number): number {
+  const acc = Array.from({ length: 4 }, () => new Array<number>(16).fill(0));
+  for (let s = 0; s < padded; s += 64) {
+    for (let k = 0; k < 4; k++) {
+      for (let l = 0; l < 16; l++) {
+        const i = s + 16 * k + l;
+        acc[k][l] = fmaRef(i < n ? a(i) : 0, i < n ? b(i) : 0, acc[k][l]);
+      }
+    }
+  }
+  return reduceAdd16Ref(acc[0].map((v, l) => fround(fround(v + acc[2][l]) + fround(acc[1][l] + acc[3][l]))));
+}
+
+/** ggml_vec_dot_f32: 64 lanes over n & ~63, then a tail GCC splits into rounded products and, for n % 8, FMAs. */
+export function vecDotF32Ref(a: ArrayLike<number>, b: ArrayLike<number>, n: number): number {
+  const np = n & ~63;
+  let sum = np > 0 ? dotLanes((i) => a[i], (i) => b[i], np, np) : 0;
+  const fused = n - ((n - np) & 7);
+  for (let i = np; i < n; i++) sum = i < fused ? fround(sum + fround(a[i] * b[i])) : fmaRef(a[i], b[i], sum);
+  return sum;
+}
+
+/** Attention's Σ_t p[t]·V[t][j]: ggml_vec_dot_f32 over the KV length, padded with zeros to a multiple of 64. */
+export function accumulateRowsF32Ref(p: ArrayLike<number>, values: readonly ArrayLike<number>[], j: number): number {
+  const n = values.length;
+  return dotLanes((t) => p[t], (t) => values[t][j], n, Math.ceil(n / 64) * 64);
+}
+
+/** ggml_v_expf (AVX-512), one lane. */
+export function expGgmlRef(x: number): number {
+  const f = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0];
+  const r = f(0x4b400000);
+  const n = fround(fmaRef(x, f(0x3fb8aa3b), r) - r);
+  const b = fmaRef(-n, f(0x35bfbe8e), fmaRef(-n, f(0x3f317200), x));
+  const u = fround(b * b);
+  const j = fmaRef(
+    fmaRef(fmaRef(f(0x3c072010), b, f(0x3d2b9f17)), u, fmaRef(f(0x3e2aaf33), b, f(0x3efffedb))),
+    u,
+    fmaRef(f(0x3f7ffff6), b, 1),
+  );
+  if (Math.abs(n) > 192) return n <= 0 ? 0 : Infinity;
+  return fround(j * 2 ** n);
+}
+
+/** ggml_soft_max_f32 + ggml_vec_soft_max_f32 (AVX-512) over x · scale, the KV length padded to 16 with -∞. */
+export function softmaxGgmlRef(x: ArrayLike<number>, scale: number): Float32Array {
+  const w = Float32Array.from(x, (v) => fround(v * scale));
+  const max = w.reduce((m, v) => Math.max(m, v), -Infinity);
+  let sum = 0;
+  const e = new Float32Array(Math.ceil(w.length / 16) * 16);
+  for (let i = 0; i < e.length; i++) e[i] = expGgmlRef(fround((i < w.length ? w[i] : -Infinity) - max));
+  for (let i = 0; i < e.length; i += 16) sum += reduceAdd16Ref(e.subarray(i, i + 16));
+  const inv = fround(1 / sum);
+  return Float32Array.from(w, (_, i) => fround(e[i] * inv));
+}
+
+/** ggml_vec_swiglu_f32 (AVX-512) on whole groups of 16: x / (1 + e^-x) · g. (The tail uses libm's expf.) */
+export function swigluGgmlRef(gate: ArrayLike<number>, up: ArrayLike<number>): Float32Array {
+  return Float32Array.from({ length: gate.length & ~15 }, (_, i) =>
+    fround(fround(gate[i] / fround(1 + expGgmlRef(fround(0 - gate[i])))) * up[i]));
+}
+
+const i8 = (b: number) => (b << 24) >> 24;
+
+/**
+ * ggml_vec_dot_q4_0_q8_0 (x86, AVX2 and up): lane i of 8 holds Σ (nibble − 8)·x over elements 4i..4i+3 of a
+ * block; each lane accumulates fma(f32(dw·dx), lane, acc); hsum_float_8 adds (i + 4), then (0 + 2) + (1 + 3).
+ */
+export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  const acc = new Array<number>(8).fill(0);
+  for (let b = 0; b < nb; b++) {
+    const wo = wOff + b * Q4_0_BYTES;
+    const xo = xOff + b * Q8_0_BYTES;
+    const d = fround(f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8)));
+    for (let lane = 0; lane < 8; lane++) {
+      let s = 0;
+      for (let e = 4 * lane; e < 4 * lane + 4; e++) {
+        const nibble = e < 16 ? w[wo + 2 + e] & 15 : w[wo + 2 + e - 16] >> 4;
+        s += (nibble - 8) * i8(x[xo + 2 + e]);
+      }
+      acc[lane] = fmaRef(d, s, acc[lane]);
+    }
+  }
+  const r = Array.from({ length: 4 }, (_, i) => fround(acc[i + 4] + acc[i]));
+  return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
+}
+
+/** RoPE's rotation of one pair as GCC compiles ggml's rotate_pairs: each output one FMA over the first product. */
+export function rotatePairRef(x0: number, x1: number, c: number, s: number): [number, number] {
+  return [fmaRef(x0, c, -fround(x1 * s)), fmaRef(x0, s, fround(x1 * c))];
+}

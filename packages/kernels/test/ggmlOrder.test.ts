@@ -1,0 +1,129 @@
+// The kernels that reproduce llama.cpp's x86 summation order, bit for bit against their scalar references
+// (src/reference/ggmlOrder.ts), over random lengths that cross every lane, group and tail boundary.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  accumulateRowsF32Ref,
+  expGgmlRef,
+  instantiateKernels,
+  KERNEL_RESERVED_BYTES,
+  kernelModule,
+  quantizeActivationsQ8_0Ref,
+  quantizeRowQ4_0Ref,
+  sharedMemory,
+  softmaxGgmlRef,
+  swigluGgmlRef,
+  vecDotF32Ref,
+  vecDotQ4_0Q8_0Ref,
+  vecDotQ4_0Q8_0UnpackedRef,
+  vecDotMagnitude,
+  type KernelVariant,
+} from "@cpu-llm/kernels";
+
+const variants = (["relaxed", "simd"] as KernelVariant[]).filter((v) => kernelModule(v) !== null);
+const memory = sharedMemory(64);
+const B = KERNEL_RESERVED_BYTES;
+const heap = new Uint8Array(memory.buffer);
+const f32 = (at: number, n: number) => new Float32Array(memory.buffer, at, n);
+const put = (at: number, x: Float32Array | Uint8Array) => (heap.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), at), at);
+const floats = (n: fc.Arbitrary<number>, min = -10, max = 10) =>
+  n.chain((len) => fc.float32Array({ minLength: len, maxLength: len, noNaN: true, noDefaultInfinity: true, min, max }));
+/** Dense pseudo-random floats in (-scale, scale) from a seed: quantized blocks full of distinct values. */
+const dense = (seed: number, n: number, scale: number) => {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1) * scale);
+};
+
+describe("ggml's vector exponential (reference)", () => {
+  it("is within 2 ulp of e^x, 0 below the float range and +∞ above", () => {
+    fc.assert(
+      fc.property(fc.float({ min: -87, max: 88, noNaN: true }), (x) => {
+        const want = Math.exp(x);
+        expect(Math.abs(expGgmlRef(x) - want)).toBeLessThanOrEqual(2 * 2 ** (Math.floor(Math.log2(want)) - 23));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(expGgmlRef(-Infinity)).toBe(0);
+    expect(expGgmlRef(-200)).toBe(0);
+    expect(expGgmlRef(200)).toBe(Infinity);
+  });
+});
+
+describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
+  const k = instantiateKernels(kernelModule(variant)!, memory);
+
+  it("vecDotF32F32: 64 lanes, then the tail as GCC compiled it", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }).chain((n) => fc.tuple(floats(fc.constant(n)), floats(fc.constant(n)))), ([a, b]) => {
+        expect(k.vecDotF32F32(put(B, a), put(B + 65536, b), a.length)).toBe(vecDotF32Ref(a, b, a.length));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("accumulateRowsF32: ggml_vec_dot_f32 over positions, zero-padded to 64", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 12 }), (nPos, n) => {
+        const values = Array.from({ length: nPos }, (_, t) => Float32Array.from({ length: n }, (_, j) => Math.fround(Math.sin(t * 1.3 + j * 0.7))));
+        const p = Float32Array.from({ length: nPos }, (_, t) => Math.fround(1 / (1 + t)));
+        const rows = new Float32Array(nPos * n);
+        values.forEach((v, t) => rows.set(v, t * n));
+        k.accumulateRowsF32(B + 131072, put(B, p), put(B + 65536, rows), n * 4, nPos, n);
+        expect(Array.from(f32(B + 131072, n))).toEqual(Array.from({ length: n }, (_, j) => accumulateRowsF32Ref(p, values, j)));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("softmax: ggml_v_expf in groups of 16, each group's sum in _mm512_reduce_add_ps order", () => {
+    fc.assert(
+      fc.property(floats(fc.integer({ min: 1, max: 300 }), -30, 30), fc.float({ min: Math.fround(0.01), max: 4, noNaN: true }), (x, s) => {
+        k.softmax(put(B, x), x.length, s);
+        expect(f32(B, x.length)).toEqual(softmaxGgmlRef(x, s));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("swiglu: ggml_v_silu on whole groups of 16 (the tail uses libm's expf: checked to a tolerance)", () => {
+    fc.assert(
+      fc.property(floats(fc.integer({ min: 1, max: 200 }), -20, 20), (g) => {
+        const u = g.map((v) => Math.fround(v * 0.5 - 1));
+        k.swiglu(B + 131072, put(B, g), put(B + 65536, u), g.length);
+        const got = f32(B + 131072, g.length);
+        const whole = g.length & ~15;
+        expect(got.subarray(0, whole)).toEqual(swigluGgmlRef(g, u));
+        for (let i = whole; i < g.length; i++) {
+          const want = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+          expect(Math.abs(got[i] - want)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(want)));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("Q4_0 rows ggml does not repack: vec_dot_q4_0_q8_0's eight float lanes", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer(), fc.integer({ min: 0, max: 35 }), (nb, seed, pad) => {
+        const w = dense(seed, nb * 32, 3);
+        const x = dense(seed ^ 0x5bd1e995, nb * 32, 10);
+        const rows = 3;
+        const wq = new Uint8Array(rows * nb * 18);
+        for (let r = 0; r < rows; r++) quantizeRowQ4_0Ref(wq, r * nb * 18, w.map((v) => v * (r + 1)), 0, w.length);
+        const xq = new Uint8Array(nb * 34);
+        const scales = new Float32Array(2 * nb);
+        quantizeActivationsQ8_0Ref(xq, scales, x, x.length);
+        k.matvecQ4_0Unpacked(B + 196608, put(B + pad, wq), nb * 18, put(B + 65536 + pad, xq), put(B + 131072, scales), nb, 0, rows);
+        for (let r = 0; r < rows; r++) {
+          const want = vecDotQ4_0Q8_0UnpackedRef(wq, r * nb * 18, xq, 0, nb);
+          expect(f32(B + 196608, rows)[r]).toBe(want);
+          const bound = 1e-6 * vecDotMagnitude(wq, r * nb * 18, xq, 0, nb, 18); // float32 accumulation error
+          expect(Math.abs(want - vecDotQ4_0Q8_0Ref(wq, r * nb * 18, xq, 0, nb))).toBeLessThanOrEqual(bound);
+        }
+        k.matmulQ4_0Unpacked(B + 196608, rows, B + pad, nb * 18, B + 65536 + pad, nb * 34, B + 131072, nb, 0, rows, 1);
+        for (let r = 0; r < rows; r++) expect(f32(B + 196608, rows)[r]).toBe(vecDotQ4_0Q8_0UnpackedRef(wq, r * nb * 18, xq, 0, nb));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
