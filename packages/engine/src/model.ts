@@ -285,41 +285,43 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
   assertSupportedNode();
   options.signal?.throwIfAborted();
-  const file = readGguf(path);
-  const arch = metaString(file, "general.architecture");
-  if (arch !== "llama") {
-    throw new UnsupportedArchitectureError(`${path}: architecture '${arch}' is not supported yet (supported: llama)`);
-  }
-  const tokenizer = Tokenizer.fromGguf(file);
-  const hp = llamaHparams(file);
-  const kvType = kvTypeByName(options.kvCacheType ?? "f16");
-  const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
-  const kvBytesPerToken = 2 * hp.nLayer * ((hp.nKvHead * hp.headDim) / kvType.blockSize) * kvType.typeSize;
-  const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 8;
-  const free = os.freemem();
-  // The KV cache lives in one wasm32 memory (4 GiB) with the per-token buffers, for now.
-  const arenaTokens = Math.floor((2 ** 32 - 2 ** 27 - scratchBytes) / kvBytesPerToken);
-  if (options.contextSize !== undefined && options.contextSize > arenaTokens) {
-    throw new RangeError(
-      `contextSize ${options.contextSize} needs ${((options.contextSize * kvBytesPerToken) / 2 ** 30).toFixed(2)} GiB of ${kvType.name} KV cache; ` +
-        `the cache lives in one 4 GiB WebAssembly memory for now: at most ${arenaTokens} tokens (a q8_0 cache holds more)`,
-    );
-  }
-  // Default context: the trained one, capped so weights, cache and scratch take at most 80% of free memory.
-  const budget = Math.floor((free * 0.8 - weightBytes - scratchBytes) / kvBytesPerToken);
-  const contextSize = options.contextSize ?? Math.max(1, Math.min(hp.nCtxTrain, budget, arenaTokens));
-  const needed = weightBytes + scratchBytes + contextSize * kvBytesPerToken;
-  if (needed > free) throw new InsufficientMemoryError(needed, free);
-
-  const topology = readTopology();
-  const plan = planThreads(topology, options.threads);
-  const pool = await WorkerPool.create({ threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus });
+  // The workers boot (module compile, kernels, pinning) while this thread parses the header and vocabulary.
+  const plan = planThreads(readTopology(), options.threads);
+  const starting = WorkerPool.create({ threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus });
+  let pool: WorkerPool | undefined;
   try {
+    const file = readGguf(path);
+    const arch = metaString(file, "general.architecture");
+    if (arch !== "llama") {
+      throw new UnsupportedArchitectureError(`${path}: architecture '${arch}' is not supported yet (supported: llama)`);
+    }
+    const tokenizer = Tokenizer.fromGguf(file);
+    const hp = llamaHparams(file);
+    const kvType = kvTypeByName(options.kvCacheType ?? "f16");
+    const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
+    const kvBytesPerToken = 2 * hp.nLayer * ((hp.nKvHead * hp.headDim) / kvType.blockSize) * kvType.typeSize;
+    const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 8;
+    const free = os.freemem();
+    // The KV cache lives in one wasm32 memory (4 GiB) with the per-token buffers, for now.
+    const arenaTokens = Math.floor((2 ** 32 - 2 ** 27 - scratchBytes) / kvBytesPerToken);
+    if (options.contextSize !== undefined && options.contextSize > arenaTokens) {
+      throw new RangeError(
+        `contextSize ${options.contextSize} needs ${((options.contextSize * kvBytesPerToken) / 2 ** 30).toFixed(2)} GiB of ${kvType.name} KV cache; ` +
+          `the cache lives in one 4 GiB WebAssembly memory for now: at most ${arenaTokens} tokens (a q8_0 cache holds more)`,
+      );
+    }
+    // Default context: the trained one, capped so weights, cache and scratch take at most 80% of free memory.
+    const budget = Math.floor((free * 0.8 - weightBytes - scratchBytes) / kvBytesPerToken);
+    const contextSize = options.contextSize ?? Math.max(1, Math.min(hp.nCtxTrain, budget, arenaTokens));
+    const needed = weightBytes + scratchBytes + contextSize * kvBytesPerToken;
+    if (needed > free) throw new InsufficientMemoryError(needed, free);
+
+    pool = await starting;
     options.signal?.throwIfAborted();
     const llama = Llama.load(file, pool, { contextSize, kvType, onProgress: options.onProgress });
     return new Model(file, tokenizer, llama, pool);
   } catch (e) {
-    await pool.close();
+    await (pool ?? (await starting.catch(() => undefined)))?.close();
     throw e;
   }
 }

@@ -105,7 +105,7 @@ describe("worker pool", () => {
     const p = await pool(3);
     const mv = new MatMul(p, { maxCols: COLS, maxRows: ROWS });
     const fromFile = mv.alloc(ggmlTypeByName("q8_0")!, ROWS, COLS);
-    mv.load(fromFile, file, header.length);
+    mv.load(file, [{ m: fromFile, position: header.length }]);
     const fromBytes = mv.alloc(ggmlTypeByName("q8_0")!, ROWS, COLS);
     mv.set(fromBytes, bytes);
     const a = new Float32Array(ROWS);
@@ -123,7 +123,7 @@ describe("worker pool", () => {
     const arena = p.arenasOf(1)[0];
     // A read far past the end of worker 1's memory traps inside the worker.
     expect(() => p.run([null, { fn: "streamRead", arena: 0, args: [arena.memory.buffer.byteLength - 16, 1 << 20] }])).toThrow(/worker 1: .*out of bounds/);
-    expect(() => p.readFile("/nonexistent/file", [null, { arena: 0, offset: 65536, position: 0, length: 10 }])).toThrow(/worker 1: .*ENOENT/);
+    expect(() => p.readFile("/nonexistent/file", [[], [{ arena: 0, offset: 65536, position: 0, length: 10 }]])).toThrow(/worker 1: .*ENOENT/);
     mv.set(m, matrix("f32", 2).bytes);
     const out = new Float32Array(ROWS);
     mv.vec(m, x, out);

@@ -156,13 +156,10 @@ export class Llama {
     const matrices = [...Array.from({ length: nLayer }, (_, l) => [LLAMA_TENSORS.attnQ, LLAMA_TENSORS.attnK, LLAMA_TENSORS.attnV, LLAMA_TENSORS.attnOutput,
       LLAMA_TENSORS.ffnGate, LLAMA_TENSORS.ffnUp, LLAMA_TENSORS.ffnDown].map((p) => blk(p, l))).flat(), outputTensor];
     mm.reserve(matrices.map(matrixOf));
-    const totalBytes = matrices.reduce((n, t) => n + t.nBytes, 0);
-    let readBytes = 0;
+    const reads: { m: ShardedMatrix; position: number }[] = [];
     const load = (t: GgufTensorInfo) => {
       const m = mm.alloc(t.type, t.dims[1] ?? 1, t.dims[0]);
-      mm.load(m, file.path!, t.fileOffset);
-      readBytes += t.nBytes;
-      options.onProgress?.(readBytes / totalBytes);
+      reads.push({ m, position: t.fileOffset });
       return m;
     };
 
@@ -198,8 +195,10 @@ export class Llama {
     const scratch = {
       query: main.alloc(nHead * headDim * 4), queryScales: main.alloc(nHead * headDim), scores: main.alloc(nHead * options.contextSize * 4), partial: main.alloc(nHead * 16),
     };
+    const output = load(outputTensor);
+    mm.load(file.path, reads, options.onProgress);
     return new Llama(hp, pool.mainKernelsOf(0), mm, file as GgufFile & { path: string }, tensor(LLAMA_TENSORS.tokenEmbd), layers,
-      floats(tensor(LLAMA_TENSORS.outputNorm)), load(outputTensor), options.kvType, buf, scratch, options.contextSize, maxBatch);
+      floats(tensor(LLAMA_TENSORS.outputNorm)), output, options.kvType, buf, scratch, options.contextSize, maxBatch);
   }
 
   /** Runs one token at position pos (0-based); returns its logits (valid until the next call). */

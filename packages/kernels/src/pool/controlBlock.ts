@@ -9,22 +9,20 @@ export const GENERATION = 0;
 export const REMAINING = 1;
 export const ERROR_THREAD = 2;
 export const ERROR_LENGTH = 3;
-export const PATH_LENGTH = 4;
 
 export const MAX_ARGS = 12;
 export const SLOT_INTS = 2 + MAX_ARGS; // op, arena, args
 export const SLOTS_AT = 16;
 export const MAX_THREADS = 256;
-/** Byte offsets of the text areas, after the slots: the first error's message, and a file path to read. */
+/** Byte offset of the text area after the slots: the first error's message. */
 export const ERROR_AT = (SLOTS_AT + MAX_THREADS * SLOT_INTS) * 4;
-export const PATH_AT = ERROR_AT + 4096;
 export const TEXT_BYTES = 4096;
-export const CONTROL_BYTES = PATH_AT + TEXT_BYTES;
+export const CONTROL_BYTES = ERROR_AT + TEXT_BYTES;
 
 /** Ops that are not kernel exports (kernel ops are indices into the export-name list, from 0). */
 export const OP_NOP = -1;
 export const OP_EXIT = -2;
-/** Read a file range into an arena: args (dstOffset, length lo, length hi, position lo, position hi); path in text. */
+/** Read file ranges into the worker's arenas: the path and the list come as one message on its port. */
 export const OP_READ_FILE = -3;
 /** Take a new arena's memory from the worker's message port (receiveMessageOnPort). */
 export const OP_ADD_ARENA = -4;

@@ -4,6 +4,7 @@
 // Nothing here branches on a tensor type: the type-traits table names the kernels.
 import { ACTIVATION_TYPES, type GgmlTypeTraits } from "../ggmlTypes.js";
 import { KERNEL_RESERVED_BYTES } from "../wasm/wasmKernels.js";
+import type { FileRead } from "./readFileInto.js";
 import type { Arena, KernelName, WorkerPool } from "./workerPool.js";
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
@@ -136,13 +137,21 @@ export class MatMul {
     for (const s of m.shards) s.arena.bytes.set(bytes.subarray(s.rowStart * m.rowBytes, (s.rowStart + s.rows) * m.rowBytes), s.offset);
   }
 
-  /** Reads a matrix stored row-major at `position` in a file: every thread reads its own rows, at once. */
-  load(m: ShardedMatrix, path: string, position: number): void {
-    const reads = Array.from({ length: this.pool.threads }, (_, t) => {
-      const s = m.shards.find((x) => x.thread === t);
-      return s && s.rows > 0 ? { arena: s.arena.index, offset: s.offset, position: position + s.rowStart * m.rowBytes, length: s.rows * m.rowBytes } : null;
-    });
-    this.pool.readFile(path, reads);
+  /**
+   * Reads matrices stored row-major in a file (each at its `position`): every thread reads its own rows of all
+   * of them in one dispatch, so no thread waits for another between matrices. `onProgress` hears the fraction
+   * of the main thread's bytes read (the other threads read alike).
+   */
+  load(path: string, matrices: readonly { readonly m: ShardedMatrix; readonly position: number }[], onProgress?: (fraction: number) => void): void {
+    const reads: FileRead[][] = Array.from({ length: this.pool.threads }, () => []);
+    for (const { m, position } of matrices) {
+      for (const s of m.shards) {
+        if (s.rows > 0) reads[s.thread].push({ arena: s.arena.index, offset: s.offset, position: position + s.rowStart * m.rowBytes, length: s.rows * m.rowBytes });
+      }
+    }
+    const mainBytes = reads[0].reduce((n, r) => n + r.length, 0);
+    let done = 0;
+    this.pool.readFile(path, reads, onProgress && ((bytes) => onProgress((done += bytes) / mainBytes)));
   }
 
   /** out = m · x for one activation row (decode). */

@@ -4,11 +4,11 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { instantiateKernels } from "../wasm/wasmKernels.js";
-import { readFileInto } from "./readFileInto.js";
+import { readRangesInto, type FileRead } from "./readFileInto.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
-  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, OP_ADD_ARENA, OP_EXIT, OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH,
-  REMAINING, slotAt, TEXT_BYTES, waitForChange,
+  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, OP_ADD_ARENA, OP_EXIT, OP_NOP, OP_READ_FILE, REMAINING,
+  slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
 interface WorkerInit {
@@ -23,7 +23,6 @@ interface WorkerInit {
 const init = workerData as WorkerInit;
 const ctl = new Int32Array(init.control);
 const errorText = new Uint8Array(init.control, ERROR_AT, TEXT_BYTES);
-const pathText = new Uint8Array(init.control, PATH_AT, TEXT_BYTES);
 const memories: WebAssembly.Memory[] = [];
 const kernels: Record<string, (...args: number[]) => number>[] = [];
 
@@ -39,24 +38,24 @@ function pin(cpu: number | undefined): string {
   }
 }
 
-function readPath(): string {
-  return new TextDecoder().decode(pathText.slice(0, ctl[PATH_LENGTH]));
+/** The message the main thread posted on this worker's port just before the op that takes it. */
+function portMessage<T>(op: string): T {
+  const message = receiveMessageOnPort(init.port);
+  if (!message) throw new Error(`${op} without its message on the port`);
+  return message.message as T;
 }
 
 function run(op: number, arena: number, args: Int32Array): void {
   if (op === OP_NOP) return;
   if (op === OP_ADD_ARENA) {
-    const message = receiveMessageOnPort(init.port);
-    if (!message) throw new Error("OP_ADD_ARENA without a memory on the port");
-    const memory = message.message as WebAssembly.Memory;
+    const memory = portMessage<WebAssembly.Memory>("OP_ADD_ARENA");
     memories.push(memory);
     kernels.push(instantiateKernels(init.module, memory) as unknown as Record<string, (...a: number[]) => number>);
     return;
   }
   if (op === OP_READ_FILE) {
-    const [dst, lenLo, lenHi, posLo, posHi] = args;
-    const length = (lenHi >>> 0) * 2 ** 32 + (lenLo >>> 0);
-    readFileInto(readPath(), new Uint8Array(memories[arena].buffer, dst >>> 0, length), (posHi >>> 0) * 2 ** 32 + (posLo >>> 0));
+    const { path, reads } = portMessage<{ path: string; reads: FileRead[] }>("OP_READ_FILE");
+    readRangesInto(path, reads.map((r) => ({ ...r, view: new Uint8Array(memories[r.arena].buffer, r.offset, r.length) })));
     return;
   }
   const fn = kernels[arena][init.names[op]];

@@ -3,13 +3,13 @@
 // workers, each pinned to its own physical core when it can be. Every thread owns arenas: shared wasm32
 // memories (at most 4 GiB each) holding its row shard of each matrix, first touched by itself.
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import { readFileInto } from "./readFileInto.js";
+import { readRangesInto, type FileRead } from "./readFileInto.js";
 import {
   chooseKernels, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, sharedMemory, type KernelChoice, type KernelExports,
 } from "../wasm/wasmKernels.js";
 import {
   CONTROL_BYTES, ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, MAX_THREADS, OP_ADD_ARENA, OP_EXIT,
-  OP_NOP, OP_READ_FILE, PATH_AT, PATH_LENGTH, REMAINING, slotAt, TEXT_BYTES, waitForChange,
+  OP_NOP, OP_READ_FILE, REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
 /** Names of the kernel exports a dispatch may call, in op-code order. */
@@ -148,22 +148,16 @@ export class WorkerPool {
   }
 
   /**
-   * Reads file ranges into arenas, every thread its own at once (first touch by the owner).
-   * All reads of one call must come from the same file.
+   * Reads ranges of a file into arenas: reads[t] lists thread t's own (first touch by the owner), and every
+   * thread works through its list at once, in one dispatch. `onMainRead` hears the main thread's progress
+   * in bytes, the others' being alike.
    */
-  readFile(path: string, reads: readonly ({ arena: number; offset: number; position: number; length: number } | null)[]): void {
-    const encoded = new TextEncoder().encode(path);
-    if (encoded.length > TEXT_BYTES) throw new RangeError(`path longer than ${TEXT_BYTES} bytes: ${path}`);
-    new Uint8Array(this.control, PATH_AT, TEXT_BYTES).set(encoded);
-    this.ctl[PATH_LENGTH] = encoded.length;
-    const split = (n: number) => [n % 2 ** 32 | 0, Math.floor(n / 2 ** 32) | 0];
+  readFile(path: string, reads: readonly (readonly FileRead[])[], onMainRead?: (bytes: number) => void): void {
+    if (reads.length > this.threads) throw new RangeError(`${reads.length} read lists for ${this.threads} threads`);
+    for (let t = 1; t < reads.length; t++) if (reads[t].length > 0) this.workers[t - 1].port.postMessage({ path, reads: reads[t] });
     this.dispatchOps(
-      reads.map((r) => (r ? { op: OP_READ_FILE, arena: r.arena, args: [r.offset | 0, ...split(r.length), ...split(r.position)] } : null)),
-      (r) => {
-        // The main thread's own read, done here with the same code path as a worker's.
-        const arena = this.arenas[0][r.arena];
-        readFileInto(path, new Uint8Array(arena.memory.buffer, r.args[0] >>> 0, (r.args[2] >>> 0) * 2 ** 32 + (r.args[1] >>> 0)), (r.args[4] >>> 0) * 2 ** 32 + (r.args[3] >>> 0));
-      },
+      Array.from({ length: this.threads }, (_, t) => (reads[t]?.length ? { op: OP_READ_FILE, arena: 0, args: [] } : null)),
+      () => readRangesInto(path, reads[0].map((r) => ({ ...r, view: new Uint8Array(this.arenas[0][r.arena].memory.buffer, r.offset, r.length) })), onMainRead),
     );
   }
 
