@@ -10,9 +10,14 @@ export function fmaF32(a: f32, b: f32, c: f32): f32 {
   return <f32>(<f64>a * <f64>b + <f64>c);
 }
 
-/** Lane-wise fmaF32 on f32x4: a · b + c. */
+/**
+ * Lane-wise fmaF32 on f32x4: a · b + c. The relaxed build uses relaxed_madd, which V8 lowers to one vfmadd
+ * where the CPU has FMA and to a multiply and an add where it does not; the kernel choice probes that it
+ * agrees with this plain emulation bit for bit (wasmKernels.ts), so an unfused machine gets the simd128 build.
+ */
 @inline
 export function fmaF32x4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   const lo = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)), f64x2.promote_low_f32x4(c));
   const a2 = i32x4.shuffle(a, a, 2, 3, 0, 1);
   const b2 = i32x4.shuffle(b, b, 2, 3, 0, 1);

@@ -2,6 +2,7 @@
 // nibble of byte j, element j+16 in the high), value = nibble - 8. Integer dot of the nibbles (0..15) with the
 // int8 activations, then -8·Σx from the activation block's precomputed sum, then one float scale per block.
 import { f16Lookup } from "./f16";
+import { fmaF32x4 } from "./fma";
 import { Q8_0_BYTES } from "./q8_0";
 import { blockDotQ4_0Relaxed } from "./relaxed";
 
@@ -16,18 +17,15 @@ export const Q4_0_BYTES: i32 = 18;
  */
 /**
  * The same for four rows at once: s0..s3 are their lane sums, d their scales (f32x4), acc their float32
- * accumulators (f32x4). Horizontal sums by transposition, then the fused multiply-add in two f64x2 halves.
+ * accumulators (f32x4). Horizontal sums by transposition, then one fused multiply-add (fma.ts).
  */
 @inline
 export function accumulateBlock4(acc: v128, s0: v128, s1: v128, s2: v128, s3: v128, d: v128): v128 {
   const a = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
   const b = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
   const sums = i32x4.add(i32x4.shuffle(a, b, 0, 2, 4, 6), i32x4.shuffle(a, b, 1, 3, 5, 7));
-  const dHi = i32x4.shuffle(d, d, 2, 3, 0, 1);
-  const accHi = i32x4.shuffle(acc, acc, 2, 3, 0, 1);
-  const lo = f64x2.add(f64x2.promote_low_f32x4(acc), f64x2.mul(f64x2.convert_low_i32x4_s(sums), f64x2.promote_low_f32x4(d)));
-  const hi = f64x2.add(f64x2.promote_low_f32x4(accHi), f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(sums, sums, 2, 3, 0, 1)), f64x2.promote_low_f32x4(dHi)));
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+  // A block's sum is at most 32·8·128 in magnitude: exact as a float.
+  return fmaF32x4(f32x4.convert_i32x4_s(sums), d, acc);
 }
 
 @inline
@@ -139,14 +137,8 @@ function signedLaneSums(nibbles: v128, x: v128): v128 {
 
 /** Four lanes acc + d·q (q integers, exact in float), each rounded once as a fused multiply-add. */
 @inline
-function fmaLanes(acc: v128, d: f64, q: v128): v128 {
-  const dd = f64x2.splat(d);
-  const lo = f64x2.add(f64x2.promote_low_f32x4(acc), f64x2.mul(f64x2.convert_low_i32x4_s(q), dd));
-  const hi = f64x2.add(
-    f64x2.promote_low_f32x4(i32x4.shuffle(acc, acc, 2, 3, 0, 1)),
-    f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(q, q, 2, 3, 0, 1)), dd),
-  );
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+function fmaLanes(acc: v128, d: f32, q: v128): v128 {
+  return fmaF32x4(f32x4.splat(d), f32x4.convert_i32x4_s(q), acc);
 }
 
 /** hsum_float_8 of lanes 0-3 (lo) and 4-7 (hi): (lo + hi), then (0 + 2) + (1 + 3). */
@@ -162,7 +154,7 @@ export function vecDotQ4_0Q8_0Unpacked(w: usize, x: usize, xs: usize, nb: i32): 
   let lo = f32x4.splat(0);
   let hi = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
-    const d = <f64>(f16Lookup(load<u16>(w)) * load<f32>(xs));
+    const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     const q = v128.load(w, 2);
     lo = fmaLanes(lo, d, signedLaneSums(v128.and(q, mask), v128.load(x, 2)));
     hi = fmaLanes(hi, d, signedLaneSums(v128.and(i16x8.shr_u(q, 4), mask), v128.load(x, 18)));

@@ -89,7 +89,10 @@ export function chooseKernels(): KernelChoice {
   if (!relaxed) {
     choice = { variant: "simd", relaxedSimd: false, reason: "this engine does not validate relaxed SIMD" };
   } else if (!probeAgrees(relaxed, kernelModule("simd")!)) {
-    choice = { variant: "simd", relaxedSimd: true, reason: "relaxed SIMD disagrees with simd128 on a probe (Node 20's draft semantics?)" };
+    choice = {
+      variant: "simd", relaxedSimd: true,
+      reason: "relaxed SIMD disagrees with simd128 on a probe (a CPU without FMA, or Node 20's draft semantics)",
+    };
   } else {
     // Both are valid and agree: take the faster (relaxed, wherever the dot product lowers to VNNI or pmaddubsw).
     const [relaxedNs, simdNs] = [timeQ4_0Dot(relaxed), timeQ4_0Dot(kernelModule("simd")!)];
@@ -120,26 +123,32 @@ function timeQ4_0Dot(module: WebAssembly.Module): number {
   return best;
 }
 
-/** Runs the Q4_0 dot of both variants on the same random blocks; they must agree bit for bit. */
+/**
+ * Runs the kernels where the variants differ (the integer dot; fused multiply-adds, which relaxed_madd fuses
+ * only on CPUs with FMA) on the same random data in both; every output must agree bit for bit. Random rows
+ * over 64 blocks all but surely contain sums whose unfused rounding differs.
+ */
 function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boolean {
-  const memory = sharedMemory(KERNEL_RESERVED_BYTES / 65536 + 1);
-  const bytes = new Uint8Array(memory.buffer, KERNEL_RESERVED_BYTES);
+  const rows = 8, blocks = 64, at = KERNEL_RESERVED_BYTES;
+  const memory = sharedMemory(KERNEL_RESERVED_BYTES / 65536 + 2);
+  const bytes = new Uint8Array(memory.buffer, at, 65536);
   let seed = 12345;
-  for (let i = 0; i < 4096; i++) bytes[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
-  // Sane f16 scales (1.0) in each block, so the float sums are finite.
-  for (let b = 0; b < 8; b++) {
-    bytes[b * 18] = 0x00;
-    bytes[b * 18 + 1] = 0x3c;
-    bytes[1024 + b * 34] = 0x00;
-    bytes[1024 + b * 34 + 1] = 0x3c;
-  }
-  // Activation (d, Σq) = (1.0, 3) per block: 3 exercises the integer "-8·Σq" path.
-  const at = KERNEL_RESERVED_BYTES;
-  const pairs = new Int32Array(memory.buffer, at + 2048, 16);
-  for (let b = 0; b < 8; b++) pairs.set([0x3f800000, 3], 2 * b);
-  const a = instantiateKernels(relaxed, memory).vecDotQ4_0Q8_0(at, at + 1024, at + 2048, 8);
-  const b = instantiateKernels(simd, memory).vecDotQ4_0Q8_0(at, at + 1024, at + 2048, 8);
-  return Object.is(a, b);
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8;
+  for (let i = 0; i < rows * blocks * 18; i++) bytes[i] = next() & 0xff;
+  // Scales in [1/16, 2): finite sums of every size.
+  for (let b = 0; b < rows * blocks; b++) bytes[b * 18 + 1] = 0x2c + (next() % 16);
+  const floats = new Float32Array(memory.buffer, at + 20_000, blocks * 32);
+  const activations = Float32Array.from(floats, () => (next() / 2 ** 24 - 0.5) * 8);
+  const outputs = [relaxed, simd].map((module) => {
+    const k = instantiateKernels(module, memory);
+    floats.set(activations);
+    k.quantizeRowQ8_0(at + 30_000, at + 40_000, floats.byteOffset, floats.length);
+    k.matvecQ4_0(at + 50_000, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
+    k.matvecQ4_0Unpacked(at + 50_000 + 4 * rows, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
+    k.softmax(floats.byteOffset, 40, 0.7);
+    return [...new Float32Array(memory.buffer, at + 50_000, 2 * rows), ...floats.subarray(0, 40)];
+  });
+  return outputs[0].every((v, i) => Object.is(v, outputs[1][i]));
 }
 
 /** SIMD, relaxed SIMD and memory64 support of this engine, for `cpu-llm system`. */
