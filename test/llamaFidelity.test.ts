@@ -117,6 +117,22 @@ describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 K
     }
   });
 
+  it("attention split by KV heads across threads gives the logits of one thread, bit for bit", async () => {
+    const file = readGguf(fixture("models", "stories260K-q4_0.gguf"));
+    const ids = Array.from({ length: 96 }, (_, i) => (i * 37 + 11) % 512);
+    const run = (p: WorkerPool) => {
+      const llama = Llama.load(file, p, { contextSize: 128, kvType: kvTypeByName("f16"), maxBatch: 32 });
+      // 32-token batches from position 32 on attend to enough positions to be split (ATTENTION_SPLIT).
+      return [0, 32, 64].map((pos) => llama.forwardBatch(ids.slice(pos, pos + 32), pos, true).slice());
+    };
+    const one = await WorkerPool.create({ threads: 1 });
+    try {
+      expect(run(pool)).toEqual(run(one));
+    } finally {
+      await one.close();
+    }
+  });
+
   // stories260K's 172-wide FFN takes every path that is not a repacked Q4_0 product: the F32 ffn_down
   // (ggml_vec_dot_f32, with the tail GCC vectorised), Q4_0 rows ggml does not repack (eight float lanes),
   // ggml_v_expf in softmax and SwiGLU, and RoPE's fused roundings. Reproducing all of them, every logit

@@ -1,7 +1,7 @@
 // Attention of one query position over a sequence's KV cache, on one thread's kernels: for each head,
 // scores = K·q (the weight type's matvec kernel: an integer dot when K is Q8_0, after quantizing q like any
 // activation), softmax(scores · scale), then out = Σ p_t V_t. Grouped-query heads share a KV head.
-import { ACTIVATION_TYPES, type GgmlTypeTraits } from "./ggmlTypes.js";
+import { ACTIVATION_TYPES, ggmlType, type GgmlTypeTraits } from "./ggmlTypes.js";
 import type { KernelExports } from "./wasm/wasmKernels.js";
 
 /** Where one layer's keys or values live in an arena: position t, KV head g at offset + t·rowBytes + g·headBytes. */
@@ -35,14 +35,18 @@ export interface AttentionShape {
   readonly scale: number;
 }
 
-/** out (nHead × headDim floats) = attention of q (nHead × headDim floats) over K and V. */
+/**
+ * out (nHead × headDim floats) = attention of q (nHead × headDim floats) over K and V, for the query heads of
+ * KV heads [g0, g1) (all by default): threads splitting the heads write disjoint parts of out.
+ */
 export function attend(
   k: KernelExports, out: number, q: number, shape: AttentionShape, keys: KvTensor, values: KvTensor, scratch: AttentionScratch,
+  g0 = 0, g1 = shape.nKvHead,
 ): void {
   const { nHead, nKvHead, headDim, nPos, scale } = shape;
   const group = nHead / nKvHead;
   const kernels = k as unknown as Record<string, (...a: number[]) => number>;
-  for (let g = 0; g < nKvHead; g++) {
+  for (let g = g0; g < g1; g++) {
     const h0 = g * group;
     const scores = scratch.scores + h0 * nPos * 4;
     const kv = keys.offset + g * keys.headBytes;
@@ -66,5 +70,40 @@ export function attend(
         kernels[values.type.accumulateRows!](out + (h0 + i) * headDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, headDim);
       }
     }
+  }
+}
+
+/**
+ * Causal attention of n consecutive tokens (positions pos0 … pos0 + n - 1, their q and out rows `stride` bytes
+ * apart) for KV heads [g0, g1): one thread's share of a batch. Plain data, so it can be posted to a worker.
+ */
+export interface AttentionJob {
+  readonly out: number;
+  readonly q: number;
+  readonly stride: number;
+  readonly pos0: number;
+  readonly n: number;
+  readonly shape: Omit<AttentionShape, "nPos">;
+  /** KvTensor with the type given by its ggml id. */
+  readonly keys: Omit<KvTensor, "type"> & { readonly type: number };
+  readonly values: Omit<KvTensor, "type"> & { readonly type: number };
+  readonly scratch: AttentionScratch;
+  readonly g0: number;
+  readonly g1: number;
+}
+
+export function attentionJob(
+  out: number, q: number, stride: number, pos0: number, n: number, shape: Omit<AttentionShape, "nPos">,
+  keys: KvTensor, values: KvTensor, scratch: AttentionScratch, g0: number, g1: number,
+): AttentionJob {
+  return { out, q, stride, pos0, n, shape, keys: { ...keys, type: keys.type.id }, values: { ...values, type: values.type.id }, scratch, g0, g1 };
+}
+
+export function runAttentionJob(k: KernelExports, job: AttentionJob): void {
+  const keys = { ...job.keys, type: ggmlType(job.keys.type)! };
+  const values = { ...job.values, type: ggmlType(job.values.type)! };
+  for (let i = 0; i < job.n; i++) {
+    const shape = { ...job.shape, nPos: job.pos0 + i + 1 };
+    attend(k, job.out + i * job.stride, job.q + i * job.stride, shape, keys, values, job.scratch, job.g0, job.g1);
   }
 }

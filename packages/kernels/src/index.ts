@@ -43,4 +43,6 @@ export {
 } from "./reference/ggmlOrder.js";
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
 export { ropeCache, type RopeParams } from "./ropeCache.js";
-export { attend, type KvTensor, type AttentionScratch, type AttentionShape } from "./attention.js";
+export {
+  attend, attentionJob, runAttentionJob, type KvTensor, type AttentionScratch, type AttentionShape, type AttentionJob,
+} from "./attention.js";

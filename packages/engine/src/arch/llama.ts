@@ -1,13 +1,18 @@
 // Llama (Llama 2 and 3, TinyLlama, DeepSeek-R1-Distill-Llama): the forward pass of one sequence, one token at a
 // time, reading top to bottom like llama2.c's run.c. Matrices live in the worker pool's arenas, sharded by
-// rows; the small per-token work (norms, RoPE, attention, residuals) runs on the main thread's kernels.
+// rows; the small per-token work (norms, RoPE, residuals) runs on the main thread's kernels, and attention
+// over the KV cache (in the main thread's arena) is split by KV heads across the threads when it is long.
 // GGUF keys and tensor names are spelled as in GGUF (llama.cpp src/models/llama.cpp, gguf-py constants).
 import {
-  ACTIVATION_TYPES, attend, ggmlType, MatMul, readFileInto, ropeCache, toFloatOf,
-  type GgmlTypeTraits, type KernelExports, type KvTensor, type RopeParams, type ShardedMatrix, type WorkerPool,
+  ACTIVATION_TYPES, attentionJob, ggmlType, MatMul, readFileInto, ropeCache, runAttentionJob, splitRows, toFloatOf,
+  type AttentionScratch, type GgmlTypeTraits, type KernelExports, type KvTensor, type RopeParams, type ShardedMatrix,
+  type SharedArena, type WorkerPool,
 } from "@cpu-llm/kernels";
 import { metaNumber, metaString } from "../gguf/metadata.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/readGguf.js";
+
+/** Positions attended in one layer (summed over a batch) from which attention is split across threads. */
+const ATTENTION_SPLIT = 256;
 
 export const LLAMA_TENSORS = {
   tokenEmbd: "token_embd.weight",
@@ -119,7 +124,10 @@ export class Llama {
     private readonly output: ShardedMatrix,
     private readonly kvType: GgmlTypeTraits,
     private readonly buf: Record<"x" | "xb" | "xb2" | "q" | "kv" | "v" | "att" | "hb" | "hb2" | "logits" | "rope" | "kvScales", Buffer>,
-    private readonly scratch: { query: number; queryScales: number; scores: number; partial: number },
+    /** One attention scratch per thread. */
+    private readonly scratch: readonly AttentionScratch[],
+    /** The main arena as the workers see it, when there are workers. */
+    private readonly shared: SharedArena | undefined,
     readonly contextSize: number,
     /** Most tokens one forwardBatch call takes (prompt processing runs in chunks of this many). */
     readonly maxBatch: number,
@@ -192,13 +200,14 @@ export class Llama {
       v: vector(n * kvDim), att: vector(n * nHead * headDim), hb: vector(n * nFf), hb2: vector(n * nFf), logits: vector(n * nVocab),
       rope: vector(n * hp.rope.nDims), kvScales: vector(kvDim / 16 + 16),
     };
-    const scratch = {
+    const scratch = Array.from({ length: pool.threads }, () => ({
       query: main.alloc(nHead * headDim * 4), queryScales: main.alloc(nHead * headDim), scores: main.alloc(nHead * options.contextSize * 4), partial: main.alloc(nHead * 16),
-    };
+    }));
+    const shared = pool.threads > 1 ? pool.shareArena(main) : undefined;
     const output = load(outputTensor);
     mm.load(file.path, reads, options.onProgress);
     return new Llama(hp, pool.mainKernelsOf(0), mm, file as GgufFile & { path: string }, tensor(LLAMA_TENSORS.tokenEmbd), layers,
-      floats(tensor(LLAMA_TENSORS.outputNorm)), output, options.kvType, buf, scratch, options.contextSize, maxBatch);
+      floats(tensor(LLAMA_TENSORS.outputNorm)), output, options.kvType, buf, scratch, shared, options.contextSize, maxBatch);
   }
 
   /** Runs one token at position pos (0-based); returns its logits (valid until the next call). */
@@ -240,10 +249,7 @@ export class Llama {
         convertKv(layer.keys.offset + pos * layer.keys.rowBytes, buf.kvScales.at, buf.kv.at + i * kvDim * 4, kvDim);
         convertKv(layer.values.offset + pos * layer.values.rowBytes, buf.kvScales.at, buf.v.at + i * kvDim * 4, kvDim);
       }
-      for (let i = 0; i < n; i++) {
-        const shape = { nHead, nKvHead, headDim, nPos: pos0 + i + 1, scale: 1 / Math.sqrt(headDim) };
-        attend(k, buf.att.at + i * qDim * 4, buf.q.at + i * qDim * 4, shape, layer.keys, layer.values, this.scratch);
-      }
+      this.attend(layer, n, pos0);
       mm.batch(layer.wo, rows(buf.att, qDim), n, rows(buf.xb2, nEmbd));
       k.add(buf.x.at, buf.x.at, buf.xb2.at, n * nEmbd);
       // Feed-forward: normalise, SwiGLU, project down, add.
@@ -262,6 +268,21 @@ export class Llama {
     const last = buf.xb.array.subarray((n - 1) * nEmbd, n * nEmbd);
     mm.vec(this.output, last, buf.logits.array.subarray(0, nVocab));
     return buf.logits.array.subarray(0, nVocab);
+  }
+
+  /**
+   * Causal attention of the batch's n tokens over the cache, q in buf.q, out to buf.att. Split by KV heads
+   * across the threads once the positions attended add up to ATTENTION_SPLIT: below that, posting the jobs
+   * costs more than it saves.
+   */
+  private attend(layer: Layer, n: number, pos0: number): void {
+    const { nHead, nKvHead, headDim } = this.hp;
+    const shape = { nHead, nKvHead, headDim, scale: 1 / Math.sqrt(headDim) };
+    const split = this.shared && n * (pos0 + (n + 1) / 2) >= ATTENTION_SPLIT;
+    const jobs = splitRows(nKvHead, split ? this.scratch.length : 1).map(([g0, g1], t) =>
+      g1 > g0 ? attentionJob(this.buf.att.at, this.buf.q.at, nHead * headDim * 4, pos0, n, shape, layer.keys, layer.values, this.scratch[t], g0, g1) : null);
+    if (split) this.mm.pool.attend(this.shared!, jobs);
+    else runAttentionJob(this.k, jobs[0]!);
   }
 
   /** One row of the token embedding (any supported type), read from the file: no copy of the whole table. */
