@@ -3,6 +3,7 @@
 // int8 activations, then -8·Σx from the activation block's precomputed sum, then one float scale per block.
 import { f16Lookup } from "./f16";
 import { fmaF32x4 } from "./fma";
+import { fmaLanes, hsum8, laneSumsI8, prepareI8, relaxedLaneOrder } from "./lanes";
 import { Q8_0_BYTES } from "./q8_0";
 import { blockDotQ4_0Relaxed } from "./relaxed";
 
@@ -42,15 +43,6 @@ export function accumulateBlock(acc: f32, s: v128, d: f32): f32 {
 @inline
 export function offset8(xs: usize): v128 {
   return i32x4.replace_lane(i32x4.splat(0), 0, -8 * load<i32>(xs, 4));
-}
-
-/**
- * Lane i of the relaxed dot is Σ of elements 4i..4i+3. Reordering bytes to [0,1,4,5,8,9,12,13 | 2,3,6,7,…]
- * before widening makes the two i16 dots produce exactly those lane sums, so both variants round alike.
- */
-@inline
-function relaxedLaneOrder(v: v128): v128 {
-  return i8x16.shuffle(v, v, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
 }
 
 /** Σ_lanes of u4 × i8 products, laid out in lanes as i32x4.relaxed_dot_i8x16_i7x16_add_s does. */
@@ -120,44 +112,21 @@ export function scales4(a: usize, b: usize, c: usize, d: usize): v128 {
 }
 
 /**
- * ggml-cpu repacks a Q4_0 matrix only when its rows come in multiples of 8; the others (a 172-row ffn in
- * stories260K) go through ggml_vec_dot_q4_0_q8_0, and batches through llamafile's tinyBLAS_Q0_AVX, which add
- * alike: eight float lanes, lane i holding elements 4i..4i+3 of each block as an exact integer, every block
- * added as fma(dx·dy, lane, acc), and the lanes summed at the end as hsum_float_8. These kernels reproduce that.
+ * Row of Q4_0 weights · Q8_0 activations for a matrix ggml-cpu does not repack (rows not a multiple of 8, as
+ * stories260K's 172-row FFN): vec_dot_q4_0_q8_0's eight float lanes (lanes.ts), nibbles offset to -8..7 first.
  */
-@inline
-function signedLaneSums(nibbles: v128, x: v128): v128 {
-  const n = relaxedLaneOrder(i8x16.sub(nibbles, i8x16.splat(8)));
-  const a = relaxedLaneOrder(x);
-  return i32x4.add(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(n), i16x8.extend_low_i8x16_s(a)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(n), i16x8.extend_high_i8x16_s(a)),
-  );
-}
-
-/** Four lanes acc + d·q (q integers, exact in float), each rounded once as a fused multiply-add. */
-@inline
-function fmaLanes(acc: v128, d: f32, q: v128): v128 {
-  return fmaF32x4(f32x4.splat(d), f32x4.convert_i32x4_s(q), acc);
-}
-
-/** hsum_float_8 of lanes 0-3 (lo) and 4-7 (hi): (lo + hi), then (0 + 2) + (1 + 3). */
-@inline
-function hsum8(lo: v128, hi: v128): f32 {
-  const r = f32x4.add(hi, lo);
-  return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
-}
-
-/** Row of Q4_0 weights · Q8_0 activations in vec_dot_q4_0_q8_0's lanes (see above). */
 export function vecDotQ4_0Q8_0Unpacked(w: usize, x: usize, xs: usize, nb: i32): f32 {
   const mask = i8x16.splat(0x0f);
+  const eight = i8x16.splat(8);
   let lo = f32x4.splat(0);
   let hi = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     const q = v128.load(w, 2);
-    lo = fmaLanes(lo, d, signedLaneSums(v128.and(q, mask), v128.load(x, 2)));
-    hi = fmaLanes(hi, d, signedLaneSums(v128.and(i16x8.shr_u(q, 4), mask), v128.load(x, 18)));
+    const x0 = v128.load(x, 2);
+    const x1 = v128.load(x, 18);
+    lo = fmaLanes(lo, d, laneSumsI8(i8x16.sub(v128.and(q, mask), eight), x0, prepareI8(x0)));
+    hi = fmaLanes(hi, d, laneSumsI8(i8x16.sub(v128.and(i16x8.shr_u(q, 4), mask), eight), x1, prepareI8(x1)));
     w += <usize>Q4_0_BYTES;
     x += <usize>Q8_0_BYTES;
     xs += 8;

@@ -1,7 +1,7 @@
 // Q8_0: blocks of 32 weights, an f16 scale then 32 int8 (34 bytes). Activations are quantized to Q8_0 before
 // every quantized dot product, as ggml does.
 import { f16Lookup, f16ToF32 } from "./f16";
-import { accumulateBlock, accumulateBlock4, scales4 } from "./q4_0";
+import { activationMinus, activationPlus, fmaLanes, hsum8, laneSumsI8, laneSumsWX, prepareI8 } from "./lanes";
 
 export const QK: i32 = 32;
 export const Q8_0_BYTES: i32 = 34;
@@ -65,31 +65,24 @@ export function quantizeRowQ8_0(dst: usize, scales: usize, src: usize, n: i32): 
   }
 }
 
-/** Σ over blocks of d_w·d_x·(w·x) for Q8_0 weights and Q8_0 activations. */
+/**
+ * Σ over blocks of d_w·d_x·(w·x) for Q8_0 weights and Q8_0 activations, in ggml_vec_dot_q8_0_q8_0's eight
+ * float lanes (lanes.ts): x86 never repacks Q8_0, so this is llama.cpp's arithmetic for every Q8_0 matrix.
+ */
 export function vecDotQ8_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
-  let acc: f32 = 0;
+  let lo = f32x4.splat(0);
+  let hi = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
-    xs += 8;
-    const s = dotI8x32(w + 2, x + 2);
-    acc = accumulateBlock(acc, s, d);
+    const x0 = v128.load(x, 2);
+    const x1 = v128.load(x, 18);
+    lo = fmaLanes(lo, d, laneSumsWX(v128.load(w, 2), activationPlus(x0), activationMinus(x0)));
+    hi = fmaLanes(hi, d, laneSumsWX(v128.load(w, 18), activationPlus(x1), activationMinus(x1)));
     w += <usize>Q8_0_BYTES;
     x += <usize>Q8_0_BYTES;
+    xs += 8;
   }
-  return acc;
-}
-
-/** Lane-wise partial sums (i32x4) of 32 int8 × int8 products, with plain SIMD: i8 → i16, then i16 dot. */
-@inline
-function dotI8x32(a: usize, b: usize): v128 {
-  const a0 = v128.load(a);
-  const a1 = v128.load(a, 16);
-  const b0 = v128.load(b);
-  const b1 = v128.load(b, 16);
-  let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a0), i16x8.extend_low_i8x16_s(b0));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a0), i16x8.extend_high_i8x16_s(b0)));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a1), i16x8.extend_low_i8x16_s(b1)));
-  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a1), i16x8.extend_high_i8x16_s(b1)));
+  return hsum8(lo, hi);
 }
 
 /** Dequantizes n Q8_0 values at src into floats at dst. */
@@ -101,62 +94,68 @@ export function dequantizeRowQ8_0(dst: usize, src: usize, n: i32): void {
   }
 }
 
-/** The i32x4 lane sums of one Q8_0 weight block (at w) times the activation block already widened to i16. */
-@inline
-function blockDotQ8_0(w: usize, xl0: v128, xh0: v128, xl1: v128, xh1: v128): v128 {
-  const w0 = v128.load(w, 2);
-  const w1 = v128.load(w, 18);
-  let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), xl0);
-  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), xh0));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), xl1));
-  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), xh1));
-}
-
-/** Four Q8_0 rows against one activation row: the activation block widened once, four float chains in a vector. */
+/** Four Q8_0 rows against one activation row: each activation half-block prepared once for the four rows. */
 export function rowQuadQ8_0(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
   const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-  let acc = f32x4.splat(0);
+  let lo0 = f32x4.splat(0), hi0 = f32x4.splat(0), lo1 = f32x4.splat(0), hi1 = f32x4.splat(0);
+  let lo2 = f32x4.splat(0), hi2 = f32x4.splat(0), lo3 = f32x4.splat(0), hi3 = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const o = <usize>(b * Q8_0_BYTES);
     const x0 = v128.load(x, 2);
     const x1 = v128.load(x, 18);
-    const xl0 = i16x8.extend_low_i8x16_s(x0), xh0 = i16x8.extend_high_i8x16_s(x0);
-    const xl1 = i16x8.extend_low_i8x16_s(x1), xh1 = i16x8.extend_high_i8x16_s(x1);
-    const d = f32x4.mul(scales4(w0 + o, w1 + o, w2 + o, w3 + o), f32x4.splat(load<f32>(xs)));
-    acc = accumulateBlock4(
-      acc,
-      blockDotQ8_0(w0 + o, xl0, xh0, xl1, xh1), blockDotQ8_0(w1 + o, xl0, xh0, xl1, xh1),
-      blockDotQ8_0(w2 + o, xl0, xh0, xl1, xh1), blockDotQ8_0(w3 + o, xl0, xh0, xl1, xh1),
-      d,
-    );
+    const p0 = activationPlus(x0), m0 = activationMinus(x0);
+    const p1 = activationPlus(x1), m1 = activationMinus(x1);
+    const dx = load<f32>(xs);
+    let d = f16Lookup(load<u16>(w0 + o)) * dx;
+    lo0 = fmaLanes(lo0, d, laneSumsWX(v128.load(w0 + o, 2), p0, m0));
+    hi0 = fmaLanes(hi0, d, laneSumsWX(v128.load(w0 + o, 18), p1, m1));
+    d = f16Lookup(load<u16>(w1 + o)) * dx;
+    lo1 = fmaLanes(lo1, d, laneSumsWX(v128.load(w1 + o, 2), p0, m0));
+    hi1 = fmaLanes(hi1, d, laneSumsWX(v128.load(w1 + o, 18), p1, m1));
+    d = f16Lookup(load<u16>(w2 + o)) * dx;
+    lo2 = fmaLanes(lo2, d, laneSumsWX(v128.load(w2 + o, 2), p0, m0));
+    hi2 = fmaLanes(hi2, d, laneSumsWX(v128.load(w2 + o, 18), p1, m1));
+    d = f16Lookup(load<u16>(w3 + o)) * dx;
+    lo3 = fmaLanes(lo3, d, laneSumsWX(v128.load(w3 + o, 2), p0, m0));
+    hi3 = fmaLanes(hi3, d, laneSumsWX(v128.load(w3 + o, 18), p1, m1));
     x += <usize>Q8_0_BYTES;
     xs += 8;
   }
-  v128.store(out, acc);
+  store<f32>(out, hsum8(lo0, hi0));
+  store<f32>(out, hsum8(lo1, hi1), 4);
+  store<f32>(out, hsum8(lo2, hi2), 8);
+  store<f32>(out, hsum8(lo3, hi3), 12);
 }
 
-/** One Q8_0 weight row against four activation rows (columns): the weight block widened once. */
+/** One Q8_0 weight row against four activation rows (columns): each weight block prepared once. */
 export function colQuadQ8_0(w: usize, x0: usize, xStride: usize, xs0: usize, xsStride: usize, nb: i32): v128 {
-  let acc = f32x4.splat(0);
   const x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
   const s1 = xs0 + xsStride, s2 = s1 + xsStride, s3 = s2 + xsStride;
+  let lo0 = f32x4.splat(0), hi0 = f32x4.splat(0), lo1 = f32x4.splat(0), hi1 = f32x4.splat(0);
+  let lo2 = f32x4.splat(0), hi2 = f32x4.splat(0), lo3 = f32x4.splat(0), hi3 = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const o = <usize>(b * Q8_0_BYTES);
     const so = <usize>(b * 8);
     const w0 = v128.load(w + o, 2);
     const w1 = v128.load(w + o, 18);
-    const wl0 = i16x8.extend_low_i8x16_s(w0), wh0 = i16x8.extend_high_i8x16_s(w0);
-    const wl1 = i16x8.extend_low_i8x16_s(w1), wh1 = i16x8.extend_high_i8x16_s(w1);
-    let dx = f32x4.splat(load<f32>(xs0 + so));
-    dx = f32x4.replace_lane(dx, 1, load<f32>(s1 + so));
-    dx = f32x4.replace_lane(dx, 2, load<f32>(s2 + so));
-    dx = f32x4.replace_lane(dx, 3, load<f32>(s3 + so));
-    acc = accumulateBlock4(
-      acc,
-      blockDotQ8_0(x0 + o, wl0, wh0, wl1, wh1), blockDotQ8_0(x1 + o, wl0, wh0, wl1, wh1),
-      blockDotQ8_0(x2 + o, wl0, wh0, wl1, wh1), blockDotQ8_0(x3 + o, wl0, wh0, wl1, wh1),
-      f32x4.mul(f32x4.splat(f16Lookup(load<u16>(w + o))), dx),
-    );
+    const p0 = prepareI8(w0);
+    const p1 = prepareI8(w1);
+    const dw = f16Lookup(load<u16>(w + o));
+    let d = dw * load<f32>(xs0 + so);
+    lo0 = fmaLanes(lo0, d, laneSumsI8(v128.load(x0 + o, 2), w0, p0));
+    hi0 = fmaLanes(hi0, d, laneSumsI8(v128.load(x0 + o, 18), w1, p1));
+    d = dw * load<f32>(s1 + so);
+    lo1 = fmaLanes(lo1, d, laneSumsI8(v128.load(x1 + o, 2), w0, p0));
+    hi1 = fmaLanes(hi1, d, laneSumsI8(v128.load(x1 + o, 18), w1, p1));
+    d = dw * load<f32>(s2 + so);
+    lo2 = fmaLanes(lo2, d, laneSumsI8(v128.load(x2 + o, 2), w0, p0));
+    hi2 = fmaLanes(hi2, d, laneSumsI8(v128.load(x2 + o, 18), w1, p1));
+    d = dw * load<f32>(s3 + so);
+    lo3 = fmaLanes(lo3, d, laneSumsI8(v128.load(x3 + o, 2), w0, p0));
+    hi3 = fmaLanes(hi3, d, laneSumsI8(v128.load(x3 + o, 18), w1, p1));
   }
-  return acc;
+  let r = f32x4.splat(hsum8(lo0, hi0));
+  r = f32x4.replace_lane(r, 1, hsum8(lo1, hi1));
+  r = f32x4.replace_lane(r, 2, hsum8(lo2, hi2));
+  return f32x4.replace_lane(r, 3, hsum8(lo3, hi3));
 }

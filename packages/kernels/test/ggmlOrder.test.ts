@@ -16,6 +16,9 @@ import {
   vecDotF32Ref,
   vecDotQ4_0Q8_0Ref,
   vecDotQ4_0Q8_0UnpackedRef,
+  vecDotQ8_0Q8_0LanesRef,
+  vecDotQ8_0Q8_0Ref,
+  quantizeRowQ8_0Ref,
   vecDotMagnitude,
   type KernelVariant,
 } from "@cpu-llm/kernels";
@@ -122,6 +125,40 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
         }
         k.matmulQ4_0Unpacked(B + 196608, rows, B + pad, nb * 18, B + 65536 + pad, nb * 34, B + 131072, nb, 0, rows, 1);
         for (let r = 0; r < rows; r++) expect(f32(B + 196608, rows)[r]).toBe(vecDotQ4_0Q8_0UnpackedRef(wq, r * nb * 18, xq, 0, nb));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("Q8_0: vec_dot_q8_0_q8_0's eight float lanes in the matvec (4-row and single rows) and the matmul (4 columns and the rest)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer(), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 6 }), (nb, seed, rows, n) => {
+        const w = dense(seed, rows * nb * 32, 3);
+        const x = dense(seed ^ 0x5bd1e995, n * nb * 32, 10);
+        const wq = new Uint8Array(rows * nb * 34);
+        quantizeRowQ8_0Ref(wq, 0, w, 0, w.length);
+        if (seed % 3 === 0) wq[2] = 0x80; // a weight of -128, which only a crafted file holds
+        const xq = new Uint8Array(n * nb * 34);
+        const scales = new Float32Array(2 * n * nb);
+        for (let c = 0; c < n; c++) {
+          const part = new Float32Array(2 * nb);
+          const q = new Uint8Array(nb * 34);
+          quantizeActivationsQ8_0Ref(q, part, x.subarray(c * nb * 32, (c + 1) * nb * 32), nb * 32);
+          xq.set(q, c * nb * 34);
+          scales.set(part, c * 2 * nb);
+        }
+        put(B, wq);
+        put(B + 65536, xq);
+        put(B + 131072, new Uint8Array(scales.buffer));
+        k.matvecQ8_0(B + 196608, B, nb * 34, B + 65536, B + 131072, nb, 0, rows);
+        k.matmulQ8_0(B + 200000, rows, B, nb * 34, B + 65536, nb * 34, B + 131072, nb, 0, rows, n);
+        for (let r = 0; r < rows; r++) {
+          const want = vecDotQ8_0Q8_0LanesRef(wq, r * nb * 34, xq, 0, nb);
+          expect(f32(B + 196608, rows)[r]).toBe(want);
+          const bound = 1e-6 * vecDotMagnitude(wq, r * nb * 34, xq, 0, nb, 34);
+          expect(Math.abs(want - vecDotQ8_0Q8_0Ref(wq, r * nb * 34, xq, 0, nb))).toBeLessThanOrEqual(bound);
+          for (let c = 0; c < n; c++) expect(f32(B + 200000, rows * n)[c * rows + r]).toBe(vecDotQ8_0Q8_0LanesRef(wq, r * nb * 34, xq, c * nb * 34, nb));
+        }
       }),
       { numRuns: 200 },
     );

@@ -104,6 +104,23 @@ export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8A
   return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
 }
 
+/** ggml_vec_dot_q8_0_q8_0 (x86): the same eight lanes over 32 int8 weights per block. */
+export function vecDotQ8_0Q8_0LanesRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  const acc = new Array<number>(8).fill(0);
+  for (let b = 0; b < nb; b++) {
+    const wo = wOff + b * Q8_0_BYTES;
+    const xo = xOff + b * Q8_0_BYTES;
+    const d = fround(f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8)));
+    for (let lane = 0; lane < 8; lane++) {
+      let s = 0;
+      for (let e = 4 * lane; e < 4 * lane + 4; e++) s += i8(w[wo + 2 + e]) * i8(x[xo + 2 + e]);
+      acc[lane] = fmaRef(d, s, acc[lane]);
+    }
+  }
+  const r = Array.from({ length: 4 }, (_, i) => fround(acc[i + 4] + acc[i]));
+  return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
+}
+
 /** RoPE's rotation of one pair as GCC compiles ggml's rotate_pairs: each output one FMA over the first product. */
 export function rotatePairRef(x0: number, x1: number, c: number, s: number): [number, number] {
   return [fmaRef(x0, c, -fround(x1 * s)), fmaRef(x0, s, fround(x1 * c))];
