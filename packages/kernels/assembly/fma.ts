@@ -1,13 +1,26 @@
 // Fused multiply-add in float32, as x86's vfmadd rounds it: llama.cpp's CPU kernels are full of them, and an
 // unfused a·b + c rounds twice, which is enough to flip a later Q8_0 rounding. WebAssembly has no
-// deterministic FMA (relaxed_madd may or may not fuse), so the product is formed exactly in double (24 + 24
-// bits fit in 53) and the sum rounded once to double, then to float. That double rounding differs from a true
-// fused rounding only when the double sum lands exactly on a float tie, which needs the exact sum's 29 bits below
-// float precision to round to 1000…0: rare enough that llama.cpp's reference logits are matched bit for bit.
+// deterministic FMA: the relaxed build uses relaxed_madd where the kernel probe finds it fused; the plain
+// build forms the product exactly in double (24 + 24 bits fit in 53) and rounds the sum to double, then to
+// float. That double rounding differs from one fused rounding only when the double sum lands exactly halfway
+// between two floats: with full-precision operands, once in about 2^29 operations.
 
-@inline
+/**
+ * A scalar fused multiply-add rounded once, exactly: the double sum s and its error e (TwoSum) decide the
+ * rare case where s falls halfway between two floats. Scalar callers (RoPE, dot tails) can afford it.
+ */
 export function fmaF32(a: f32, b: f32, c: f32): f32 {
-  return <f32>(<f64>a * <f64>b + <f64>c);
+  const p = <f64>a * <f64>b;
+  const s = p + <f64>c;
+  const r = <f32>s;
+  if (<f64>r == s || !isFinite(s)) return r;
+  const bb = s - p;
+  const e = (p - (s - bb)) + (<f64>c - bb);
+  if (e == 0) return r;
+  // The float on the other side of s from r.
+  const other: f32 = r == 0 ? copysign<f32>(reinterpret<f32>(1), <f32>s) : reinterpret<f32>(reinterpret<i32>(r) + ((<f64>r < s) == (r > 0) ? 1 : -1));
+  if ((<f64>r + <f64>other) * 0.5 != s) return r;
+  return (e > 0) == (other > r) ? other : r;
 }
 
 /**

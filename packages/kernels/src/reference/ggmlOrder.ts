@@ -6,8 +6,32 @@ import { Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
 
 const fround = Math.fround;
 
-/** A float32 fused multiply-add: the product is exact in double, the sum rounded to double, then to float. */
-export const fmaRef = (a: number, b: number, c: number): number => fround(a * b + c);
+const f32Bits = new Float32Array(1);
+const i32Bits = new Int32Array(f32Bits.buffer);
+
+/** The float32 next to r on the side of x (r a float32, x ≠ r). */
+function neighbour(r: number, x: number): number {
+  f32Bits[0] = r;
+  i32Bits[0] += (x > r) === (r >= 0) ? 1 : -1;
+  return r === 0 ? Math.sign(x) * 2 ** -149 : f32Bits[0];
+}
+
+/**
+ * A float32 fused multiply-add, rounded once: a·b is exact in double; a·b + c is split into its double sum s
+ * and the exact error e (TwoSum); rounding s to float is right except when s falls exactly halfway between
+ * two floats and e ≠ 0, where e decides the side.
+ */
+export function fmaRef(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const bb = s - p;
+  const e = (p - (s - bb)) + (c - bb);
+  const r = fround(s);
+  if (e === 0 || r === s || !Number.isFinite(s)) return r;
+  const other = neighbour(r, s);
+  if ((r + other) / 2 !== s) return r;
+  return (e > 0) === (other > r) ? other : r;
+}
 
 /** _mm512_reduce_add_ps as GCC expands it: (i + 8), then (i + 4), then (0 + 2) + (1 + 3). */
 export function reduceAdd16Ref(l: ArrayLike<number>): number {
