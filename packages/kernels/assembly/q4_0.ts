@@ -2,7 +2,7 @@
 // nibble of byte j, element j+16 in the high), value = nibble - 8. Integer dot of the nibbles (0..15) with the
 // int8 activations, then -8·Σx from the activation block's precomputed sum, then one float scale per block.
 import { f16Lookup } from "./f16";
-import { fmaF32x4 } from "./fma";
+import { fmaF32, fmaF32x4 } from "./fma";
 import { fmaLanes, hsum8, laneSumsI8, prepareI8, relaxedLaneOrder } from "./lanes";
 import { Q8_0_BYTES } from "./q8_0";
 import { blockDotQ4_0Relaxed } from "./relaxed";
@@ -10,15 +10,21 @@ import { blockDotQ4_0Relaxed } from "./relaxed";
 export const Q4_0_BYTES: i32 = 18;
 
 /**
- * One block's contribution, as llama.cpp's x86 Q4_0 kernels add it (the repacked 8-row gemv/gemm it uses
- * whenever AVX2 is there): acc = fma(Σ lanes, d, acc) in float32, block after block. The integer sum is exact,
- * the product d·Σ is exact in double, so rounding the double sum once to float32 is that fused multiply-add.
+ * One block's contribution, as llama.cpp's x86 Q4_0 kernels add it for the matrices they repack into 8-row
+ * groups (every one whose rows are a multiple of 8; the others: vecDotQ4_0Q8_0Unpacked):
+ * acc = fma(Σ lanes, d, acc) in float32, block after block, the integer sum exact (fma.ts rounds it once).
  * Measured against llama.cpp's reference logits: plain float32 lanes, or a double sum over all blocks, each
  * flip a later activation's Q8_0 rounding now and then (0.02-0.16 on every later step); this does not.
  */
+@inline
+export function accumulateBlock(acc: f32, s: v128, d: f32): f32 {
+  const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+  return fmaF32(<f32>sum, d, acc);
+}
+
 /**
  * The same for four rows at once: s0..s3 are their lane sums, d their scales (f32x4), acc their float32
- * accumulators (f32x4). Horizontal sums by transposition, then one fused multiply-add (fma.ts).
+ * accumulators (f32x4). Horizontal sums by transposition, then one fused multiply-add.
  */
 @inline
 export function accumulateBlock4(acc: v128, s0: v128, s1: v128, s2: v128, s3: v128, d: v128): v128 {
@@ -28,13 +34,6 @@ export function accumulateBlock4(acc: v128, s0: v128, s1: v128, s2: v128, s3: v1
   // A block's sum is at most 32·8·128 in magnitude: exact as a float.
   return fmaF32x4(f32x4.convert_i32x4_s(sums), d, acc);
 }
-
-@inline
-export function accumulateBlock(acc: f32, s: v128, d: f32): f32 {
-  const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
-  return <f32>(<f64>acc + <f64>sum * <f64>d);
-}
-
 
 /**
  * The "-8" of every nibble as an integer start value for a block's lane sums: (-8·Σq, 0, 0, 0), Σq being the
@@ -82,7 +81,7 @@ export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
   return acc;
 }
 
-/** Four rows at once: four independent float chains hide the latency of accumulateBlock's double round trip. */
+/** Four rows at once: their four float chains in one vector, one fused multiply-add per block for all four. */
 export function rowQuadQ4_0(out: usize, w0: usize, rowBytes: usize, x: usize, xs: usize, nb: i32): void {
   const mask = i8x16.splat(0x0f);
   const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
