@@ -63,19 +63,19 @@ function laneVector(a: usize, b: usize, strideB: usize, steps: i32, jj: i32, lim
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let s = 0; s < steps; s++) {
     const i = s * 64 + jj * 4;
-    a0 = fmaF32x4(termsA(a, i, limit), termsB(b, strideB, i, limit), a0);
-    a1 = fmaF32x4(termsA(a, i + 16, limit), termsB(b, strideB, i + 16, limit), a1);
-    a2 = fmaF32x4(termsA(a, i + 32, limit), termsB(b, strideB, i + 32, limit), a2);
-    a3 = fmaF32x4(termsA(a, i + 48, limit), termsB(b, strideB, i + 48, limit), a3);
+    a0 = fmaF32x4(loadUpTo(a, i, limit, 0), termsB(b, strideB, i, limit), a0);
+    a1 = fmaF32x4(loadUpTo(a, i + 16, limit, 0), termsB(b, strideB, i + 16, limit), a1);
+    a2 = fmaF32x4(loadUpTo(a, i + 32, limit, 0), termsB(b, strideB, i + 32, limit), a2);
+    a3 = fmaF32x4(loadUpTo(a, i + 48, limit, 0), termsB(b, strideB, i + 48, limit), a3);
   }
   return f32x4.add(f32x4.add(a0, a2), f32x4.add(a1, a3));
 }
 
-/** Floats i..i+3 of a contiguous array, zero past `limit`. */
+/** Floats i..i+3 of a contiguous array, `fill` past `limit` (a lane-wise load that never reads past it). */
 @inline
-function termsA(a: usize, i: i32, limit: i32): v128 {
+export function loadUpTo(a: usize, i: i32, limit: i32, fill: f32): v128 {
   if (i + 4 <= limit) return v128.load(a + <usize>(i * 4));
-  let v = f32x4.splat(0);
+  let v = f32x4.splat(fill);
   if (i < limit) v = f32x4.replace_lane(v, 0, load<f32>(a + <usize>(i * 4)));
   if (i + 1 < limit) v = f32x4.replace_lane(v, 1, load<f32>(a + <usize>(i * 4), 4));
   if (i + 2 < limit) v = f32x4.replace_lane(v, 2, load<f32>(a + <usize>(i * 4), 8));
@@ -85,7 +85,7 @@ function termsA(a: usize, i: i32, limit: i32): v128 {
 /** Floats i..i+3 of an array whose elements lie `stride` bytes apart (4: contiguous), zero past `limit`. */
 @inline
 function termsB(b: usize, stride: usize, i: i32, limit: i32): v128 {
-  if (stride == 4) return termsA(b, i, limit);
+  if (stride == 4) return loadUpTo(b, i, limit, 0);
   let v = f32x4.splat(0);
   const p = b + <usize>i * stride;
   if (i < limit) v = f32x4.replace_lane(v, 0, load<f32>(p));

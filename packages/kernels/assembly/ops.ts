@@ -3,7 +3,7 @@
 // vector exponential (expf.ts).
 import { expF32x4, siluF32x4 } from "./expf";
 import { f16Lookup, f16ToF32 } from "./f16";
-import { dotF32Lanes, halvesHigh, halvesLow } from "./f32";
+import { dotF32Lanes, halvesHigh, halvesLow, loadUpTo } from "./f32";
 import { fmaF32, reduceAdd16 } from "./fma";
 import { f32ToF16, QK, Q8_0_BYTES } from "./q8_0";
 
@@ -86,10 +86,11 @@ export function softmax(x: usize, n: i32, scale: f32): void {
   const m = f32x4.splat(max);
   let sum: f64 = 0;
   for (let i = 0; i < n; i += 16) {
-    const e0 = expF32x4(f32x4.sub(scoresAt(x, i, n), m));
-    const e1 = expF32x4(f32x4.sub(scoresAt(x, i + 4, n), m));
-    const e2 = expF32x4(f32x4.sub(scoresAt(x, i + 8, n), m));
-    const e3 = expF32x4(f32x4.sub(scoresAt(x, i + 12, n), m));
+    // Past n, -∞: a masked score.
+    const e0 = expF32x4(f32x4.sub(loadUpTo(x, i, n, -Infinity), m));
+    const e1 = expF32x4(f32x4.sub(loadUpTo(x, i + 4, n, -Infinity), m));
+    const e2 = expF32x4(f32x4.sub(loadUpTo(x, i + 8, n, -Infinity), m));
+    const e3 = expF32x4(f32x4.sub(loadUpTo(x, i + 12, n, -Infinity), m));
     storeUpTo(x, i, n, e0);
     storeUpTo(x, i + 4, n, e1);
     storeUpTo(x, i + 8, n, e2);
@@ -98,17 +99,6 @@ export function softmax(x: usize, n: i32, scale: f32): void {
   }
   const inv = <f32>(1.0 / sum);
   for (let i = 0; i < n; i++) store<f32>(x + <usize>(i * 4), load<f32>(x + <usize>(i * 4)) * inv);
-}
-
-/** Floats i..i+3, -∞ past n (a masked score). */
-@inline
-function scoresAt(x: usize, i: i32, n: i32): v128 {
-  if (i + 4 <= n) return v128.load(x + <usize>(i * 4));
-  let v = f32x4.splat(-Infinity);
-  if (i < n) v = f32x4.replace_lane(v, 0, load<f32>(x + <usize>(i * 4)));
-  if (i + 1 < n) v = f32x4.replace_lane(v, 1, load<f32>(x + <usize>(i * 4), 4));
-  if (i + 2 < n) v = f32x4.replace_lane(v, 2, load<f32>(x + <usize>(i * 4), 8));
-  return v;
 }
 
 @inline

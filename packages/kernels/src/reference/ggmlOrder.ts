@@ -106,43 +106,40 @@ export function swigluGgmlRef(gate: ArrayLike<number>, up: ArrayLike<number>): F
 const i8 = (b: number) => (b << 24) >> 24;
 
 /**
- * ggml_vec_dot_q4_0_q8_0 (x86, AVX2 and up): lane i of 8 holds Σ (nibble − 8)·x over elements 4i..4i+3 of a
- * block; each lane accumulates fma(f32(dw·dx), lane, acc); hsum_float_8 adds (i + 4), then (0 + 2) + (1 + 3).
+ * The eight float lanes of ggml-cpu's x86 quantized dots: lane i of 8 holds Σ term(b, e) over elements
+ * e = 4i..4i+3 of block b; each lane accumulates fma(scale(b), lane, acc); hsum_float_8 adds (i + 4), then
+ * (0 + 2) + (1 + 3).
  */
-export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+function eightLanesRef(nb: number, scale: (b: number) => number, term: (b: number, e: number) => number): number {
   const acc = new Array<number>(8).fill(0);
   for (let b = 0; b < nb; b++) {
-    const wo = wOff + b * Q4_0_BYTES;
-    const xo = xOff + b * Q8_0_BYTES;
-    const d = fround(f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8)));
     for (let lane = 0; lane < 8; lane++) {
       let s = 0;
-      for (let e = 4 * lane; e < 4 * lane + 4; e++) {
-        const nibble = e < 16 ? w[wo + 2 + e] & 15 : w[wo + 2 + e - 16] >> 4;
-        s += (nibble - 8) * i8(x[xo + 2 + e]);
-      }
-      acc[lane] = fmaRef(d, s, acc[lane]);
+      for (let e = 4 * lane; e < 4 * lane + 4; e++) s += term(b, e);
+      acc[lane] = fmaRef(scale(b), s, acc[lane]);
     }
   }
   const r = Array.from({ length: 4 }, (_, i) => fround(acc[i + 4] + acc[i]));
   return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
 }
 
+const half = (bytes: Uint8Array, at: number) => f16ToF32(bytes[at] | (bytes[at + 1] << 8));
+
+/** ggml_vec_dot_q4_0_q8_0 (x86, AVX2 and up), for matrices ggml does not repack. */
+export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  const wo = (b: number) => wOff + b * Q4_0_BYTES;
+  const xo = (b: number) => xOff + b * Q8_0_BYTES;
+  return eightLanesRef(nb, (b) => fround(half(w, wo(b)) * half(x, xo(b))), (b, e) => {
+    const nibble = e < 16 ? w[wo(b) + 2 + e] & 15 : w[wo(b) + 2 + e - 16] >> 4;
+    return (nibble - 8) * i8(x[xo(b) + 2 + e]);
+  });
+}
+
 /** ggml_vec_dot_q8_0_q8_0 (x86): the same eight lanes over 32 int8 weights per block. */
 export function vecDotQ8_0Q8_0LanesRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
-  const acc = new Array<number>(8).fill(0);
-  for (let b = 0; b < nb; b++) {
-    const wo = wOff + b * Q8_0_BYTES;
-    const xo = xOff + b * Q8_0_BYTES;
-    const d = fround(f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8)));
-    for (let lane = 0; lane < 8; lane++) {
-      let s = 0;
-      for (let e = 4 * lane; e < 4 * lane + 4; e++) s += i8(w[wo + 2 + e]) * i8(x[xo + 2 + e]);
-      acc[lane] = fmaRef(d, s, acc[lane]);
-    }
-  }
-  const r = Array.from({ length: 4 }, (_, i) => fround(acc[i + 4] + acc[i]));
-  return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
+  const wo = (b: number) => wOff + b * Q8_0_BYTES;
+  const xo = (b: number) => xOff + b * Q8_0_BYTES;
+  return eightLanesRef(nb, (b) => fround(half(w, wo(b)) * half(x, xo(b))), (b, e) => i8(w[wo(b) + 2 + e]) * i8(x[xo(b) + 2 + e]));
 }
 
 /** RoPE's rotation of one pair as GCC compiles ggml's rotate_pairs: each output one FMA over the first product. */
