@@ -48,7 +48,7 @@ export function matvecQ4_0Unpacked(out: usize, w: usize, rowBytes: i32, x: usize
 }
 
 /** matmulQ4_0's signature for such a matrix: each activation row through matvecQ4_0Unpacked's arithmetic. */
-export function matmulQ4_0Unpacked(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
+export function matmulQ4_0Unpacked(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
   for (let c = 0; c < n; c++) {
     matvecQ4_0Unpacked(out + <usize>(c * outStride * 4), w, rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb, r0, r1);
   }
@@ -68,15 +68,17 @@ export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
 /**
  * out[c·outStride + r] = row r of W (Q4_0) · activation row c (Q8_0, xStride bytes apart, block sums nb per row),
  * for rows [r0, r1) and activation rows [0, n). Each weight block is loaded once for four activation rows;
- * per (r, c) the arithmetic is exactly matvecQ4_0's, so prefill and decode agree bit for bit.
+ * per (r, c) the arithmetic is exactly matvecQ4_0's, so prefill and decode agree bit for bit. `scratch`
+ * (n/4 · nb · 32 bytes, this thread's) takes the activation scales interleaved four rows at a time.
  */
-export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
+export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, scratch: usize): void {
+  interleaveScales4(scratch, xs, nb, n);
   let r = r0;
   // Two weight rows × four activation rows per pass: each activation block serves two rows, each weight block four.
   for (; r + 2 <= r1; r += 2) {
     const wr = w + <usize>r * <usize>rowBytes;
     let c = 0;
-    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, xs, nb, true);
+    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, scratch + <usize>(c / 4 * nb * 32), nb, true);
     for (; c < n; c++) {
       store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ4_0Q8_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
       store<f32>(out + <usize>((c * outStride + r + 1) * 4), vecDotQ4_0Q8_0(wr + <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
@@ -85,38 +87,53 @@ export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, 
   for (; r < r1; r++) {
     const wr = w + <usize>r * <usize>rowBytes;
     let c = 0;
-    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, xs, nb, false);
+    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, scratch + <usize>(c / 4 * nb * 32), nb, false);
     for (; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ4_0Q8_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
   }
 }
 
 /**
- * Weight row r (and r + 1 when `two`) against activation rows c..c+3. Lanes of each accumulator are the four
- * activation rows: each one llama.cpp's float32 chain, block after block.
+ * For each full group of four activation rows, per block: their d as an f32x4, then their "-8" terms (-8·Σq)
+ * as an i32x4 (32 bytes), so a tile loads both in two loads instead of gathering eight values.
+ */
+function interleaveScales4(dst: usize, xs: usize, nb: i32, n: i32): void {
+  for (let g = 0; g + 4 <= n; g += 4) {
+    for (let b = 0; b < nb; b++) {
+      const o = dst + <usize>(((g / 4) * nb + b) * 32);
+      for (let i = 0; i < 4; i++) {
+        const pair = xs + <usize>(((g + i) * nb + b) * 8);
+        store<f32>(o + <usize>(i * 4), load<f32>(pair));
+        store<i32>(o + <usize>(i * 4), -8 * load<i32>(pair, 4), 16);
+      }
+    }
+  }
+}
+
+/**
+ * Weight row r (and r + 1 when `two`) against activation rows c..c+3, whose interleaved scales are at s4.
+ * Lanes of each accumulator are the four activation rows: each one llama.cpp's float32 chain, block after block.
  */
 @inline
-function tileQ4_0(out: usize, outStride: i32, r: i32, c: i32, wr: usize, rowBytes: usize, x: usize, xStride: i32, xs: usize, nb: i32, two: bool): void {
+function tileQ4_0(out: usize, outStride: i32, r: i32, c: i32, wr: usize, rowBytes: usize, x: usize, xStride: i32, s4: usize, nb: i32, two: bool): void {
   const mask = i8x16.splat(0x0f);
+  const zero = i32x4.splat(0);
   const x0 = x + <usize>(c * xStride), x1 = x0 + <usize>xStride, x2 = x1 + <usize>xStride, x3 = x2 + <usize>xStride;
-  const s0 = xs + <usize>(c * nb * 8), s1 = s0 + <usize>(nb * 8), s2 = s1 + <usize>(nb * 8), s3 = s2 + <usize>(nb * 8);
   let acc = f32x4.splat(0);
   let acc2 = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const wb = wr + <usize>(b * 18);
     const o = <usize>(b * 34);
-    const so = <usize>(b * 8);
-    let dx = f32x4.splat(load<f32>(s0 + so));
-    dx = f32x4.replace_lane(dx, 1, load<f32>(s1 + so));
-    dx = f32x4.replace_lane(dx, 2, load<f32>(s2 + so));
-    dx = f32x4.replace_lane(dx, 3, load<f32>(s3 + so));
+    const scales = s4 + <usize>(b * 32);
+    const dx = v128.load(scales);
+    const offsets = v128.load(scales, 16);
     const q = v128.load(wb, 2);
     const lo = v128.and(q, mask);
     const hi = v128.and(i16x8.shr_u(q, 4), mask);
     acc = accumulateBlock4(
       acc,
-      blockDotQ4_0(lo, hi, x0 + o, s0 + so), blockDotQ4_0(lo, hi, x1 + o, s1 + so),
-      blockDotQ4_0(lo, hi, x2 + o, s2 + so), blockDotQ4_0(lo, hi, x3 + o, s3 + so),
-      f32x4.mul(f32x4.splat(f16Lookup(load<u16>(wb))), dx),
+      blockDotQ4_0(zero, lo, hi, x0 + o), blockDotQ4_0(zero, lo, hi, x1 + o),
+      blockDotQ4_0(zero, lo, hi, x2 + o), blockDotQ4_0(zero, lo, hi, x3 + o),
+      offsets, f32x4.mul(f32x4.splat(f16Lookup(load<u16>(wb))), dx),
     );
     if (two) {
       const q2 = v128.load(wb + rowBytes, 2);
@@ -124,9 +141,9 @@ function tileQ4_0(out: usize, outStride: i32, r: i32, c: i32, wr: usize, rowByte
       const hi2 = v128.and(i16x8.shr_u(q2, 4), mask);
       acc2 = accumulateBlock4(
         acc2,
-        blockDotQ4_0(lo2, hi2, x0 + o, s0 + so), blockDotQ4_0(lo2, hi2, x1 + o, s1 + so),
-        blockDotQ4_0(lo2, hi2, x2 + o, s2 + so), blockDotQ4_0(lo2, hi2, x3 + o, s3 + so),
-        f32x4.mul(f32x4.splat(f16Lookup(load<u16>(wb + rowBytes))), dx),
+        blockDotQ4_0(zero, lo2, hi2, x0 + o), blockDotQ4_0(zero, lo2, hi2, x1 + o),
+        blockDotQ4_0(zero, lo2, hi2, x2 + o), blockDotQ4_0(zero, lo2, hi2, x3 + o),
+        offsets, f32x4.mul(f32x4.splat(f16Lookup(load<u16>(wb + rowBytes))), dx),
       );
     }
   }
@@ -143,7 +160,7 @@ function tileQ4_0(out: usize, outStride: i32, r: i32, c: i32, wr: usize, rowByte
 }
 
 /** The same for Q8_0 weights: each weight block widened once for four activation rows. */
-export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32): void {
+export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
   for (let r = r0; r < r1; r++) {
     const row = w + <usize>r * <usize>rowBytes;
     let c = 0;

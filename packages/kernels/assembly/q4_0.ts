@@ -23,14 +23,15 @@ export function accumulateBlock(acc: f32, s: v128, d: f32): f32 {
 }
 
 /**
- * The same for four rows at once: s0..s3 are their lane sums, d their scales (f32x4), acc their float32
- * accumulators (f32x4). Horizontal sums by transposition, then one fused multiply-add.
+ * The same for four (row, activation) pairs at once: s0..s3 are their lane sums of the raw nibbles, offsets
+ * their "-8" terms (-8·Σq, i32x4), d their scales (f32x4), acc their float32 accumulators (f32x4). Horizontal
+ * sums by transposition, the offsets, then one fused multiply-add.
  */
 @inline
-export function accumulateBlock4(acc: v128, s0: v128, s1: v128, s2: v128, s3: v128, d: v128): v128 {
+export function accumulateBlock4(acc: v128, s0: v128, s1: v128, s2: v128, s3: v128, offsets: v128, d: v128): v128 {
   const a = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
   const b = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
-  const sums = i32x4.add(i32x4.shuffle(a, b, 0, 2, 4, 6), i32x4.shuffle(a, b, 1, 3, 5, 7));
+  const sums = i32x4.add(i32x4.add(i32x4.shuffle(a, b, 0, 2, 4, 6), i32x4.shuffle(a, b, 1, 3, 5, 7)), offsets);
   // A block's sum is at most 32·8·128 in magnitude: exact as a float.
   return fmaF32x4(f32x4.convert_i32x4_s(sums), d, acc);
 }
@@ -53,17 +54,14 @@ function dotU4I8(nibbles: v128, x: v128, acc: v128): v128 {
   return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(n), i16x8.extend_high_i8x16_s(a)));
 }
 
-/** One block's lane sums of nibbles (lo: elements 0-15, hi: 16-31) × the Q8_0 block at x, plain SIMD. */
+/**
+ * One block's lane sums of nibbles (lo: elements 0-15, hi: 16-31) × the Q8_0 block at x, added to init:
+ * through the relaxed dot where this build has it, else plain SIMD; both lay lanes out alike.
+ */
 @inline
-export function blockDotQ4_0Simd(lo: v128, hi: v128, x: usize, xs: usize): v128 {
-  return dotU4I8(hi, v128.load(x, 18), dotU4I8(lo, v128.load(x, 2), offset8(xs)));
-}
-
-/** One block's lane sums, through the relaxed dot where this build has it: both lay lanes out alike. */
-@inline
-export function blockDotQ4_0(lo: v128, hi: v128, x: usize, xs: usize): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return blockDotQ4_0Relaxed(lo, hi, x, xs);
-  return blockDotQ4_0Simd(lo, hi, x, xs);
+export function blockDotQ4_0(init: v128, lo: v128, hi: v128, x: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return blockDotQ4_0Relaxed(init, lo, hi, x);
+  return dotU4I8(hi, v128.load(x, 18), dotU4I8(lo, v128.load(x, 2), init));
 }
 
 /** Row of Q4_0 weights · Q8_0 activations; xs holds the activations' per-block d (f32) and Σq (i32). */
@@ -73,7 +71,7 @@ export function vecDotQ4_0Q8_0(w: usize, x: usize, xs: usize, nb: i32): f32 {
   for (let b = 0; b < nb; b++) {
     const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     const q = v128.load(w, 2);
-    acc = accumulateBlock(acc, blockDotQ4_0(v128.and(q, mask), v128.and(i16x8.shr_u(q, 4), mask), x, xs), d);
+    acc = accumulateBlock(acc, blockDotQ4_0(offset8(xs), v128.and(q, mask), v128.and(i16x8.shr_u(q, 4), mask), x), d);
     w += <usize>Q4_0_BYTES;
     x += <usize>Q8_0_BYTES;
     xs += 8;
@@ -89,12 +87,14 @@ export function rowQuadQ4_0(out: usize, w0: usize, rowBytes: usize, x: usize, xs
   for (let b = 0; b < nb; b++) {
     const o = <usize>(b * Q4_0_BYTES);
     const q0 = v128.load(w0 + o, 2), q1 = v128.load(w1 + o, 2), q2 = v128.load(w2 + o, 2), q3 = v128.load(w3 + o, 2);
-    const s0 = blockDotQ4_0(v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x, xs);
-    const s1 = blockDotQ4_0(v128.and(q1, mask), v128.and(i16x8.shr_u(q1, 4), mask), x, xs);
-    const s2 = blockDotQ4_0(v128.and(q2, mask), v128.and(i16x8.shr_u(q2, 4), mask), x, xs);
-    const s3 = blockDotQ4_0(v128.and(q3, mask), v128.and(i16x8.shr_u(q3, 4), mask), x, xs);
+    const zero = i32x4.splat(0);
+    const s0 = blockDotQ4_0(zero, v128.and(q0, mask), v128.and(i16x8.shr_u(q0, 4), mask), x);
+    const s1 = blockDotQ4_0(zero, v128.and(q1, mask), v128.and(i16x8.shr_u(q1, 4), mask), x);
+    const s2 = blockDotQ4_0(zero, v128.and(q2, mask), v128.and(i16x8.shr_u(q2, 4), mask), x);
+    const s3 = blockDotQ4_0(zero, v128.and(q3, mask), v128.and(i16x8.shr_u(q3, 4), mask), x);
     const d = f32x4.mul(scales4(w0 + o, w1 + o, w2 + o, w3 + o), f32x4.splat(load<f32>(xs)));
-    acc = accumulateBlock4(acc, s0, s1, s2, s3, d);
+    // One activation block for all four rows: one "-8" term.
+    acc = accumulateBlock4(acc, s0, s1, s2, s3, i32x4.splat(-8 * load<i32>(xs, 4)), d);
     x += <usize>Q8_0_BYTES;
     xs += 8;
   }

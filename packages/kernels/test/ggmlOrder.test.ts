@@ -154,7 +154,7 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
           const bound = 1e-6 * vecDotMagnitude(wq, r * nb * 18, xq, 0, nb, 18); // float32 accumulation error
           expect(Math.abs(want - vecDotQ4_0Q8_0Ref(wq, r * nb * 18, xq, 0, nb))).toBeLessThanOrEqual(bound);
         }
-        k.matmulQ4_0Unpacked(B + 196608, rows, B + pad, nb * 18, B + 65536 + pad, nb * 34, B + 131072, nb, 0, rows, 1);
+        k.matmulQ4_0Unpacked(B + 196608, rows, B + pad, nb * 18, B + 65536 + pad, nb * 34, B + 131072, nb, 0, rows, 1, B + 300000);
         for (let r = 0; r < rows; r++) expect(f32(B + 196608, rows)[r]).toBe(vecDotQ4_0Q8_0UnpackedRef(wq, r * nb * 18, xq, 0, nb));
       }),
       { numRuns: 200 },
@@ -182,7 +182,7 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
         put(B + 65536, xq);
         put(B + 131072, new Uint8Array(scales.buffer));
         k.matvecQ8_0(B + 196608, B, nb * 34, B + 65536, B + 131072, nb, 0, rows);
-        k.matmulQ8_0(B + 200000, rows, B, nb * 34, B + 65536, nb * 34, B + 131072, nb, 0, rows, n);
+        k.matmulQ8_0(B + 200000, rows, B, nb * 34, B + 65536, nb * 34, B + 131072, nb, 0, rows, n, B + 300000);
         for (let r = 0; r < rows; r++) {
           const want = vecDotQ8_0Q8_0LanesRef(wq, r * nb * 34, xq, 0, nb);
           expect(f32(B + 196608, rows)[r]).toBe(want);

@@ -43,6 +43,8 @@ interface Scratch {
   readonly scales: number;
   /** Output of this arena's shard: one row of `rows` floats per activation row. */
   readonly output: number;
+  /** The matmul kernels' own scratch (the Q4_0 one interleaves activation scales there). */
+  readonly kernel: number;
 }
 
 export interface MatMulPlan {
@@ -78,6 +80,7 @@ export class MatMul {
         input: arena.alloc(n * maxCols * 4),
         scales: arena.alloc(n * (maxCols / 32) * 8 + 64),
         output: arena.alloc(n * maxRows * 4),
+        kernel: arena.alloc(n * (maxCols / 32) * 8 + 64),
       };
       this.scratch.set(arena, s);
     }
@@ -128,7 +131,7 @@ export class MatMul {
   private scratchBytes(): number {
     const { maxCols, maxRows } = this.plan;
     const n = this.maxBatch;
-    return align64(n * maxCols * 4) * 2 + align64(n * (maxCols / 32) * 8 + 64) + align64(n * maxRows * 4) + 256;
+    return align64(n * maxCols * 4) * 2 + align64(n * (maxCols / 32) * 8 + 64) * 2 + align64(n * maxRows * 4) + 320;
   }
 
   /** Copies a whole matrix (rows × rowBytes, row-major) into its shards. */
@@ -195,7 +198,7 @@ export class MatMul {
     } else {
       this.pool.run(m.shards.map((s) => {
         const sc = this.scratchOf(s.arena);
-        const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n];
+        const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n, sc.kernel];
         return s.rows > 0 ? { fn: m.kernels.matmul as KernelName, arena: s.arena.index, args } : null;
       }));
     }

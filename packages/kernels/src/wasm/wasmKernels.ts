@@ -21,10 +21,10 @@ export interface KernelExports {
   vecDotF32F32(a: number, b: number, n: number): number;
   matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
   matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
-  matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
-  matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
+  matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
+  matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
   matvecQ4_0Unpacked(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
-  matmulQ4_0Unpacked(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number): void;
+  matmulQ4_0Unpacked(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
   streamRead(src: number, bytes: number): number;
   rmsNorm(out: number, x: number, weight: number, n: number, eps: number): void;
   ropeNorm(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
