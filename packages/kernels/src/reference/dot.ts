@@ -1,6 +1,6 @@
 // Plain references for the WebAssembly kernels: the test oracles.
 import { f16ToF32, f32ToF16 } from "../f16.js";
-import { Q4_0_BYTES, Q8_0_BYTES, QK8_0 } from "./quantize.js";
+import { halfAt, Q4_0_BYTES, Q8_0_BYTES, QK8_0 } from "./quantize.js";
 
 const fround = Math.fround;
 
@@ -35,7 +35,8 @@ function roundHalfEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-const i8 = (b: number) => (b << 24) >> 24;
+/** A byte as int8. */
+export const i8 = (b: number) => (b << 24) >> 24;
 
 /** Σ_blocks d_w·d_x·Σ (nibble − 8)·x, in float64 (the kernels must agree to float32 accumulation error). */
 export function vecDotQ4_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
@@ -48,7 +49,7 @@ export function vecDotQ4_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xO
       const q = w[wo + 2 + j];
       s += ((q & 15) - 8) * i8(x[xo + 2 + j]) + ((q >> 4) - 8) * i8(x[xo + 18 + j]);
     }
-    sum += s * f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8));
+    sum += s * halfAt(w, wo) * halfAt(x, xo);
   }
   return sum;
 }
@@ -60,7 +61,7 @@ export function vecDotQ8_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xO
     const xo = xOff + b * Q8_0_BYTES;
     let s = 0;
     for (let j = 0; j < 32; j++) s += i8(w[wo + 2 + j]) * i8(x[xo + 2 + j]);
-    sum += s * f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8));
+    sum += s * halfAt(w, wo) * halfAt(x, xo);
   }
   return sum;
 }
@@ -71,7 +72,7 @@ export function vecDotMagnitude(w: Uint8Array, wOff: number, x: Uint8Array, xOff
   for (let b = 0; b < nb; b++) {
     const wo = wOff + b * wBlockBytes;
     const xo = xOff + b * Q8_0_BYTES;
-    sum += Math.abs(f16ToF32(w[wo] | (w[wo + 1] << 8)) * f16ToF32(x[xo] | (x[xo + 1] << 8))) * 32 * 127 * 127;
+    sum += Math.abs(halfAt(w, wo) * halfAt(x, xo)) * 32 * 127 * 127;
   }
   return sum;
 }

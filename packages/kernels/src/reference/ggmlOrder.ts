@@ -1,8 +1,8 @@
 // Scalar references for the kernels that reproduce llama.cpp's x86 (AVX-512 build, GCC) summation order, the
 // oracles of test/ggmlOrder.test.ts. Each follows the ggml source (and, where GCC vectorised a loop, the
 // disassembly of libggml-cpu) one rounding at a time; the kernels must match them bit for bit.
-import { f16ToF32 } from "../f16.js";
-import { Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
+import { i8 } from "./dot.js";
+import { halfAt, Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
 
 const fround = Math.fround;
 
@@ -103,8 +103,6 @@ export function swigluGgmlRef(gate: ArrayLike<number>, up: ArrayLike<number>): F
     fround(fround(gate[i] / fround(1 + expGgmlRef(fround(0 - gate[i])))) * up[i]));
 }
 
-const i8 = (b: number) => (b << 24) >> 24;
-
 /**
  * The eight float lanes of ggml-cpu's x86 quantized dots: lane i of 8 holds Σ term(b, e) over elements
  * e = 4i..4i+3 of block b; each lane accumulates fma(scale(b), lane, acc); hsum_float_8 adds (i + 4), then
@@ -123,13 +121,11 @@ function eightLanesRef(nb: number, scale: (b: number) => number, term: (b: numbe
   return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
 }
 
-const half = (bytes: Uint8Array, at: number) => f16ToF32(bytes[at] | (bytes[at + 1] << 8));
-
 /** ggml_vec_dot_q4_0_q8_0 (x86, AVX2 and up), for matrices ggml does not repack. */
 export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
   const wo = (b: number) => wOff + b * Q4_0_BYTES;
   const xo = (b: number) => xOff + b * Q8_0_BYTES;
-  return eightLanesRef(nb, (b) => fround(half(w, wo(b)) * half(x, xo(b))), (b, e) => {
+  return eightLanesRef(nb, (b) => fround(halfAt(w, wo(b)) * halfAt(x, xo(b))), (b, e) => {
     const nibble = e < 16 ? w[wo(b) + 2 + e] & 15 : w[wo(b) + 2 + e - 16] >> 4;
     return (nibble - 8) * i8(x[xo(b) + 2 + e]);
   });
@@ -139,7 +135,7 @@ export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8A
 export function vecDotQ8_0Q8_0LanesRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
   const wo = (b: number) => wOff + b * Q8_0_BYTES;
   const xo = (b: number) => xOff + b * Q8_0_BYTES;
-  return eightLanesRef(nb, (b) => fround(half(w, wo(b)) * half(x, xo(b))), (b, e) => i8(w[wo(b) + 2 + e]) * i8(x[xo(b) + 2 + e]));
+  return eightLanesRef(nb, (b) => fround(halfAt(w, wo(b)) * halfAt(x, xo(b))), (b, e) => i8(w[wo(b) + 2 + e]) * i8(x[xo(b) + 2 + e]));
 }
 
 /** RoPE's rotation of one pair as GCC compiles ggml's rotate_pairs: each output one FMA over the first product. */

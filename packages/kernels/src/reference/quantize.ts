@@ -8,6 +8,9 @@ export const Q8_0_BYTES = 2 + QK8_0; // f16 scale, 32 × int8
 export const QK4_0 = 32;
 export const Q4_0_BYTES = 2 + QK4_0 / 2; // f16 scale, 16 bytes of nibbles
 
+/** The little-endian f16 at bytes[at] (a block's scale) as a float. */
+export const halfAt = (bytes: Uint8Array, at: number): number => f16ToF32(bytes[at] | (bytes[at + 1] << 8));
+
 const fround = Math.fround;
 /** C roundf: half away from zero. */
 const roundAway = (x: number) => (x < 0 ? -Math.round(-x) : Math.round(x));
@@ -31,7 +34,7 @@ export function quantizeRowQ8_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLi
 export function dequantizeRowQ8_0(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
   for (let b = 0; b < n / QK8_0; b++) {
     const o = srcOff + b * Q8_0_BYTES;
-    const d = f16ToF32(src[o] | (src[o + 1] << 8));
+    const d = halfAt(src, o);
     for (let j = 0; j < QK8_0; j++) dst[dstOff + b * QK8_0 + j] = ((src[o + 2 + j] << 24) >> 24) * d;
   }
 }
@@ -68,7 +71,7 @@ export function quantizeRowQ4_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLi
 export function dequantizeRowQ4_0(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
   for (let b = 0; b < n / QK4_0; b++) {
     const o = srcOff + b * Q4_0_BYTES;
-    const d = f16ToF32(src[o] | (src[o + 1] << 8));
+    const d = halfAt(src, o);
     const y = dstOff + b * QK4_0;
     for (let j = 0; j < QK4_0 / 2; j++) {
       const q = src[o + 2 + j];
