@@ -58,6 +58,13 @@ describe("hostile GGUF headers", () => {
     for (let n = 0; n < lastTensorEnd; n++) expectFormatError(base.subarray(0, n));
   });
 
+  it("rejects a file cut inside the padding before its data section, even when its only tensor is empty", () => {
+    // Found by the mutation property below: a tensor of no bytes once passed a check clamped at zero.
+    const empty = encodeGguf({ metadata: [kv.u32("a", 1)], tensors: [{ name: "e", type: "f32", dims: [32, 0], data: [] }] });
+    const g = parseGguf(empty);
+    for (let n = 0; n < g.dataOffset; n++) expectFormatError(empty.subarray(0, n));
+  });
+
   it("rejects bad magic, unknown versions and big-endian files", () => {
     expectFormatError(patched(0, (v) => v.setUint32(0, 0x47475546, true)), /magic/);
     expectFormatError(patched(AT.version, (v, at) => v.setUint32(at, 4, true)), /version 4/);

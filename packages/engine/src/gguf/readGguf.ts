@@ -251,7 +251,8 @@ function parseGgufSource(source: ByteSource, path?: string): GgufFile {
     if (t.offset % BigInt(alignment) !== 0n) {
       c.fail(`tensor '${t.name}' data offset ${t.offset} is not a multiple of the alignment ${alignment}`, t.at);
     }
-    if (t.offset + BigInt(nBytes) > BigInt(Math.max(0, dataBytes))) {
+    // Unclamped: a file cut inside the padding before its data section fails even for a tensor of no bytes.
+    if (t.offset + BigInt(nBytes) > BigInt(dataBytes)) {
       c.fail(
         `tensor '${t.name}' data (${nBytes} bytes at data offset ${t.offset}) runs past the end of the file ` +
           `(${Math.max(0, dataBytes)} bytes of data from byte ${dataOffset})`,
