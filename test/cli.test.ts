@@ -61,13 +61,20 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     const file = path.join(dir, "tiny.gguf");
     expect(run("synth", "--arch", "llama", "--preset", "tiny", "--type", "q8_0", "-o", file).status).toBe(0);
     const g = readGguf(file);
-    expect(g.tensors.find((t) => t.name === "blk.1.ffn_down.weight")).toMatchObject({ dims: [128, 64] });
+    expect(g.tensors.find((t) => t.name === "blk.1.ffn_down.weight")).toMatchObject({ dims: [128, 128] });
     const b = run("bench", file, "-p", "16", "-n", "8", "-r", "2", "-t", "1", "--json");
     expect(b.status, b.stderr).toBe(0);
     const lines = b.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.map((l) => l.test)).toEqual(["pp16", "tg8"]);
     for (const l of lines) expect(l).toMatchObject({ threads: 1, avg_ts: expect.any(Number), stddev_ts: expect.any(Number) });
     expect(run("run", file, "-p", "hi", "-n", "4", "--json").status).toBe(0);
+    // llama-batched-bench's decode test: one line per sequence count, aggregate generated tokens per second.
+    const s = run("bench", file, "--sequences", "1,3", "--npp", "4", "-n", "6", "-r", "1", "-t", "2", "--kv", "q8_0", "--json");
+    expect(s.status, s.stderr).toBe(0);
+    const counts = s.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(counts).toMatchObject([{ test: "tg6", sequences: 1, threads: 2 }, { test: "tg6", sequences: 3, threads: 2 }]);
+    for (const c of counts) expect(c.avg_ts).toBeGreaterThan(0);
+    expect(run("bench", file, "--sequences", "0,2").stderr).toMatch(/--sequences takes whole numbers ≥ 1/);
     fs.rmSync(dir, { recursive: true });
   });
 

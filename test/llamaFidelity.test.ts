@@ -3,7 +3,7 @@
 // step's logits at the reference's top-5 ids (and all logits where raw rows exist).
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kvTypeByName, Llama, readGguf } from "@cpu-llm/engine";
+import { kvTypeByName, Llama, readGguf, type GgufFile } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 
@@ -21,10 +21,19 @@ afterAll(async () => {
   await pool?.close();
 });
 
+/** A model on the pool with a one-sequence cache; run(tokens, pos0) returns every row's logits (n × nVocab). */
+function singleSequence(file: GgufFile, p: WorkerPool, contextSize: number, kv: string, maxBatch?: number) {
+  const llama = Llama.load(file, p, { maxBatch });
+  const cache = llama.createCache({ sequences: 1, contextSize, kvType: kvTypeByName(kv) });
+  const run = (tokens: readonly number[], pos0: number) =>
+    llama.forward(cache, tokens.map((token, i) => ({ token, sequence: 0, position: pos0 + i, logits: true })));
+  return { llama, run, forward: (token: number, pos: number) => run([token], pos) };
+}
+
 /** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
 function teacherForced(model: string, ref: string, kv: "f32" | "f16" = "f32") {
   const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
-  const llama = Llama.load(readGguf(fixture("models", `${model}.gguf`)), pool, { contextSize: 128, kvType: kvTypeByName(kv) });
+  const llama = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv);
   const rawPath = fixture("reference", `${ref}.f32`);
   const raw = fs.existsSync(rawPath) ? new Float32Array(new Uint8Array(fs.readFileSync(rawPath)).buffer) : undefined;
   const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
@@ -107,25 +116,25 @@ describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 K
       const file = readGguf(fixture("models", `${model}.gguf`));
       const ids = [1, 450, 4996, 17354, 1701, 29916, 29871, 31639, 30383, 30919, 31076, 30214, 263, 931, 403, 407, 261, 378, 290, 300]
         .map((id) => id % (file.tensors.find((t) => t.name === "token_embd.weight")!.dims[1]));
-      const batched = Llama.load(file, pool, { contextSize: 64, kvType: kvTypeByName("f16"), maxBatch: 8 });
+      const batched = singleSequence(file, pool, 64, "f16", 8);
+      const nVocab = batched.llama.hp.nVocab;
       const rows: Float32Array[] = [];
       for (let pos = 0; pos < ids.length; pos += 8) {
         const chunk = ids.slice(pos, pos + 8);
-        const logits = batched.forwardBatch(chunk, pos, true);
-        chunk.forEach((_, i) => rows.push(logits.slice(i * batched.hp.nVocab, (i + 1) * batched.hp.nVocab)));
+        const logits = batched.run(chunk, pos);
+        chunk.forEach((_, i) => rows.push(logits.slice(i * nVocab, (i + 1) * nVocab)));
       }
-      const single = Llama.load(file, pool, { contextSize: 64, kvType: kvTypeByName("f16"), maxBatch: 1 });
+      const single = singleSequence(file, pool, 64, "f16", 1);
       ids.forEach((id, pos) => expect(single.forward(id, pos)).toEqual(rows[pos]));
     }
   });
 
-  it("attention split by KV heads across threads gives the logits of one thread, bit for bit", async () => {
+  it("a KV cache sharded by heads across threads gives the logits of one thread, bit for bit", async () => {
     const file = readGguf(fixture("models", "stories260K-q4_0.gguf"));
     const ids = Array.from({ length: 96 }, (_, i) => (i * 37 + 11) % 512);
     const run = (p: WorkerPool) => {
-      const llama = Llama.load(file, p, { contextSize: 128, kvType: kvTypeByName("f16"), maxBatch: 32 });
-      // 32-token batches from position 32 on attend to enough positions to be split (ATTENTION_SPLIT).
-      return [0, 32, 64].map((pos) => llama.forwardBatch(ids.slice(pos, pos + 32), pos, true).slice());
+      const llama = singleSequence(file, p, 128, "f16", 32);
+      return [0, 32, 64].map((pos) => llama.run(ids.slice(pos, pos + 32), pos).slice());
     };
     const one = await WorkerPool.create({ threads: 1 });
     try {

@@ -1,7 +1,7 @@
 // loadModel and streaming completion on the bundled model, and free-running greedy against llama.cpp.
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ContextOverflowError, loadModel, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
+import { ContextOverflowError, InsufficientMemoryError, loadModel, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
 
 async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
@@ -90,13 +90,16 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect(result.text).toContain("Lily");
     const first = model.complete("Once upon a time", { temperature: 0, maxTokens: 4 });
     await first.next();
-    await expect(model.complete("Hi", { maxTokens: 2 }).next()).rejects.toThrow(/already generating/);
+    await expect(model.complete("Hi", { maxTokens: 2 }).next()).rejects.toThrow(SequenceBusyError);
     await first.return(undefined as never);
     expect((await collect(model.complete("Hi", { temperature: 0, maxTokens: 2 }))).result.generatedTokens).toBe(2);
   });
 
-  it("refuses a context whose KV cache cannot fit one 4 GiB memory, with the numbers", async () => {
-    await expect(loadModel(DEMO_MODEL, { contextSize: 2 ** 30 })).rejects.toThrow(/contextSize 1073741824 needs .* GiB of f16 KV cache.*at most \d+ tokens/);
+  it("refuses a context whose KV cache cannot fit in memory, with the numbers, before loading", async () => {
+    const error = await loadModel(DEMO_MODEL, { contextSize: 2 ** 30 }).catch((e) => e);
+    expect(error).toBeInstanceOf(InsufficientMemoryError);
+    expect(error.message).toMatch(/a context of 1 × 1073741824 tokens needs 640\.\d\d GiB .* but only [\d.]+ GiB is free/);
+    expect(() => model.createContext({ sequences: 2 ** 20, contextSize: 2 ** 20 })).toThrow(InsufficientMemoryError);
   });
 
   it("refuses a prompt that does not fit, before computing, with the counts", async () => {

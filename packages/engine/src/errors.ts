@@ -1,12 +1,16 @@
-/** A prompt plus the tokens asked for does not fit the context: raised before any compute. */
+/** A prompt plus the tokens asked for does not fit a sequence's context: raised before any compute. */
 export class ContextOverflowError extends Error {
   override readonly name = "ContextOverflowError";
   constructor(
+    /** Tokens in the cache (or in the prompt) before the new ones. */
     readonly promptTokens: number,
     readonly maxTokens: number,
     readonly contextSize: number,
+    /** The sequence whose cells would overflow, when it is one of a context's. */
+    readonly sequence?: number,
   ) {
-    super(`prompt of ${promptTokens} tokens + ${maxTokens} to generate exceeds the context of ${contextSize} tokens`);
+    const which = sequence === undefined ? "" : ` of sequence ${sequence}`;
+    super(`prompt of ${promptTokens} tokens + ${maxTokens} to generate exceeds the context of ${contextSize} tokens${which}`);
   }
 }
 
@@ -16,13 +20,42 @@ export class InsufficientMemoryError extends Error {
   constructor(
     readonly neededBytes: number,
     readonly freeBytes: number,
+    what = "the model",
   ) {
     const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-    super(`the model needs ${gib(neededBytes)} (weights, KV cache and scratch) but only ${gib(freeBytes)} is free; try a smaller contextSize`);
+    super(`${what} needs ${gib(neededBytes)} (weights, KV cache and scratch) but only ${gib(freeBytes)} is free; try a smaller contextSize`);
   }
 }
 
 /** A model whose architecture this engine does not implement (yet). */
 export class UnsupportedArchitectureError extends Error {
   override readonly name = "UnsupportedArchitectureError";
+}
+
+/** Every sequence of a context is in use: dispose of one, or create the context with more. */
+export class NoFreeSequenceError extends Error {
+  override readonly name = "NoFreeSequenceError";
+  constructor(readonly sequences: number) {
+    super(`all ${sequences} sequences of this context are in use: dispose of one, or create the context with more sequences`);
+  }
+}
+
+/** A sequence runs one thing at a time: a second call while a completion (or prefill, …) runs on it. */
+export class SequenceBusyError extends Error {
+  override readonly name = "SequenceBusyError";
+  constructor(
+    readonly sequence: number,
+    readonly running: string,
+    readonly attempted: string,
+  ) {
+    super(`sequence ${sequence} is already running ${running}: ${attempted} must wait for it to finish (or abort it); use another sequence to run both at once`);
+  }
+}
+
+/** A sequence or context used after dispose() (or after its model closed). */
+export class DisposedError extends Error {
+  override readonly name = "DisposedError";
+  constructor(what: string) {
+    super(`${what} was disposed: get a new one`);
+  }
 }

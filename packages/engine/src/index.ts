@@ -11,9 +11,14 @@ export { TokenizerError } from "./tokenizer/errors.js";
 export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";
 export { describeModel, type ModelDescription } from "./describeModel.js";
 export { assertSupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";
-export { Llama, llamaHparams, kvTypeByName, LLAMA_TENSORS, type LlamaHparams, type LlamaOptions } from "./arch/llama.js";
-export { loadModel, Model, type LoadOptions, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./model.js";
+export { Llama, llamaHparams, LLAMA_TENSORS, type LlamaHparams, type LlamaOptions, type BatchRow } from "./arch/llama.js";
+export { kvTypeByName, KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
+export { loadModel, Model, type LoadOptions } from "./model.js";
+export { Context, type ContextOptions } from "./context.js";
+export { Sequence, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./sequence.js";
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
-export { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "./errors.js";
+export {
+  ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, NoFreeSequenceError, SequenceBusyError, DisposedError,
+} from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";
 export { ChatTemplate, BUILTIN_TEMPLATES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";

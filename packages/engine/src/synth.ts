@@ -23,7 +23,8 @@ export interface LlamaShape {
 export const LLAMA_PRESETS: Readonly<Record<string, LlamaShape>> = {
   "1b": { name: "synthetic Llama-3.2-1B shape", nEmbd: 2048, nLayer: 16, nHead: 32, nKvHead: 8, nFf: 8192, nVocab: 128256, nCtx: 131072, ropeBase: 500000, tied: true },
   "8b": { name: "synthetic Llama-3-8B shape", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 8, nFf: 14336, nVocab: 128256, nCtx: 8192, ropeBase: 500000 },
-  tiny: { name: "synthetic tiny Llama", nEmbd: 64, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000 },
+  // Heads of 32: the smallest a Q8_0 KV cache takes.
+  tiny: { name: "synthetic tiny Llama", nEmbd: 128, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000 },
 };
 
 /** xorshift32 over a whole buffer: fast random bytes, reproducible from the seed. */

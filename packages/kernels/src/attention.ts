@@ -74,36 +74,45 @@ export function attend(
 }
 
 /**
- * Causal attention of n consecutive tokens (positions pos0 … pos0 + n - 1, their q and out rows `stride` bytes
- * apart) for KV heads [g0, g1): one thread's share of a batch. Plain data, so it can be posted to a worker.
+ * One thread's attention job for a batch, laid out as i32 words in its own arena (so a dispatch carries one
+ * offset and no message): the header below, then (sequence, position) per row. Offsets are bytes in that arena
+ * (read as u32). Written by KvCache.attend, run by runAttentionRows on the thread that owns the KV heads.
  */
-export interface AttentionJob {
-  readonly out: number;
-  readonly q: number;
-  readonly stride: number;
-  readonly pos0: number;
-  readonly n: number;
-  readonly shape: Omit<AttentionShape, "nPos">;
-  /** KvTensor with the type given by its ggml id. */
-  readonly keys: Omit<KvTensor, "type"> & { readonly type: number };
-  readonly values: Omit<KvTensor, "type"> & { readonly type: number };
-  readonly scratch: AttentionScratch;
-  readonly g0: number;
-  readonly g1: number;
-}
+export const ATTENTION_ROWS = {
+  rows: 0, nHead: 1, nKvHead: 2, headDim: 3, scaleBits: 4, keys: 5, values: 6, cellBytes: 7, headBytes: 8, kvType: 9,
+  qIn: 10, kIn: 11, vIn: 12, out: 13, query: 14, queryScales: 15, scores: 16, partial: 17, kvScales: 18, contextSize: 19,
+  /** Words before the per-row pairs. */
+  header: 20,
+} as const;
 
-export function attentionJob(
-  out: number, q: number, stride: number, pos0: number, n: number, shape: Omit<AttentionShape, "nPos">,
-  keys: KvTensor, values: KvTensor, scratch: AttentionScratch, g0: number, g1: number,
-): AttentionJob {
-  return { out, q, stride, pos0, n, shape, keys: { ...keys, type: keys.type.id }, values: { ...values, type: values.type.id }, scratch, g0, g1 };
-}
-
-export function runAttentionJob(k: KernelExports, job: AttentionJob): void {
-  const keys = { ...job.keys, type: ggmlType(job.keys.type)! };
-  const values = { ...job.values, type: ggmlType(job.values.type)! };
-  for (let i = 0; i < job.n; i++) {
-    const shape = { ...job.shape, nPos: job.pos0 + i + 1 };
-    attend(k, job.out + i * job.stride, job.q + i * job.stride, shape, keys, values, job.scratch, job.g0, job.g1);
+/**
+ * Runs one thread's share of a batch's attention: first appends every row's key and value (floats at kIn/vIn,
+ * this thread's KV heads only) to its sequence's cells, then attends each row over its own sequence's cells
+ * [0, position], so rows of one sequence in the same batch see each other causally and rows of different
+ * sequences never meet. Query rows (this thread's heads) are at qIn, outputs go to out.
+ */
+export function runAttentionRows(k: KernelExports, memory: WebAssembly.Memory, at: number): void {
+  const A = ATTENTION_ROWS;
+  const w = new Int32Array(memory.buffer, at, A.header);
+  const u = (i: number) => w[i] >>> 0;
+  const n = w[A.rows];
+  const rows = new Int32Array(memory.buffer, at + A.header * 4, 2 * n);
+  const [nHead, nKvHead, headDim, ctx, cellBytes, headBytes] = [w[A.nHead], w[A.nKvHead], w[A.headDim], w[A.contextSize], u(A.cellBytes), u(A.headBytes)];
+  const scale = new Float32Array(w.buffer, w.byteOffset + A.scaleBits * 4, 1)[0];
+  const type = ggmlType(w[A.kvType])!;
+  const convert = (k as unknown as Record<string, (...a: number[]) => void>)[ACTIVATION_TYPES[type.name].convert];
+  const qDim = nHead * headDim;
+  const kvDim = nKvHead * headDim;
+  for (let i = 0; i < n; i++) {
+    const cell = rows[2 * i] * ctx + rows[2 * i + 1];
+    convert(u(A.keys) + cell * cellBytes, u(A.kvScales), u(A.kIn) + i * kvDim * 4, kvDim);
+    convert(u(A.values) + cell * cellBytes, u(A.kvScales), u(A.vIn) + i * kvDim * 4, kvDim);
+  }
+  const scratch = { query: u(A.query), queryScales: u(A.queryScales), scores: u(A.scores), partial: u(A.partial) };
+  for (let i = 0; i < n; i++) {
+    const first = rows[2 * i] * ctx * cellBytes;
+    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale };
+    attend(k, u(A.out) + i * qDim * 4, u(A.qIn) + i * qDim * 4, shape,
+      { type, offset: u(A.keys) + first, rowBytes: cellBytes, headBytes }, { type, offset: u(A.values) + first, rowBytes: cellBytes, headBytes }, scratch);
   }
 }

@@ -1,19 +1,23 @@
 import * as fs from "node:fs";
-import { loadModel } from "../model.js";
+import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
+import { loadModel, type Model } from "../model.js";
 import { parseCommandArgs, UsageError } from "./usage.js";
 
-const USAGE = "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--json]";
+const USAGE = "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
 
 interface Row {
   test: string;
   threads: number;
+  sequences?: number;
   avg_ts: number;
   stddev_ts: number;
 }
 
 /**
  * `cpu-llm bench`: llama-bench's two tests. pp512 processes 512 prompt tokens from an empty cache; tg128
- * generates 128 tokens one at a time from an empty cache. Tokens are random ids; r repetitions, mean ± sd.
+ * generates 128 tokens one at a time from an empty cache. With --sequences, llama-batched-bench's decode test
+ * instead: N sequences each read a prompt of --npp tokens, then all decode n tokens together (one batch per
+ * step); avg_ts is the aggregate generated tokens per second. Tokens are random ids; r repetitions, mean ± sd.
  */
 export async function benchCommand(args: string[]): Promise<void> {
   const parsed = parseCommandArgs(args, {
@@ -22,42 +26,55 @@ export async function benchCommand(args: string[]): Promise<void> {
     threads: { type: "string", short: "t" },
     r: { type: "string", short: "r", default: "3" },
     kv: { type: "string", default: "f16" },
+    sequences: { type: "string" },
+    npp: { type: "string", default: "32" },
     json: { type: "boolean", default: false },
   }, USAGE);
   const [modelPath] = parsed.positionals;
   if (!modelPath) throw new UsageError(`MODEL is required\nusage: cpu-llm ${USAGE}`);
   const v = parsed.values;
-  const [p, n, reps] = [Number(v.p), Number(v.n), Number(v.r)];
-  if (![p, n, reps].every((x) => Number.isInteger(x) && x >= 0) || reps < 1) throw new UsageError("-p, -n and -r take whole numbers (r ≥ 1)");
+  const [p, n, reps, npp] = [Number(v.p), Number(v.n), Number(v.r), Number(v.npp)];
+  if (![p, n, reps, npp].every((x) => Number.isInteger(x) && x >= 0) || reps < 1) throw new UsageError("-p, -n, -r and --npp take whole numbers (r ≥ 1)");
+  if (!(KV_CACHE_TYPES as readonly string[]).includes(v.kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${v.kv}'`);
+  const counts = v.sequences?.split(",").map((s) => {
+    if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--sequences takes whole numbers ≥ 1 separated by commas, got '${v.sequences}'`);
+    return Number(s);
+  });
   const threads = v.threads === undefined ? undefined : Number(v.threads);
 
   const loadStart = performance.now();
-  const model = await loadModel(modelPath, { threads, contextSize: Math.max(p, n) + 8, kvCacheType: v.kv as "f16" });
+  const model = await loadModel(modelPath, { threads, contextSize: Math.max(p, n) + 8, kvCacheType: v.kv as KvCacheType });
   const loadMs = performance.now() - loadStart;
   const nThreads = model.threads;
   const nVocab = model.tokenizer.size;
   let seed = 12345;
   const randomIds = (k: number) => Array.from({ length: k }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % nVocab);
   const rows: Row[] = [];
-  const measure = (test: string, tokens: number, run: () => void) => {
-    run(); // warm-up
+  const measure = async (test: string, tokens: number, run: () => Promise<number>, sequences?: number) => {
+    await run(); // warm-up
     const rates: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const start = performance.now();
-      run();
-      rates.push((tokens * 1000) / (performance.now() - start));
-    }
+    for (let i = 0; i < reps; i++) rates.push((tokens * 1000) / (await run()));
     const avg = rates.reduce((a, b) => a + b, 0) / rates.length;
     const sd = Math.sqrt(rates.reduce((a, b) => a + (b - avg) ** 2, 0) / Math.max(1, rates.length - 1));
-    rows.push({ test, threads: nThreads, avg_ts: avg, stddev_ts: sd });
+    rows.push({ test, threads: nThreads, ...(sequences ? { sequences } : {}), avg_ts: avg, stddev_ts: sd });
+  };
+  const timed = async (run: () => Promise<unknown>) => {
+    const start = performance.now();
+    await run();
+    return performance.now() - start;
   };
   try {
-    if (p > 0) measure(`pp${p}`, p, () => void model.prefill(randomIds(p)));
-    if (n > 0) {
-      measure(`tg${n}`, n, () => {
-        model.reset();
-        for (const id of randomIds(n)) model.step(id);
-      });
+    if (counts) await benchSequences(model, counts, npp, n, v.kv as KvCacheType, randomIds, measure);
+    else {
+      if (p > 0) await measure(`pp${p}`, p, () => timed(() => model.prefill(randomIds(p))));
+      if (n > 0) {
+        await measure(`tg${n}`, n, () => {
+          model.reset();
+          return timed(async () => {
+            for (const id of randomIds(n)) await model.step(id);
+          });
+        });
+      }
     }
   } finally {
     await model.close();
@@ -68,9 +85,28 @@ export async function benchCommand(args: string[]): Promise<void> {
   }
   const size = fs.statSync(modelPath).size;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  process.stdout.write(`| model | size | threads | test | t/s |\n| --- | ---: | ---: | ---: | ---: |\n`);
+  process.stdout.write(`| model | size | threads | sequences | test | t/s |\n| --- | ---: | ---: | ---: | ---: | ---: |\n`);
   for (const r of rows) {
-    process.stdout.write(`| ${modelPath.split("/").pop()} | ${gib(size)} | ${r.threads} | ${r.test} | ${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)} |\n`);
+    process.stdout.write(`| ${modelPath.split("/").pop()} | ${gib(size)} | ${r.threads} | ${r.sequences ?? 1} | ${r.test} | ${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)} |\n`);
   }
   process.stdout.write(`\nload ${(loadMs / 1000).toFixed(2)} s, peak RSS ${gib(process.resourceUsage().maxRSS * 1024)}\n`);
+}
+
+/** For each count N: N sequences read npp-token prompts, then decode n tokens together; timed is the decode. */
+async function benchSequences(
+  model: Model, counts: readonly number[], npp: number, n: number, kvCacheType: KvCacheType, randomIds: (k: number) => number[],
+  measure: (test: string, tokens: number, run: () => Promise<number>, sequences: number) => Promise<void>,
+): Promise<void> {
+  const context = model.createContext({ sequences: Math.max(...counts), contextSize: npp + n + 1, kvCacheType });
+  const all = Array.from({ length: context.sequences }, () => context.getSequence());
+  for (const count of counts) {
+    const sequences = all.slice(0, count);
+    await measure(`tg${n}`, count * n, async () => {
+      await Promise.all(sequences.map((s) => (npp > 0 ? s.prefill(randomIds(npp)) : (s.reset(), undefined))));
+      const start = performance.now();
+      for (let i = 0; i < n; i++) await Promise.all(sequences.map((s) => s.step(randomIds(1)[0])));
+      return performance.now() - start;
+    }, count);
+  }
+  context.dispose();
 }

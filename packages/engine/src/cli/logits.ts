@@ -1,3 +1,4 @@
+import { KV_CACHE_TYPES } from "@cpu-llm/kernels";
 import { loadModel } from "../model.js";
 import { parseCommandArgs, UsageError } from "./usage.js";
 
@@ -14,11 +15,11 @@ export async function logitsCommand(args: string[]): Promise<void> {
   });
   const top = Number(parsed.values.top ?? 5);
   const kv = parsed.values.kv ?? "f16";
-  if (!["f16", "f32", "q8_0"].includes(kv)) throw new UsageError(`--kv must be f32, f16 or q8_0, got '${kv}'`);
+  if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
   const model = await loadModel(modelPath, { kvCacheType: kv as "f16", contextSize: Math.max(ids.length, 16) });
   try {
     for (const id of ids) if (id >= model.tokenizer.size) throw new UsageError(`--ids: ${id} is past the vocabulary (${model.tokenizer.size} tokens)`);
-    const rows = model.logits(ids).map((logits) => {
+    const rows = (await model.logits(ids)).map((logits) => {
       const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
       return order.slice(0, top).map((i) => [i, logits[i]]);
     });

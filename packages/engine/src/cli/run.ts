@@ -1,3 +1,4 @@
+import { KV_CACHE_TYPES } from "@cpu-llm/kernels";
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
 import { parseCommandArgs, UsageError } from "./usage.js";
@@ -40,7 +41,7 @@ export async function runCommand(args: string[]): Promise<void> {
   const v = parsed.values;
   if (parsed.positionals.length > 1) throw new UsageError(`one MODEL at most\nusage: cpu-llm ${USAGE}`);
   const kv = v.kv ?? "f16";
-  if (!["f16", "f32", "q8_0"].includes(kv)) throw new UsageError(`--kv must be f16, q8_0 or f32, got '${kv}'`);
+  if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
   const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
     onProgress: progressBar(),
     kvCacheType: kv as "f16",

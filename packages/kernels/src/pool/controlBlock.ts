@@ -26,10 +26,8 @@ export const OP_EXIT = -2;
 export const OP_READ_FILE = -3;
 /** Take a new arena's memory from the worker's message port (receiveMessageOnPort). */
 export const OP_ADD_ARENA = -4;
-/** Take a memory of the main thread's from the port, to run kernels on it too (attention over the KV cache). */
-export const OP_SHARE_ARENA = -5;
-/** Run an attention job (from the port) on a shared memory: args (shared index). */
-export const OP_ATTEND = -6;
+/** Attention over the worker's own KV heads (attention.ts runAttentionRows): args (job offset in the arena). */
+export const OP_ATTEND_ROWS = -5;
 
 export const slotAt = (thread: number) => SLOTS_AT + thread * SLOT_INTS;
 

@@ -3,13 +3,13 @@
 // here too, so the pages are first touched by the thread that will use them (NUMA-local when pinned).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { runAttentionJob, type AttentionJob } from "../attention.js";
+import { runAttentionRows } from "../attention.js";
 import { instantiateKernels, type KernelExports } from "../wasm/wasmKernels.js";
 import { readRangesInto, type FileRead } from "./readFileInto.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
-  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, OP_ADD_ARENA, OP_ATTEND, OP_EXIT, OP_NOP, OP_READ_FILE,
-  OP_SHARE_ARENA, REMAINING, slotAt, TEXT_BYTES, waitForChange,
+  ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, OP_ADD_ARENA, OP_ATTEND_ROWS, OP_EXIT, OP_NOP, OP_READ_FILE,
+  REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
 interface WorkerInit {
@@ -26,8 +26,6 @@ const ctl = new Int32Array(init.control);
 const errorText = new Uint8Array(init.control, ERROR_AT, TEXT_BYTES);
 const memories: WebAssembly.Memory[] = [];
 const kernels: Record<string, (...args: number[]) => number>[] = [];
-/** Kernels on memories the main thread shares (it owns them; this thread only computes in them). */
-const sharedKernels: KernelExports[] = [];
 
 /** Pins this thread to its CPU with taskset (its Linux thread id is in /proc/thread-self). */
 function pin(cpu: number | undefined): string {
@@ -56,12 +54,8 @@ function run(op: number, arena: number, args: Int32Array): void {
     kernels.push(instantiateKernels(init.module, memory) as unknown as Record<string, (...a: number[]) => number>);
     return;
   }
-  if (op === OP_SHARE_ARENA) {
-    sharedKernels.push(instantiateKernels(init.module, portMessage<WebAssembly.Memory>("OP_SHARE_ARENA")));
-    return;
-  }
-  if (op === OP_ATTEND) {
-    runAttentionJob(sharedKernels[args[0]], portMessage<AttentionJob>("OP_ATTEND"));
+  if (op === OP_ATTEND_ROWS) {
+    runAttentionRows(kernels[arena] as unknown as KernelExports, memories[arena], args[0] >>> 0);
     return;
   }
   if (op === OP_READ_FILE) {

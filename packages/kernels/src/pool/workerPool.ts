@@ -4,13 +4,13 @@
 // memories (at most 4 GiB each) holding its row shard of each matrix, first touched by itself.
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { readRangesInto, type FileRead } from "./readFileInto.js";
-import { runAttentionJob, type AttentionJob } from "../attention.js";
+import { runAttentionRows } from "../attention.js";
 import {
   chooseKernels, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, sharedMemory, type KernelChoice, type KernelExports,
 } from "../wasm/wasmKernels.js";
 import {
   CONTROL_BYTES, ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, MAX_THREADS, OP_ADD_ARENA, OP_EXIT,
-  OP_ATTEND, OP_NOP, OP_READ_FILE, OP_SHARE_ARENA, REMAINING, slotAt, TEXT_BYTES, waitForChange,
+  OP_ATTEND_ROWS, OP_NOP, OP_READ_FILE, REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
 
 /** Names of the kernel exports a dispatch may call, in op-code order. */
@@ -64,17 +64,10 @@ export class Arena {
   }
 }
 
-/** A main-thread arena the workers can compute in (see WorkerPool.shareArena). */
-export interface SharedArena {
-  readonly arena: Arena;
-  readonly index: number;
-}
-
 export class WorkerPool {
   private readonly ctl: Int32Array;
   private readonly arenas: Arena[][];
   private readonly mainKernels: KernelExports[] = [];
-  private sharedArenas = 0;
   private closed = false;
 
   private constructor(
@@ -146,23 +139,13 @@ export class WorkerPool {
   }
 
   /**
-   * Lets every worker compute in one of the main thread's arenas too (attention over the KV cache there).
-   * Returns the handle to pass to attend().
+   * Runs one attention job per thread (null: that thread idles), each written by the caller into one of that
+   * thread's own arenas at `job` (attention.ts ATTENTION_ROWS), and returns when all are done.
    */
-  shareArena(arena: Arena): SharedArena {
-    if (arena.thread !== 0) throw new Error("only the main thread's arenas are shared");
-    for (const w of this.workers) w.port.postMessage(arena.memory);
-    this.dispatchOps(Array.from({ length: this.threads }, (_, t) => (t === 0 ? null : { op: OP_SHARE_ARENA, arena: 0, args: [] })));
-    return { arena, index: this.sharedArenas++ };
-  }
-
-  /** Runs one attention job per thread (null: that thread idles) in a shared arena, and returns when all are done. */
-  attend(shared: SharedArena, jobs: readonly (AttentionJob | null)[]): void {
-    if (jobs.length > this.threads) throw new RangeError(`${jobs.length} jobs for ${this.threads} threads`);
-    for (let t = 1; t < jobs.length; t++) if (jobs[t]) this.workers[t - 1].port.postMessage(jobs[t]);
+  attendRows(jobs: readonly ({ readonly arena: number; readonly job: number } | null)[]): void {
     this.dispatchOps(
-      Array.from({ length: this.threads }, (_, t) => (jobs[t] ? { op: OP_ATTEND, arena: 0, args: [shared.index] } : null)),
-      () => runAttentionJob(this.mainKernels[shared.arena.index], jobs[0]!),
+      jobs.map((j) => (j ? { op: OP_ATTEND_ROWS, arena: j.arena, args: [j.job] } : null)),
+      (op) => runAttentionRows(this.mainKernels[op.arena], this.arenas[0][op.arena].memory, op.args[0]),
     );
   }
 

@@ -1,0 +1,266 @@
+// One conversation's place in a context: its own run of KV cells, the tokens in them, and generation over them
+// (sampling, stop strings, log-probabilities). Its tokens go through the context's scheduler, batched with the
+// other sequences' at every step; what it computes is bit for bit what it would compute alone.
+import type { ChatMessage, ChatTemplate } from "./chat/chatTemplate.js";
+import { ContextOverflowError, SequenceBusyError, DisposedError } from "./errors.js";
+import { logprobsOf } from "./generation/logprobs.js";
+import { firstStop, heldBack } from "./generation/stopStrings.js";
+import type { Scheduler } from "./runtime/scheduler.js";
+import { Sampler, type SamplingOptions } from "./sampling/sampler.js";
+import type { Tokenizer } from "./tokenizer/tokenizer.js";
+
+export interface CompletionOptions extends SamplingOptions {
+  /** Also report each token's log-probability and the top N alternatives (from the raw logits). Default 0: off. */
+  logprobs?: number;
+  /** Most tokens to generate. Default 256. */
+  maxTokens?: number;
+  /** Strings that end the completion; they are not emitted. */
+  stop?: readonly string[];
+  /** Add BOS as the vocabulary says. Default true. */
+  addSpecial?: boolean;
+  /** Parse special-token text in the prompt (`<|im_start|>`). Default false. */
+  parseSpecial?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface CompletionChunk {
+  /** Text completed by this token (can be empty while a UTF-8 character is incomplete). */
+  text: string;
+  tokenId: number;
+  /** log p(token) under the model's raw distribution, when `logprobs` was asked for. */
+  logprob?: number;
+  /** The `logprobs` most likely tokens at this step, with their logits and log-probabilities. */
+  top?: { tokenId: number; logit: number; logprob: number }[];
+}
+
+export interface CompletionResult {
+  text: string;
+  finishReason: "stop" | "length" | "abort";
+  promptTokens: number;
+  /** Prompt tokens found in the cache already (not recomputed). */
+  cachedTokens: number;
+  promptMs: number;
+  generatedTokens: number;
+  generationMs: number;
+  tokensPerSecond: number;
+}
+
+/** What a sequence needs from its context. */
+export interface SequenceHost {
+  readonly tokenizer: Tokenizer;
+  readonly chatTemplate: ChatTemplate;
+  readonly contextSize: number;
+  readonly scheduler: Scheduler;
+  copyCells(from: number, to: number, length: number): void;
+  release(sequence: Sequence): void;
+}
+
+export class Sequence {
+  /** Tokens in this sequence's cells: positions [0, history.length). */
+  private history: number[] = [];
+  /** What is running on this sequence (a completion, a prefill, …), if anything. */
+  private holder: string | undefined;
+  private disposed = false;
+
+  /** @internal Sequences come from Context.getSequence(). */
+  constructor(
+    private readonly host: SequenceHost,
+    /** The sequence's index in its context (its run of cells). */
+    readonly id: number,
+  ) {}
+
+  /** Cells this sequence can fill. */
+  get contextSize(): number {
+    return this.host.contextSize;
+  }
+
+  /** Tokens in the cache: a completion whose prompt starts with them computes only the rest. */
+  get tokens(): readonly number[] {
+    return this.history.slice();
+  }
+
+  /**
+   * Streams the assistant's reply to a conversation, rendered with the chat template. Special-token text in the
+   * template is parsed; the cached prefix of the previous turn is reused, so each turn processes only new tokens.
+   */
+  chat(messages: readonly ChatMessage[], options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    const prompt = this.host.chatTemplate.render(messages, true);
+    const vocab = this.host.tokenizer.vocab;
+    const bos = vocab.bos >= 0 ? vocab.tokens[vocab.bos] : "";
+    // Templates that write the BOS themselves must not get a second one.
+    return this.complete(prompt, { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)) });
+  }
+
+  /**
+   * Streams a completion of `prompt`. The cache keeps the longest common prefix with what this sequence last
+   * ran, so a follow-up that extends the conversation only processes its new tokens.
+   */
+  async *complete(prompt: string, options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    this.acquire("a completion");
+    try {
+      return yield* this.generate(prompt, options);
+    } finally {
+      this.holder = undefined;
+    }
+  }
+
+  /** Runs `ids` from position 0 (prompt processing, in batches) and returns the last position's logits. */
+  async prefill(ids: readonly number[]): Promise<Float32Array> {
+    return (await this.hold("prefill", async () => {
+      this.history = [];
+      return this.eval(ids, {});
+    }))![0];
+  }
+
+  /** Runs one token at the next position (decode) and returns its logits. */
+  async step(id: number): Promise<Float32Array> {
+    return (await this.hold("step", () => this.eval([id], {})))![0];
+  }
+
+  /** Logits after each of `ids`, fed from position 0 (teacher forcing); one copy per position. */
+  async logits(ids: readonly number[]): Promise<Float32Array[]> {
+    return (await this.hold("logits", async () => {
+      this.history = [];
+      return this.eval(ids, { allLogits: true });
+    }))!;
+  }
+
+  /** Forgets the cached tokens (the next call starts at position 0). */
+  reset(): void {
+    this.acquire("reset");
+    this.history = [];
+    this.holder = undefined;
+  }
+
+  /**
+   * Starts this sequence from the first `length` cached tokens of another (a shared system prompt): their keys
+   * and values are copied, not recomputed. A completion whose prompt begins with them then reads only the rest.
+   */
+  copyFrom(other: Sequence, length = other.history.length): void {
+    if (other.host !== this.host) throw new RangeError("a sequence can copy only from a sequence of the same context");
+    if (!Number.isInteger(length) || length < 0 || length > other.history.length) {
+      throw new RangeError(`sequence ${other.id} has ${other.history.length} cached tokens; cannot copy ${length}`);
+    }
+    this.acquire("copyFrom");
+    try {
+      this.host.copyCells(other.id, this.id, length);
+      this.history = other.history.slice(0, length);
+    } finally {
+      this.holder = undefined;
+    }
+  }
+
+  /** Gives the sequence back to its context: a running completion ends with finishReason "abort". */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.host.scheduler.cancel(this.id);
+    this.history = [];
+    this.host.release(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  private acquire(what: string): void {
+    if (this.disposed) throw new DisposedError(`sequence ${this.id}`);
+    if (this.holder) throw new SequenceBusyError(this.id, this.holder, what);
+    this.holder = what;
+  }
+
+  private async hold<T>(what: string, run: () => Promise<T>): Promise<T> {
+    this.acquire(what);
+    try {
+      return await run();
+    } finally {
+      this.holder = undefined;
+    }
+  }
+
+  /** Runs tokens at the next positions through the scheduler; undefined when aborted first. */
+  private eval(tokens: readonly number[], options: { allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array[] | undefined> {
+    if (tokens.length === 0) throw new RangeError("nothing to run: no tokens");
+    if (this.history.length + tokens.length > this.contextSize) {
+      throw new ContextOverflowError(this.history.length, tokens.length, this.contextSize, this.id);
+    }
+    if (options.signal?.aborted || this.disposed) return Promise.resolve(undefined);
+    return this.host.scheduler.eval(this.id, this.history.length, tokens, { ...options, onProgress: (t) => this.history.push(...t) });
+  }
+
+  private async *generate(prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
+    const { tokenizer } = this.host;
+    const maxTokens = options.maxTokens ?? 256;
+    const ids = tokenizer.encode(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
+    if (ids.length === 0) throw new RangeError("the prompt has no tokens (and the model adds no BOS)");
+    if (ids.length + maxTokens > this.contextSize) throw new ContextOverflowError(ids.length, maxTokens, this.contextSize, this.id);
+    const sampler = new Sampler(options);
+    const signal = options.signal;
+
+    // Reuse the cached prefix; the last prompt token is always run again to get its logits.
+    let reuse = 0;
+    while (reuse < this.history.length && reuse < ids.length - 1 && this.history[reuse] === ids[reuse]) reuse++;
+    this.history.length = reuse;
+    const timing = { promptTokens: ids.length, cachedTokens: reuse, promptStart: performance.now(), genStart: 0 };
+    let logits = (await this.eval(ids.slice(reuse), { signal }))?.[0];
+    timing.genStart = performance.now();
+    if (!logits) return finish("", "abort", timing, 0);
+
+    const decoder = tokenizer.streamDecoder();
+    const stops = options.stop ?? [];
+    let text = "";
+    let emitted = 0; // characters of `text` already handed out (held back while they might begin a stop string)
+    let generated = 0;
+    let reason: CompletionResult["finishReason"] = "length";
+    let stoppedByString = false;
+    while (generated < maxTokens) {
+      if (signal?.aborted) {
+        reason = "abort";
+        break;
+      }
+      const token = sampler.sample(logits, this.history);
+      if (tokenizer.isEog(token)) {
+        reason = "stop";
+        break;
+      }
+      generated++;
+      const extra = options.logprobs ? logprobsOf(logits, token, options.logprobs) : {};
+      text += decoder.push(token);
+      const stopAt = firstStop(text, stops);
+      if (stopAt >= 0) {
+        text = text.slice(0, stopAt);
+        if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token, ...extra };
+        emitted = text.length;
+        reason = "stop";
+        stoppedByString = true;
+        break; // the token never went through the model: the cache (and history) end before it
+      }
+      const safe = text.length - heldBack(text, stops);
+      yield { text: text.slice(emitted, safe), tokenId: token, ...extra };
+      emitted = Math.max(emitted, safe);
+      if (generated === maxTokens) break; // its logits would go unused
+      const next = (await this.eval([token], { signal }))?.[0];
+      if (!next) {
+        reason = "abort";
+        break;
+      }
+      logits = next;
+    }
+    // Whatever was held back (an incomplete character, the start of a stop string that never came) goes out now.
+    if (!stoppedByString) {
+      text += decoder.flush();
+      if (text.length > emitted) yield { text: text.slice(emitted), tokenId: -1 };
+    }
+    return finish(text, reason, timing, generated);
+  }
+}
+
+function finish(
+  text: string, finishReason: CompletionResult["finishReason"], t: { promptTokens: number; cachedTokens: number; promptStart: number; genStart: number }, generated: number,
+): CompletionResult {
+  const generationMs = performance.now() - t.genStart;
+  return {
+    text, finishReason, promptTokens: t.promptTokens, cachedTokens: t.cachedTokens, promptMs: t.genStart - t.promptStart, generatedTokens: generated,
+    generationMs, tokensPerSecond: generationMs > 0 ? (generated * 1000) / generationMs : 0,
+  };
+}

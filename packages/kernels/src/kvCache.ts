@@ -1,0 +1,239 @@
+// The KV cache of a context: keys and values for every (sequence, position) cell of every layer, sharded by KV
+// head across the pool's threads. Thread t owns KV heads [g0, g1): their cells for all sequences live in its own
+// arenas (first touched by itself, so on its NUMA node when it is pinned), and attention for the query heads of
+// those KV heads runs on it, in decode as in prefill. No memory holds the whole cache, so it is not capped by
+// one 4 GiB wasm32 memory: each thread's share is packed into as many arenas as it needs, a layer to one arena.
+//
+// A sequence owns a fixed run of `contextSize` cells per layer, so its keys are one contiguous, position-ordered
+// run that the attention kernels stream, and no sequence can run out of room because of another.
+import { ATTENTION_ROWS } from "./attention.js";
+import { ggmlTypeByName, type GgmlTypeTraits } from "./ggmlTypes.js";
+import { splitRows } from "./pool/shardedMatrix.js";
+import type { Arena, WorkerPool } from "./pool/workerPool.js";
+import { KERNEL_RESERVED_BYTES } from "./wasm/wasmKernels.js";
+
+/** The element types a KV cache can hold (llama.cpp's `--cache-type-k/-v` values that our kernels compute). */
+export const KV_CACHE_TYPES = ["f32", "f16", "q8_0"] as const;
+export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
+
+/** The type traits of a KV cache type name; a RangeError naming the accepted ones otherwise. */
+export function kvTypeByName(name: string): GgmlTypeTraits {
+  if (!(KV_CACHE_TYPES as readonly string[]).includes(name)) throw new RangeError(`KV cache type must be ${KV_CACHE_TYPES.join(", ")}, got '${name}'`);
+  return ggmlTypeByName(name)!;
+}
+
+export interface KvCacheLayout {
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nKvHead: number;
+  readonly headDim: number;
+  /** F32, F16 or Q8_0 (a Q8_0 cache needs headDim to be a multiple of 32). */
+  readonly kvType: GgmlTypeTraits;
+  readonly sequences: number;
+  /** Cells per sequence. */
+  readonly contextSize: number;
+  /** Most rows one attend() call takes (the forward pass's batch). */
+  readonly maxRows: number;
+}
+
+/** One row of a batch: the sequence it belongs to and its position there (its key and value go to that cell). */
+export interface AttentionRow {
+  readonly sequence: number;
+  readonly position: number;
+}
+
+/** Offsets in one of a thread's KV arenas. */
+interface ShardScratch {
+  readonly job: number;
+  readonly qIn: number;
+  readonly kIn: number;
+  readonly vIn: number;
+  readonly out: number;
+  readonly query: number;
+  readonly queryScales: number;
+  readonly scores: number;
+  readonly partial: number;
+  readonly kvScales: number;
+}
+
+interface Shard {
+  readonly thread: number;
+  /** KV heads [g0, g1) and so query heads [g0·group, g1·group). */
+  readonly g0: number;
+  readonly g1: number;
+  readonly arenas: readonly { readonly arena: Arena; readonly scratch: ShardScratch }[];
+  /** Per layer: which of `arenas`, and where its keys and values start: (sequences, contextSize, g1 - g0, headDim). */
+  readonly layers: readonly { readonly slot: number; readonly keys: number; readonly values: number }[];
+}
+
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
+const ARENA_ROOM = 2 ** 32 - KERNEL_RESERVED_BYTES - 65536;
+
+export class KvCache {
+  private readonly shards: readonly Shard[];
+  /** Bytes of one head's key (or value) at one position. */
+  private readonly headBytes: number;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    readonly layout: KvCacheLayout,
+  ) {
+    const { nLayer, nHead, nKvHead, headDim, kvType, sequences, contextSize } = layout;
+    for (const [name, v] of Object.entries({ nLayer, nHead, nKvHead, headDim, sequences, contextSize, maxRows: layout.maxRows })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`KV cache ${name} must be a positive integer, got ${v}`);
+    }
+    if (nHead % nKvHead !== 0) throw new RangeError(`${nHead} query heads do not group evenly over ${nKvHead} KV heads`);
+    if (headDim % kvType.blockSize !== 0) {
+      throw new RangeError(`KV cache type ${kvType.name} needs a head size that is a multiple of ${kvType.blockSize} (this model: ${headDim})`);
+    }
+    this.headBytes = (headDim / kvType.blockSize) * kvType.typeSize;
+    this.shards = splitRows(nKvHead, pool.threads).flatMap(([g0, g1], thread) => (g1 > g0 ? [this.place(thread, g0, g1)] : []));
+  }
+
+  /** Bytes of keys and values one token takes across all layers: the one figure memory plans use. */
+  static bytesPerToken(layout: Pick<KvCacheLayout, "nLayer" | "nKvHead" | "headDim" | "kvType">): number {
+    return 2 * layout.nLayer * layout.nKvHead * (layout.headDim / layout.kvType.blockSize) * layout.kvType.typeSize;
+  }
+
+  /** Bytes the cache takes with its scratch, over all threads. */
+  get bytes(): number {
+    return this.shards.reduce((n, s) => n + s.arenas.reduce((m, a) => m + a.arena.used, 0), 0);
+  }
+
+  /** Packs one thread's layers into arenas of its own, each with the scratch for a batch's attention. */
+  private place(thread: number, g0: number, g1: number): Shard {
+    const { nLayer, contextSize, sequences } = this.layout;
+    const cellBytes = (g1 - g0) * this.headBytes;
+    const region = align64(sequences * contextSize * cellBytes);
+    const room = ARENA_ROOM - this.scratchBytes(g1 - g0);
+    if (2 * region > room) {
+      throw new RangeError(
+        `one layer's KV cache on one thread takes ${(2 * region / 2 ** 30).toFixed(2)} GiB (${sequences} sequences × ${contextSize} cells), ` +
+          `more than one 4 GiB WebAssembly memory holds: use fewer sequences, a smaller context, more threads or a q8_0 cache`,
+      );
+    }
+    const perArena = Math.floor(room / (2 * region));
+    const arenas = Array.from({ length: Math.ceil(nLayer / perArena) }, (_, i) => {
+      const layers = Math.min(perArena, nLayer - i * perArena);
+      const arena = this.pool.addArena(thread, this.scratchBytes(g1 - g0) + 2 * layers * region + 64);
+      return { arena, scratch: this.allocScratch(arena, g1 - g0) };
+    });
+    const layers = Array.from({ length: nLayer }, (_, l) => {
+      const slot = Math.floor(l / perArena);
+      const arena = arenas[slot].arena;
+      return { slot, keys: arena.alloc(region), values: arena.alloc(region) };
+    });
+    return { thread, g0, g1, arenas, layers };
+  }
+
+  private scratchBytes(nKv: number): number {
+    const { nHead, nKvHead, headDim, contextSize, maxRows } = this.layout;
+    const heads = (nKv * nHead) / nKvHead;
+    const sizes = [(ATTENTION_ROWS.header + 2 * maxRows) * 4, maxRows * heads * headDim * 4, maxRows * nKv * headDim * 4, maxRows * nKv * headDim * 4,
+      maxRows * heads * headDim * 4, heads * headDim * 4, heads * headDim + 64, heads * contextSize * 4, heads * 16 + 64, nKv * headDim + 64];
+    return sizes.reduce((n, b) => n + align64(b), 0) + 64;
+  }
+
+  private allocScratch(arena: Arena, nKv: number): ShardScratch {
+    const { nHead, nKvHead, headDim, contextSize, maxRows } = this.layout;
+    const heads = (nKv * nHead) / nKvHead;
+    return {
+      job: arena.alloc((ATTENTION_ROWS.header + 2 * maxRows) * 4),
+      qIn: arena.alloc(maxRows * heads * headDim * 4),
+      kIn: arena.alloc(maxRows * nKv * headDim * 4),
+      vIn: arena.alloc(maxRows * nKv * headDim * 4),
+      out: arena.alloc(maxRows * heads * headDim * 4),
+      query: arena.alloc(heads * headDim * 4),
+      queryScales: arena.alloc(heads * headDim + 64),
+      scores: arena.alloc(heads * contextSize * 4),
+      partial: arena.alloc(heads * 16 + 64),
+      kvScales: arena.alloc(nKv * headDim + 64),
+    };
+  }
+
+  /**
+   * One layer's attention for a batch: appends row i's key k[i] and value v[i] (nKvHead·headDim floats each) at
+   * its (sequence, position) cell, then writes to out[i] (nHead·headDim floats) the attention of query q[i] over
+   * cells [0, position] of its sequence. Every thread appends and attends for its own KV heads, all at once.
+   */
+  attend(layer: number, rows: readonly AttentionRow[], q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array): void {
+    const { nHead, nKvHead, headDim, contextSize, sequences, maxRows } = this.layout;
+    const n = rows.length;
+    const group = nHead / nKvHead;
+    const [qDim, kvDim] = [nHead * headDim, nKvHead * headDim];
+    if (n < 1 || n > maxRows) throw new RangeError(`an attention batch holds 1 to ${maxRows} rows, got ${n}`);
+    for (const r of rows) {
+      if (!(r.sequence >= 0 && r.sequence < sequences && r.position >= 0 && r.position < contextSize)) {
+        throw new RangeError(`KV cell (sequence ${r.sequence}, position ${r.position}) is outside the cache (${sequences} × ${contextSize})`);
+      }
+    }
+    const A = ATTENTION_ROWS;
+    const jobs: ({ arena: number; job: number } | null)[] = Array.from({ length: this.pool.threads }, () => null);
+    for (const s of this.shards) {
+      const L = s.layers[layer];
+      const { arena, scratch: sc } = s.arenas[L.slot];
+      const [h0, h1] = [s.g0 * group, s.g1 * group];
+      const [qLocal, kvLocal] = [(h1 - h0) * headDim, (s.g1 - s.g0) * headDim];
+      const buffer = arena.memory.buffer;
+      const [qIn, kIn, vIn] = [new Float32Array(buffer, sc.qIn, n * qLocal), new Float32Array(buffer, sc.kIn, n * kvLocal), new Float32Array(buffer, sc.vIn, n * kvLocal)];
+      for (let i = 0; i < n; i++) {
+        qIn.set(q.subarray(i * qDim + h0 * headDim, i * qDim + h1 * headDim), i * qLocal);
+        kIn.set(k.subarray(i * kvDim + s.g0 * headDim, i * kvDim + s.g1 * headDim), i * kvLocal);
+        vIn.set(v.subarray(i * kvDim + s.g0 * headDim, i * kvDim + s.g1 * headDim), i * kvLocal);
+      }
+      const w = new Int32Array(buffer, sc.job, A.header + 2 * n);
+      w[A.rows] = n;
+      w[A.nHead] = h1 - h0;
+      w[A.nKvHead] = s.g1 - s.g0;
+      w[A.headDim] = headDim;
+      new Float32Array(buffer, sc.job + A.scaleBits * 4, 1)[0] = 1 / Math.sqrt(headDim);
+      w[A.keys] = L.keys;
+      w[A.values] = L.values;
+      w[A.cellBytes] = (s.g1 - s.g0) * this.headBytes;
+      w[A.headBytes] = this.headBytes;
+      w[A.kvType] = this.layout.kvType.id;
+      w[A.qIn] = sc.qIn;
+      w[A.kIn] = sc.kIn;
+      w[A.vIn] = sc.vIn;
+      w[A.out] = sc.out;
+      w[A.query] = sc.query;
+      w[A.queryScales] = sc.queryScales;
+      w[A.scores] = sc.scores;
+      w[A.partial] = sc.partial;
+      w[A.kvScales] = sc.kvScales;
+      w[A.contextSize] = contextSize;
+      rows.forEach((r, i) => {
+        w[A.header + 2 * i] = r.sequence;
+        w[A.header + 2 * i + 1] = r.position;
+      });
+      jobs[s.thread] = { arena: arena.index, job: sc.job };
+    }
+    this.pool.attendRows(jobs);
+    for (const s of this.shards) {
+      const { arena, scratch: sc } = s.arenas[s.layers[layer].slot];
+      const [h0, h1] = [s.g0 * group, s.g1 * group];
+      const qLocal = (h1 - h0) * headDim;
+      const result = new Float32Array(arena.memory.buffer, sc.out, n * qLocal);
+      for (let i = 0; i < n; i++) out.set(result.subarray(i * qLocal, (i + 1) * qLocal), i * qDim + h0 * headDim);
+    }
+  }
+
+  /** Copies cells [0, length) of sequence `from` to sequence `to`, every layer (a shared prompt prefix). */
+  copyCells(from: number, to: number, length: number): void {
+    const { sequences, contextSize } = this.layout;
+    if (![from, to].every((s) => Number.isInteger(s) && s >= 0 && s < sequences) || !(length >= 0 && length <= contextSize)) {
+      throw new RangeError(`cannot copy ${length} cells from sequence ${from} to ${to} (${sequences} × ${contextSize})`);
+    }
+    if (from === to || length === 0) return;
+    for (const s of this.shards) {
+      const cellBytes = (s.g1 - s.g0) * this.headBytes;
+      for (const L of s.layers) {
+        const bytes = s.arenas[L.slot].arena.bytes;
+        for (const base of [L.keys, L.values]) {
+          const src = base + from * contextSize * cellBytes;
+          bytes.copyWithin(base + to * contextSize * cellBytes, src, src + length * cellBytes);
+        }
+      }
+    }
+  }
+}
