@@ -73,21 +73,25 @@ export function matvecQ8_0(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
  */
 export function matmulQ4_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, scratch: usize): void {
   interleaveScales4(scratch, xs, nb, n);
+  const full = n & ~3;
   let r = r0;
-  // Two weight rows × four activation rows per pass: each activation block serves two rows, each weight block four.
-  for (; r + 2 <= r1; r += 2) {
+  // Four weight rows per pass. Full groups of four activation rows take two-row tiles (each activation block
+  // serves two rows, each weight block four activation rows); the rest (a batch of 1-3 decoding sequences,
+  // or n % 4) take matvec's four-row pass, so a small batch runs no slower per row than decode.
+  for (; r + 4 <= r1; r += 4) {
     const wr = w + <usize>r * <usize>rowBytes;
-    let c = 0;
-    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, scratch + <usize>(c / 4 * nb * 32), nb, true);
-    for (; c < n; c++) {
-      store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ4_0Q8_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
-      store<f32>(out + <usize>((c * outStride + r + 1) * 4), vecDotQ4_0Q8_0(wr + <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
+    if (r + PREFETCH_ROWS + 4 <= r1) touch(wr + <usize>(PREFETCH_ROWS * rowBytes), <usize>(4 * rowBytes));
+    for (let c = 0; c < full; c += 4) {
+      const s4 = scratch + <usize>(c / 4 * nb * 32);
+      tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, s4, nb, true);
+      tileQ4_0(out, outStride, r + 2, c, wr + <usize>(2 * rowBytes), <usize>rowBytes, x, xStride, s4, nb, true);
     }
+    for (let c = full; c < n; c++) rowQuadQ4_0(out + <usize>((c * outStride + r) * 4), wr, <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb);
   }
   for (; r < r1; r++) {
     const wr = w + <usize>r * <usize>rowBytes;
     let c = 0;
-    for (; c + 4 <= n; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, scratch + <usize>(c / 4 * nb * 32), nb, false);
+    for (; c < full; c += 4) tileQ4_0(out, outStride, r, c, wr, <usize>rowBytes, x, xStride, scratch + <usize>(c / 4 * nb * 32), nb, false);
     for (; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ4_0Q8_0(wr, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
   }
 }
@@ -161,22 +165,35 @@ function tileQ4_0(out: usize, outStride: i32, r: i32, c: i32, wr: usize, rowByte
 
 /** The same for Q8_0 weights: each weight block widened once for four activation rows. */
 export function matmulQ8_0(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
-  for (let r = r0; r < r1; r++) {
+  const full = n & ~3;
+  let r = r0;
+  // As matmulQ4_0: leftover activation rows (n % 4) take matvec's four-row pass, four weight rows at a time.
+  for (; r + 4 <= r1; r += 4) {
+    const wr = w + <usize>r * <usize>rowBytes;
+    if (r + PREFETCH_ROWS + 4 <= r1) touch(wr + <usize>(PREFETCH_ROWS * rowBytes), <usize>(4 * rowBytes));
+    for (let i = 0; i < 4; i++) colQuadsQ8_0(out, outStride, r + i, wr + <usize>(i * rowBytes), x, xStride, xs, nb, full);
+    for (let c = full; c < n; c++) rowQuadQ8_0(out + <usize>((c * outStride + r) * 4), wr, <usize>rowBytes, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb);
+  }
+  for (; r < r1; r++) {
     const row = w + <usize>r * <usize>rowBytes;
-    let c = 0;
-    for (; c + 4 <= n; c += 4) {
-      const acc = colQuadQ8_0(row, x + <usize>(c * xStride), <usize>xStride, xs + <usize>(c * nb * 8), <usize>(nb * 8), nb);
-      store<f32>(out + <usize>((c * outStride + r) * 4), f32x4.extract_lane(acc, 0));
-      store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), f32x4.extract_lane(acc, 1));
-      store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), f32x4.extract_lane(acc, 2));
-      store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), f32x4.extract_lane(acc, 3));
-    }
-    for (; c < n; c++) {
+    colQuadsQ8_0(out, outStride, r, row, x, xStride, xs, nb, full);
+    for (let c = full; c < n; c++) {
       store<f32>(out + <usize>((c * outStride + r) * 4), vecDotQ8_0Q8_0(row, x + <usize>(c * xStride), xs + <usize>(c * nb * 8), nb));
     }
   }
 }
 
+/** Weight row r against activation rows [0, full), four at a time (each weight block widened once for four). */
+@inline
+function colQuadsQ8_0(out: usize, outStride: i32, r: i32, row: usize, x: usize, xStride: i32, xs: usize, nb: i32, full: i32): void {
+  for (let c = 0; c < full; c += 4) {
+    const acc = colQuadQ8_0(row, x + <usize>(c * xStride), <usize>xStride, xs + <usize>(c * nb * 8), <usize>(nb * 8), nb);
+    store<f32>(out + <usize>((c * outStride + r) * 4), f32x4.extract_lane(acc, 0));
+    store<f32>(out + <usize>(((c + 1) * outStride + r) * 4), f32x4.extract_lane(acc, 1));
+    store<f32>(out + <usize>(((c + 2) * outStride + r) * 4), f32x4.extract_lane(acc, 2));
+    store<f32>(out + <usize>(((c + 3) * outStride + r) * 4), f32x4.extract_lane(acc, 3));
+  }
+}
 
 // Keep the layout constant visible to the JS side's checks.
 export const Q8_0_BLOCK_BYTES: i32 = Q8_0_BYTES;

@@ -67,19 +67,21 @@ describe("worker pool", () => {
     }
   });
 
-  it.each(["q4_0", "q8_0", "f16", "f32"])("%s batched product of 7 rows equals 7 matrix-vector products bit for bit", async (type) => {
+  it.each(["q4_0", "q8_0", "f16", "f32"])("%s batched products of 2, 3 and 7 rows equal matrix-vector products bit for bit", async (type) => {
     const p = await pool(2);
-    const n = 7; // not a multiple of the kernel's 4-row tile
-    const mm = new MatMul(p, { maxCols: COLS, maxRows: ROWS, maxBatch: n });
+    // Not multiples of the kernels' 4-row tile: a batch of 2-3 decoding sequences, and a tile plus 3 more.
+    const mm = new MatMul(p, { maxCols: COLS, maxRows: ROWS, maxBatch: 7 });
     const m = mm.alloc(ggmlTypeByName(type)!, ROWS, COLS);
     mm.set(m, matrix(type, 4).bytes);
-    const xs = Float32Array.from({ length: n * COLS }, (_, i) => Math.sin(i * 0.05) * (1 + (i % 7)));
-    const batched = new Float32Array(n * ROWS);
-    mm.batch(m, xs, n, batched);
-    for (let c = 0; c < n; c++) {
-      const one = new Float32Array(ROWS);
-      mm.vec(m, xs.subarray(c * COLS, (c + 1) * COLS), one);
-      expect(batched.subarray(c * ROWS, (c + 1) * ROWS)).toEqual(one);
+    for (const n of [2, 3, 7]) {
+      const xs = Float32Array.from({ length: n * COLS }, (_, i) => Math.sin(i * 0.05 + n) * (1 + (i % 7)));
+      const batched = new Float32Array(n * ROWS);
+      mm.batch(m, xs, n, batched);
+      for (let c = 0; c < n; c++) {
+        const one = new Float32Array(ROWS);
+        mm.vec(m, xs.subarray(c * COLS, (c + 1) * COLS), one);
+        expect(batched.subarray(c * ROWS, (c + 1) * ROWS)).toEqual(one);
+      }
     }
   });
 
