@@ -15,7 +15,7 @@ export { Llama, llamaHparams, LLAMA_TENSORS, type LlamaHparams, type LlamaOption
 export { kvTypeByName, KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
 export { loadModel, Model, type LoadOptions } from "./model.js";
 export { Context, type ContextOptions } from "./context.js";
-export { Sequence, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./sequence.js";
+export { Sequence, chatInput, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./sequence.js";
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
 export {
   ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, NoFreeSequenceError, SequenceBusyError, DisposedError,

@@ -34,6 +34,7 @@ export class Model {
   private template: ChatTemplate | undefined;
   private readonly contexts = new Set<Context>();
   private defaultContext: Context | undefined;
+  private defaultSequence: Sequence | undefined;
   private closed = false;
 
   /** @internal Models come from loadModel(). */
@@ -103,7 +104,6 @@ export class Model {
     this.defaultContext ??= this.createContext({ sequences: 1, ...this.defaults });
     return (this.defaultSequence ??= this.defaultContext.getSequence());
   }
-  private defaultSequence: Sequence | undefined;
 
   /** Streams the reply to a conversation on the default sequence (see Sequence.chat). */
   chat(messages: readonly ChatMessage[], options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
@@ -123,6 +123,11 @@ export class Model {
   /** Runs one token at the default sequence's next position and returns its logits. */
   step(id: number): Promise<Float32Array> {
     return this.sequence.step(id);
+  }
+
+  /** Runs tokens after those in the default sequence's cache and returns the last one's logits. */
+  append(ids: readonly number[]): Promise<Float32Array> {
+    return this.sequence.append(ids);
   }
 
   /** Forgets the default sequence's cache. */

@@ -84,11 +84,13 @@ export class Sequence {
    * template is parsed; the cached prefix of the previous turn is reused, so each turn processes only new tokens.
    */
   chat(messages: readonly ChatMessage[], options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
-    const prompt = this.host.chatTemplate.render(messages, true);
-    const vocab = this.host.tokenizer.vocab;
-    const bos = vocab.bos >= 0 ? vocab.tokens[vocab.bos] : "";
-    // Templates that write the BOS themselves must not get a second one.
-    return this.complete(prompt, { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)) });
+    const input = chatInput(this.host.chatTemplate, this.host.tokenizer, messages, options);
+    return this.complete(input.prompt, input.options);
+  }
+
+  /** The tokens `complete(prompt, options)` would run (BOS and special text as the options say). */
+  promptTokens(prompt: string, options: Pick<CompletionOptions, "addSpecial" | "parseSpecial"> = {}): number[] {
+    return this.host.tokenizer.encode(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
   }
 
   /**
@@ -115,6 +117,11 @@ export class Sequence {
   /** Runs one token at the next position (decode) and returns its logits. */
   async step(id: number): Promise<Float32Array> {
     return (await this.hold("step", () => this.eval([id], {})))![0];
+  }
+
+  /** Runs tokens at the next positions, after those in the cache, and returns the last one's logits. */
+  async append(ids: readonly number[]): Promise<Float32Array> {
+    return (await this.hold("append", () => this.eval(ids, {})))![0];
   }
 
   /** Logits after each of `ids`, fed from position 0 (teacher forcing); one copy per position. */
@@ -191,7 +198,7 @@ export class Sequence {
   private async *generate(prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
     const { tokenizer } = this.host;
     const maxTokens = options.maxTokens ?? 256;
-    const ids = tokenizer.encode(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
+    const ids = this.promptTokens(prompt, options);
     if (ids.length === 0) throw new RangeError("the prompt has no tokens (and the model adds no BOS)");
     if (ids.length + maxTokens > this.contextSize) throw new ContextOverflowError(ids.length, maxTokens, this.contextSize, this.id);
     const sampler = new Sampler(options);
@@ -253,6 +260,17 @@ export class Sequence {
     }
     return finish(text, reason, timing, generated);
   }
+}
+
+/**
+ * A conversation as a completion: the prompt the chat template renders (with the generation prompt), special
+ * text parsed, and BOS added only when the template does not write it itself (it must not come twice).
+ */
+export function chatInput<O extends CompletionOptions>(template: ChatTemplate, tokenizer: Tokenizer, messages: readonly ChatMessage[], options: O): { prompt: string; options: O } {
+  const prompt = template.render(messages, true);
+  const vocab = tokenizer.vocab;
+  const bos = vocab.bos >= 0 ? vocab.tokens[vocab.bos] : "";
+  return { prompt, options: { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)) } };
 }
 
 function finish(

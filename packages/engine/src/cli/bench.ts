@@ -3,19 +3,21 @@ import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
 import { parseCommandArgs, UsageError } from "./usage.js";
 
-const USAGE = "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
+const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
 
 interface Row {
   test: string;
   threads: number;
   sequences?: number;
+  depth?: number;
   avg_ts: number;
   stddev_ts: number;
 }
 
 /**
  * `cpu-llm bench`: llama-bench's two tests. pp512 processes 512 prompt tokens from an empty cache; tg128
- * generates 128 tokens one at a time from an empty cache. With --sequences, llama-batched-bench's decode test
+ * generates 128 tokens one at a time from an empty cache (or, with -d, after that many tokens: llama-bench's
+ * n_depth, "tg128 @ d4096"). With --sequences, llama-batched-bench's decode test
  * instead: N sequences each read a prompt of --npp tokens, then all decode n tokens together (one batch per
  * step); avg_ts is the aggregate generated tokens per second. Tokens are random ids; r repetitions, mean ± sd.
  */
@@ -23,6 +25,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const parsed = parseCommandArgs(args, {
     p: { type: "string", short: "p", default: "512" },
     n: { type: "string", short: "n", default: "128" },
+    d: { type: "string", short: "d", default: "0" },
     threads: { type: "string", short: "t" },
     r: { type: "string", short: "r", default: "3" },
     kv: { type: "string", default: "f16" },
@@ -33,8 +36,8 @@ export async function benchCommand(args: string[]): Promise<void> {
   const [modelPath] = parsed.positionals;
   if (!modelPath) throw new UsageError(`MODEL is required\nusage: cpu-llm ${USAGE}`);
   const v = parsed.values;
-  const [p, n, reps, npp] = [Number(v.p), Number(v.n), Number(v.r), Number(v.npp)];
-  if (![p, n, reps, npp].every((x) => Number.isInteger(x) && x >= 0) || reps < 1) throw new UsageError("-p, -n, -r and --npp take whole numbers (r ≥ 1)");
+  const [p, n, depth, reps, npp] = [Number(v.p), Number(v.n), Number(v.d), Number(v.r), Number(v.npp)];
+  if (![p, n, depth, reps, npp].every((x) => Number.isInteger(x) && x >= 0) || reps < 1) throw new UsageError("-p, -n, -d, -r and --npp take whole numbers (r ≥ 1)");
   if (!(KV_CACHE_TYPES as readonly string[]).includes(v.kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${v.kv}'`);
   const counts = v.sequences?.split(",").map((s) => {
     if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--sequences takes whole numbers ≥ 1 separated by commas, got '${v.sequences}'`);
@@ -43,7 +46,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const threads = v.threads === undefined ? undefined : Number(v.threads);
 
   const loadStart = performance.now();
-  const model = await loadModel(modelPath, { threads, contextSize: Math.max(p, n) + 8, kvCacheType: v.kv as KvCacheType });
+  const model = await loadModel(modelPath, { threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType: v.kv as KvCacheType });
   const loadMs = performance.now() - loadStart;
   const nThreads = model.threads;
   const nVocab = model.tokenizer.size;
@@ -51,25 +54,39 @@ export async function benchCommand(args: string[]): Promise<void> {
   const randomIds = (k: number) => Array.from({ length: k }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % nVocab);
   const rows: Row[] = [];
   const measure = async (test: string, tokens: number, run: () => Promise<number>, sequences?: number) => {
+    if (depth > 0) test += ` @ d${depth}`;
     await run(); // warm-up
     const rates: number[] = [];
     for (let i = 0; i < reps; i++) rates.push((tokens * 1000) / (await run()));
     const avg = rates.reduce((a, b) => a + b, 0) / rates.length;
     const sd = Math.sqrt(rates.reduce((a, b) => a + (b - avg) ** 2, 0) / Math.max(1, rates.length - 1));
-    rows.push({ test, threads: nThreads, ...(sequences ? { sequences } : {}), avg_ts: avg, stddev_ts: sd });
+    rows.push({ test, threads: nThreads, ...(sequences ? { sequences } : {}), ...(depth ? { depth } : {}), avg_ts: avg, stddev_ts: sd });
   };
   const timed = async (run: () => Promise<unknown>) => {
     const start = performance.now();
     await run();
     return performance.now() - start;
   };
+  // The cache holds `depth` tokens before each timed run (untimed).
+  const fill = async () => {
+    if (depth > 0) await model.prefill(randomIds(depth));
+    else model.reset();
+  };
   try {
-    if (counts) await benchSequences(model, counts, npp, n, v.kv as KvCacheType, randomIds, measure);
-    else {
-      if (p > 0) await measure(`pp${p}`, p, () => timed(() => model.prefill(randomIds(p))));
+    if (counts) {
+      if (depth > 0) throw new UsageError("-d goes with pp and tg, not with --sequences (use --npp)");
+      await benchSequences(model, counts, npp, n, v.kv as KvCacheType, randomIds, measure);
+    } else {
+      if (p > 0) {
+        await measure(`pp${p}`, p, async () => {
+          await fill();
+          const ids = randomIds(p);
+          return timed(() => model.append(ids));
+        });
+      }
       if (n > 0) {
-        await measure(`tg${n}`, n, () => {
-          model.reset();
+        await measure(`tg${n}`, n, async () => {
+          await fill();
           return timed(async () => {
             for (const id of randomIds(n)) await model.step(id);
           });

@@ -1,0 +1,112 @@
+// engine-serve's command line, in the style of llama-server's: every number checked (whole numbers where whole
+// numbers are meant, ranges where ranges exist), each violation one line naming the flag.
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { DEMO_MODEL } from "@cpu-llm/engine";
+import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
+
+export interface ServeOptions {
+  readonly model: string;
+  readonly host: string;
+  readonly port: number;
+  readonly threads?: number;
+  /** Tokens of context per slot. */
+  readonly contextSize?: number;
+  readonly parallel: number;
+  readonly queue: number;
+  readonly cacheType: KvCacheType;
+  readonly numa: "off" | "distribute" | "isolate";
+  readonly apiKey?: string;
+  readonly metrics: boolean;
+  readonly alias?: string;
+  readonly cors: boolean;
+  readonly bodyLimit: number;
+  readonly graceMs: number;
+}
+
+export const HELP = `usage: engine-serve [MODEL] [options]
+
+An OpenAI- and ollama-compatible HTTP server for a GGUF model (default: the bundled demo model).
+
+  MODEL                        GGUF file to serve
+  --host HOST                  address to listen on (default: 127.0.0.1)
+  --port N                     port to listen on (default: 8080; 0 picks a free one)
+  -t, --threads N              threads for the matrix products (default: one per physical core within the CPU quota)
+  -c, --ctx-size N             tokens of context PER SLOT (default: the model's, at most 4096)
+  -np, --parallel N            slots: requests decoded together in one batch per step (default: 4)
+  --queue N                    requests that may wait for a slot; beyond them 429 (default: 64)
+  -ctk, --cache-type-k TYPE    KV cache type: f32, f16 or q8_0 (default: f16)
+  -ctv, --cache-type-v TYPE    must equal --cache-type-k for now (one type for K and V)
+  --numa MODE                  off | distribute | isolate (default: distribute: pin threads per NUMA node)
+  --api-key KEY                require "Authorization: Bearer KEY" (health stays public)
+  --api-key-file FILE          the same, the key read from FILE
+  --metrics                    serve Prometheus metrics at /metrics
+  -a, --alias NAME             model name in the API (default: the file's general.name or file name)
+  --cors                       allow cross-origin requests (off by default)
+  --body-limit BYTES           largest request body (default: 1048576); larger is 413
+  -h, --help                   this text
+`;
+
+/** A bad flag: one line, exit code 2. */
+export class OptionError extends Error {
+  override readonly name = "OptionError";
+}
+
+/** A whole number in [min, max] from a flag's text. */
+function whole(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new OptionError(`${flag} takes a whole number from ${min} to ${max}, got '${text}'`);
+  }
+  return n;
+}
+
+export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
+  // llama-server's short spellings (-np, -ctk, -ctv) are not single letters: map them to long ones first.
+  const aliases: Record<string, string> = { "-np": "--parallel", "-ctk": "--cache-type-k", "-ctv": "--cache-type-v" };
+  const args = argv.map((a) => aliases[a] ?? a);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        host: { type: "string" }, port: { type: "string" }, threads: { type: "string", short: "t" }, "ctx-size": { type: "string", short: "c" },
+        parallel: { type: "string" }, queue: { type: "string" }, "cache-type-k": { type: "string" }, "cache-type-v": { type: "string" },
+        numa: { type: "string" }, "api-key": { type: "string" }, "api-key-file": { type: "string" }, metrics: { type: "boolean" },
+        alias: { type: "string", short: "a" }, cors: { type: "boolean" }, "body-limit": { type: "string" }, help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new OptionError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (parsed.positionals.length > 1) throw new OptionError(`one MODEL at most, got ${parsed.positionals.join(" ")}`);
+  const model = parsed.positionals[0] ?? DEMO_MODEL;
+  const k = v["cache-type-k"] ?? "f16";
+  const cacheV = v["cache-type-v"] ?? k;
+  for (const [flag, t] of [["--cache-type-k", k], ["--cache-type-v", cacheV]]) {
+    if (!(KV_CACHE_TYPES as readonly string[]).includes(t)) throw new OptionError(`${flag} must be ${KV_CACHE_TYPES.join(", ")}, got '${t}'`);
+  }
+  if (cacheV !== k) throw new OptionError(`--cache-type-v must equal --cache-type-k for now (got ${k} and ${cacheV})`);
+  const numa = v.numa ?? "distribute";
+  if (!["off", "distribute", "isolate"].includes(numa)) throw new OptionError(`--numa must be off, distribute or isolate, got '${numa}'`);
+  if (v["api-key"] !== undefined && v["api-key-file"] !== undefined) throw new OptionError("give --api-key or --api-key-file, not both");
+  let apiKey = v["api-key"];
+  if (v["api-key-file"] !== undefined) {
+    try {
+      apiKey = fs.readFileSync(v["api-key-file"], "utf8").trim();
+    } catch (e) {
+      throw new OptionError(`--api-key-file: ${(e as Error).message}`);
+    }
+  }
+  if (apiKey !== undefined && apiKey.length === 0) throw new OptionError("the API key is empty");
+  return {
+    model, host: v.host ?? "127.0.0.1", port: whole("--port", v.port, 0, 65535) ?? 8080,
+    threads: whole("--threads", v.threads, 1, 1024), contextSize: whole("--ctx-size", v["ctx-size"], 1, 2 ** 24),
+    parallel: whole("--parallel", v.parallel, 1, 256) ?? 4, queue: whole("--queue", v.queue, 0, 100_000) ?? 64,
+    cacheType: k as KvCacheType, numa: numa as ServeOptions["numa"], apiKey, metrics: v.metrics ?? false, alias: v.alias,
+    cors: v.cors ?? false, bodyLimit: whole("--body-limit", v["body-limit"], 1024, 2 ** 30) ?? 1048576, graceMs: 10_000,
+  };
+}

@@ -1,0 +1,283 @@
+// engine-serve as a real process on a loopback port, driven by the official `openai` and `ollama` clients and
+// by plain fetch for what clients hide (status codes, headers, malformed bodies, disconnects).
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "./helpers/fixtures.js";
+
+const MAIN = path.join(ROOT, "packages/server/dist/main.js");
+
+interface Server {
+  url: string;
+  process: ChildProcess;
+  stderr: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts engine-serve on a free loopback port with the bundled model; resolves once it is ready. */
+async function serve(...args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [MAIN, "--port", "0", "--threads", "2", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`engine-serve did not start: ${err}`)), 30_000);
+    child.stderr!.on("data", () => {
+      const m = /ready in .* listening on (http:\/\/\S+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`engine-serve exited with ${code}: ${err}`)));
+  });
+  return {
+    url, process: child, stderr: () => err,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once("exit", (code) => resolve(code));
+      child.kill("SIGTERM");
+    }),
+  };
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () => {
+  let server: Server;
+  let openai: OpenAI;
+  beforeAll(async () => {
+    server = await serve("--parallel", "4", "--metrics");
+    openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("prints its system line and serves health", async () => {
+    expect(server.stderr()).toMatch(/system: 2 threads .* physical .* logical cores, SIMD yes.*KV f16, 640 bytes\/token/);
+    expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: "ok" });
+  });
+
+  it("openai: chat and completions, streaming and not, with usage, stop and seed", async () => {
+    const chat = await openai.chat.completions.create({ model: "x", messages: [{ role: "user", content: "Tell me a story." }], max_tokens: 12, temperature: 0 });
+    expect(chat.choices[0].message.role).toBe("assistant");
+    expect(chat.choices[0].finish_reason).toBe("length");
+    expect(chat.usage).toMatchObject({ completion_tokens: 12, total_tokens: chat.usage!.prompt_tokens + 12 });
+
+    const text = await openai.completions.create({ model: "x", prompt: "Once upon a time", max_tokens: 16, temperature: 0 });
+    expect(text.choices[0].text).toMatch(/^, there was a little girl/);
+
+    const stream = await openai.completions.create({ model: "x", prompt: "Once upon a time", max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    let streamed = "";
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const part of stream) {
+      streamed += part.choices[0]?.text ?? "";
+      usage = part.usage ?? usage;
+    }
+    expect(streamed).toBe(text.choices[0].text);
+    expect(usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 16 });
+
+    const chatStream = await openai.chat.completions.create({ model: "x", messages: [{ role: "user", content: "Tell me a story." }], max_tokens: 12, temperature: 0, stream: true });
+    let chatText = "";
+    let finish: string | null = null;
+    for await (const part of chatStream) {
+      chatText += part.choices[0]?.delta?.content ?? "";
+      finish = part.choices[0]?.finish_reason ?? finish;
+    }
+    expect(chatText).toBe(chat.choices[0].message.content);
+    expect(finish).toBe("length");
+
+    const stopped = await openai.completions.create({ model: "x", prompt: "Once upon a time", max_tokens: 40, temperature: 0, stop: ["girl"] });
+    expect(stopped.choices[0]).toMatchObject({ text: ", there was a little ", finish_reason: "stop" });
+
+    const seeded = () => openai.completions.create({ model: "x", prompt: "Lily", max_tokens: 24, temperature: 0.9, seed: 42 });
+    expect((await seeded()).choices[0].text).toBe((await seeded()).choices[0].text);
+
+    const models = await openai.models.list();
+    expect(models.data[0].id).toBe("stories260K");
+  });
+
+  it("openai: log-probabilities with top alternatives", async () => {
+    const r = await openai.chat.completions.create({ model: "x", messages: [{ role: "user", content: "Hi" }], max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 2 });
+    const content = r.choices[0].logprobs!.content!;
+    expect(content).toHaveLength(3);
+    for (const c of content) {
+      expect(c.logprob).toBeLessThanOrEqual(0);
+      expect(c.top_logprobs).toHaveLength(2);
+      expect(c.top_logprobs[0].logprob).toBeCloseTo(c.logprob, 5); // greedy: the chosen token is the most likely
+    }
+  });
+
+  it("ollama: chat and generate, streaming and not", async () => {
+    const ollama = new Ollama({ host: server.url });
+    const gen = await ollama.generate({ model: "x", prompt: "Once upon a time", raw: true, stream: false, options: { num_predict: 16, temperature: 0 } });
+    expect(gen.response).toMatch(/^, there was a little girl/);
+    expect(gen).toMatchObject({ done: true, done_reason: "length", eval_count: 16, prompt_eval_count: 5 });
+    expect(gen.eval_duration).toBeGreaterThan(0);
+    let streamed = "";
+    let last;
+    for await (const part of await ollama.generate({ model: "x", prompt: "Once upon a time", raw: true, stream: true, options: { num_predict: 16, temperature: 0 } })) {
+      streamed += part.response;
+      last = part;
+    }
+    expect(streamed).toBe(gen.response);
+    expect(last).toMatchObject({ done: true, eval_count: 16 });
+    const chat = await ollama.chat({ model: "x", messages: [{ role: "user", content: "Tell me a story." }], stream: false, options: { num_predict: 8, temperature: 0 } });
+    expect(chat.message.role).toBe("assistant");
+    let chatStreamed = "";
+    for await (const part of await ollama.chat({ model: "x", messages: [{ role: "user", content: "Tell me a story." }], stream: true, options: { num_predict: 8, temperature: 0 } })) {
+      chatStreamed += part.message.content;
+    }
+    expect(chatStreamed).toBe(chat.message.content);
+    expect((await ollama.list()).models[0]).toMatchObject({ name: "stories260K", details: { format: "gguf", family: "llama" } });
+    expect((await ollama.show({ model: "x" })).model_info).toMatchObject({ "general.architecture": "llama" });
+    expect((await ollama.ps()).models).toHaveLength(1);
+    expect(await (await fetch(`${server.url}/api/version`)).json()).toHaveProperty("version");
+  });
+
+  it("8 concurrent greedy streams on 4 slots each give what they give alone", async () => {
+    const prompts = ["Once upon a time", "Lily", "The cat", "One day, a little bird", "Ben and Mia", "The sun", "Tom had a", "A big dog"];
+    const one = async (prompt: string) => {
+      let text = "";
+      for await (const part of await openai.completions.create({ model: "x", prompt, max_tokens: 30, temperature: 0, stream: true })) text += part.choices[0]?.text ?? "";
+      return text;
+    };
+    const together = await Promise.all(prompts.map(one));
+    for (let i = 0; i < prompts.length; i++) expect(together[i]).toBe(await one(prompts[i]));
+  });
+
+  it("a client that disconnects mid-stream frees its slot", async () => {
+    const response = await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 400, temperature: 1, stream: true, logit_bias: { "2": -100 } }, {});
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const processing = async () => Number(/llamacpp:requests_processing (\d+)/.exec(await (await fetch(`${server.url}/metrics`)).text())![1]);
+    const deadline = Date.now() + 5000;
+    while ((await processing()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await processing()).toBe(0);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/llamacpp:tokens_predicted_total \d+/);
+    expect(metrics).toMatch(/llamacpp:requests_deferred 0/);
+  });
+
+  it("errors: OpenAI's shape and status for bad requests, 400 with the counts for a prompt that does not fit", async () => {
+    const over = await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 100000 });
+    expect(over.status).toBe(400);
+    const body = await over.json();
+    expect(body.error.message).toMatch(/prompt has 5 tokens and 100000 more were asked for, but a slot holds 512/);
+    expect((await post(`${server.url}/v1/chat/completions`, { messages: [{ role: "user", content: "x" }], n: 2 })).status).toBe(400);
+    expect((await post(`${server.url}/v1/chat/completions`, "{not json")).status).toBe(400);
+    expect((await post(`${server.url}/v1/completions`, { prompt: "x".repeat(2 ** 21) })).status).toBe(413);
+    const unknown = await post(`${server.url}/v1/completions`, { prompt: "Once", max_tokens: 2, temperature: 0, some_future_field: { a: 1 } });
+    expect(unknown.status).toBe(200);
+  });
+
+  // At least 100 malformed requests, each answered with a 4xx: none crashes the server or disturbs it.
+  it("a battery of malformed requests gets 4xx answers and leaves the server healthy", async () => {
+    const bad: [string, unknown][] = [];
+    const wrong: Record<string, unknown[]> = {
+      max_tokens: ["1", true, [], {}, -1, 0, 1.5], max_completion_tokens: [0, "5"], temperature: ["1", true, [], {}, -1, 3],
+      top_p: ["1", true, -0.1, 1.5, []], top_k: ["1", -1, 1.5, true], min_p: ["1", -0.5, 2, {}], seed: ["1", 1.5, true, {}],
+      presence_penalty: ["1", -3, 3, []], frequency_penalty: ["x", -3, 3, true], repeat_penalty: ["1", -1, []],
+      logit_bias: ["x", [], 5, { a: 1 }, { 1: "x" }], stop: [5, [1], {}, true, Array(17).fill("x")], n: [2, 0, "1", 1.5],
+      stream: ["yes", 1, []], stream_options: ["x", 5], logprobs: [-1, 21, "x"], prompt: [5, [], [1], ["a", "b"], {}, null, true],
+    };
+    for (const [field, values] of Object.entries(wrong)) for (const v of values) bad.push(["/v1/completions", { prompt: "Once", [field]: v }]);
+    for (const messages of [[], "hi", [{}], [{ role: "robot", content: "x" }], [{ role: "user", content: 5 }], [{ role: "user", content: [{ type: "image_url" }] }], null]) {
+      bad.push(["/v1/chat/completions", { messages }]);
+    }
+    for (const extra of [{ top_logprobs: 21 }, { top_logprobs: -1 }, { top_logprobs: "x" }, { logprobs: "x" }]) {
+      bad.push(["/v1/chat/completions", { messages: [{ role: "user", content: "x" }], logprobs: true, ...extra }]);
+    }
+    for (const body of ["", "[]", "null", "42", '"text"', "{", '{"prompt":', "{\"prompt\": \"\\ud800", "\u0000"]) bad.push(["/v1/completions", body]);
+    for (const options of [{ num_predict: "x" }, { temperature: -1 }, { top_p: 2 }, { stop: "x" }, { num_predict: 0 }, { seed: 1.5 }]) bad.push(["/api/generate", { prompt: "Once", raw: true, options }]);
+    bad.push(["/api/chat", { messages: [{ role: "tool", content: "x" }] }], ["/api/chat", {}], ["/api/generate", { prompt: 5 }]);
+    expect(bad.length).toBeGreaterThanOrEqual(100);
+    const statuses: number[] = [];
+    const accepted: string[] = [];
+    for (const [route, body] of bad) {
+      const r = await post(`${server.url}${route}`, body);
+      statuses.push(r.status);
+      const text = await r.text();
+      if (r.status < 400) accepted.push(`${route} ${JSON.stringify(body)} → ${r.status} ${text.slice(0, 80)}`);
+    }
+    expect(accepted).toEqual([]);
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    const ok = await openai.completions.create({ model: "x", prompt: "Once upon a time", max_tokens: 4, temperature: 0 });
+    expect(ok.choices[0].text).toBe(", there was a");
+  });
+});
+
+describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () => {
+  it("--parallel 2 --queue 2: the fifth concurrent request gets 429 with Retry-After", async () => {
+    const server = await serve("--parallel", "2", "--queue", "2", "--metrics");
+    try {
+      // Long generations (the end-of-text token banned): two on the slots, two waiting, then one too many.
+      const long = { prompt: "Once upon a time", max_tokens: 400, temperature: 1, seed: 1, logit_bias: { "2": -100 } };
+      const running = await Promise.all([1, 2].map(async () => {
+        const reader = (await post(`${server.url}/v1/completions`, { ...long, stream: true })).body!.getReader();
+        await reader.read();
+        return reader;
+      }));
+      const waiting = [1, 2].map(() => post(`${server.url}/v1/completions`, { ...long, max_tokens: 4 }));
+      const metric = async (name: string) => Number(new RegExp(`llamacpp:${name} (\\d+)`).exec(await (await fetch(`${server.url}/metrics`)).text())![1]);
+      while ((await metric("requests_deferred")) < 2) await new Promise((r) => setTimeout(r, 10));
+      const fifth = await post(`${server.url}/v1/completions`, long);
+      expect(fifth.status).toBe(429);
+      expect(fifth.headers.get("retry-after")).toBe("1");
+      expect((await fifth.json()).error.type).toBe("rate_limit_error");
+      for (const reader of running) await reader.cancel();
+      // The waiting ones get their slots once the running ones are gone.
+      for (const r of await Promise.all(waiting)) expect(r.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("--api-key: Bearer token required everywhere but /health", async () => {
+    const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-key-")), "key");
+    fs.writeFileSync(keyFile, "s3cret\n");
+    const server = await serve("--api-key-file", keyFile);
+    try {
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
+      expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+      const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "s3cre", maxRetries: 0 });
+      await expect(wrong.models.list()).rejects.toMatchObject({ status: 401 });
+      const right = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "s3cret", maxRetries: 0 });
+      expect((await right.completions.create({ model: "x", prompt: "Once upon a time", max_tokens: 3, temperature: 0 })).choices[0].text).toBe(", there was");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("SIGTERM during a streaming request: the request finishes, the process exits 0", async () => {
+    const server = await serve();
+    const r = await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 150, temperature: 1, seed: 3, logit_bias: { "2": -100 }, stream: true });
+    const reader = r.body!.getReader();
+    let text = new TextDecoder().decode((await reader.read()).value);
+    const exit = server.stop();
+    for (let part = await reader.read(); !part.done; part = await reader.read()) text += new TextDecoder().decode(part.value);
+    expect(text).toMatch(/"finish_reason":"length"/);
+    expect(text.trim().endsWith("data: [DONE]")).toBe(true);
+    expect(await exit).toBe(0);
+    expect((await fetch(`${server.url}/health`).catch((e) => e)) instanceof Error).toBe(true);
+  });
+
+  it("bad flags: one line on stderr and exit code 2", async () => {
+    for (const args of [["--port", "99999"], ["--parallel", "0"], ["-np", "1.5"], ["--cache-type-k", "q4_0"], ["--numa", "all"], ["--bogus"], ["-c", "-5"]]) {
+      const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      child.stderr!.on("data", (d) => (err += d));
+      const code = await new Promise((r) => child.once("exit", r));
+      expect(code, args.join(" ")).toBe(2);
+      expect(err.trim().split("\n")[0]).toMatch(/^engine-serve: /);
+    }
+  });
+});
