@@ -3,6 +3,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   gguf: () => import("./ggufHeader.bench.ts"),
   kernels: () => import("./kernels.bench.ts"),
   pool: () => import("./pool.bench.ts"),
+  server: () => import("./server.bench.ts"),
 };
 
 const names = process.argv.slice(2);

@@ -26,6 +26,12 @@ export interface LoadOptions {
   onProgress?: (fraction: number) => void;
   /** Pin threads to cores, grouped by NUMA node (each reads its own weight shard there). Default true. */
   numa?: boolean;
+  /**
+   * Pin the calling thread to the first planned CPU as well (it computes its share of every product). Only for a
+   * thread that does nothing but run the engine, such as a worker thread of its own (engine-serve's): an
+   * application's main thread must stay free to run elsewhere. Default false.
+   */
+  pinCallingThread?: boolean;
   /** Aborts loading. */
   signal?: AbortSignal;
 }
@@ -161,7 +167,9 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   options.signal?.throwIfAborted();
   // The workers boot (module compile, kernels, pinning) while this thread parses the header and vocabulary.
   const plan = planThreads(readTopology(), options.threads);
-  const starting = WorkerPool.create({ threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus });
+  const starting = WorkerPool.create({
+    threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus, pinCaller: options.pinCallingThread && options.numa !== false,
+  });
   let pool: WorkerPool | undefined;
   try {
     const file = readGguf(path);

@@ -38,7 +38,8 @@ const aborts = new Map<number, AbortController>();
 async function load(): Promise<void> {
   const start = performance.now();
   model = await loadModel(config.model, {
-    threads: config.threads, kvCacheType: config.cacheType, numa: config.numa, contextSize: 1,
+    // This thread only runs the engine: pinned like the pool's workers, it never shares a core with one.
+    threads: config.threads, kvCacheType: config.cacheType, numa: config.numa, contextSize: 1, pinCallingThread: true,
     onProgress: (fraction) => post({ type: "progress", fraction }),
   });
   const trained = describeModel(model.file).hyperParameters.context_length;

@@ -1,11 +1,10 @@
 // A pool worker: pins itself to its CPU, instantiates the kernels on each arena it owns, then waits for calls
 // on the control block until told to exit. Load-time work (reading its weight shard from the file) happens
 // here too, so the pages are first touched by the thread that will use them (NUMA-local when pinned).
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
 import { runAttentionRows } from "../attention.js";
 import { instantiateKernels, type KernelExports } from "../wasm/wasmKernels.js";
 import { readRangesInto, type FileRead } from "./readFileInto.js";
+import { pinThisThread } from "../system/pinThisThread.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
   ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, OP_ADD_ARENA, OP_ATTEND_ROWS, OP_EXIT, OP_NOP, OP_READ_FILE,
@@ -26,18 +25,6 @@ const ctl = new Int32Array(init.control);
 const errorText = new Uint8Array(init.control, ERROR_AT, TEXT_BYTES);
 const memories: WebAssembly.Memory[] = [];
 const kernels: Record<string, (...args: number[]) => number>[] = [];
-
-/** Pins this thread to its CPU with taskset (its Linux thread id is in /proc/thread-self). */
-function pin(cpu: number | undefined): string {
-  if (cpu === undefined) return "not pinned: no CPU assigned";
-  try {
-    const tid = fs.readlinkSync("/proc/thread-self").split("/").pop()!;
-    execFileSync("taskset", ["-p", "-c", String(cpu), tid], { stdio: "ignore" });
-    return `pinned to CPU ${cpu}`;
-  } catch (e) {
-    return `not pinned to CPU ${cpu}: ${(e as Error).message.split("\n")[0]}`;
-  }
-}
 
 /** The message the main thread posted on this worker's port just before the op that takes it. */
 function portMessage<T>(op: string): T {
@@ -70,7 +57,7 @@ function run(op: number, arena: number, args: Int32Array): void {
 
 // Read the generation before saying ready: the main thread's first dispatch may follow at once.
 let generation = Atomics.load(ctl, GENERATION);
-parentPort!.postMessage({ pinning: pin(init.cpu) });
+parentPort!.postMessage({ pinning: pinThisThread(init.cpu) });
 
 for (;;) {
   let next: number;

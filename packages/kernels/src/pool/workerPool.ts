@@ -4,6 +4,7 @@
 // memories (at most 4 GiB each) holding its row shard of each matrix, first touched by itself.
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { readRangesInto, type FileRead } from "./readFileInto.js";
+import { pinThisThread } from "../system/pinThisThread.js";
 import { runAttentionRows } from "../attention.js";
 import {
   chooseKernels, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, sharedMemory, type KernelChoice, type KernelExports,
@@ -31,8 +32,13 @@ export interface Call {
 export interface PoolOptions {
   /** Threads including the main thread. Default: one per CPU in `cpus`, else 1. */
   readonly threads?: number;
-  /** CPU for each thread (thread i pins to cpus[i]; thread 0, the main thread, is never pinned). */
+  /** CPU for each thread (thread i ≥ 1 pins to cpus[i]; thread 0, the calling thread, only with pinCaller). */
   readonly cpus?: readonly number[];
+  /**
+   * Pin the calling thread (thread 0) to cpus[0] too: for a thread that only runs the engine (engine-serve's),
+   * never for an application's main thread, which must stay free to run elsewhere.
+   */
+  readonly pinCaller?: boolean;
   /** Milliseconds a dispatch may wait for the workers before it fails. Default 120 s. */
   readonly timeoutMs?: number;
 }
@@ -107,7 +113,8 @@ export class WorkerPool {
     });
     let pinning: string[];
     try {
-      pinning = ["main thread: not pinned (it runs the application)", ...(await Promise.all(started.map((s) => s.ready)))];
+      const caller = options.pinCaller ? `calling thread: ${pinThisThread(options.cpus?.[0])}` : "main thread: not pinned (it runs the application)";
+      pinning = [caller, ...(await Promise.all(started.map((s) => s.ready)))];
     } catch (e) {
       await Promise.all(started.map((s) => s.worker.terminate()));
       throw e;
