@@ -24,7 +24,7 @@ afterAll(async () => {
 /** A model on the pool with a one-sequence cache; run(tokens, pos0) returns every row's logits (n × nVocab). */
 function singleSequence(file: GgufFile, p: WorkerPool, contextSize: number, kv: string, maxBatch?: number) {
   const llama = Llama.load(file, p, { maxBatch });
-  const cache = llama.createCache({ sequences: 1, contextSize, kvType: kvTypeByName(kv) });
+  const cache = llama.createCache({ sequences: 1, contextSize, keyType: kvTypeByName(kv), valueType: kvTypeByName(kv) });
   const run = (tokens: readonly number[], pos0: number) =>
     llama.forward(cache, tokens.map((token, i) => ({ token, sequence: 0, position: pos0 + i, logits: true })));
   return { llama, run, forward: (token: number, pos: number) => run([token], pos) };

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ContextOverflowError, DisposedError, loadModel, NoFreeSequenceError, SequenceBusyError, type CompletionChunk, type CompletionOptions,
-  type CompletionResult, type Context, type KvCacheType, type Model, type Sequence,
+  type CompletionResult, type Context, type ContextOptions, type KvCacheType, type Model, type Sequence,
 } from "@cpu-llm/engine";
 import { writeSynthLlama } from "../packages/engine/src/synth.js";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
@@ -62,8 +62,8 @@ async function together(context: Context, jobs: readonly Job[]) {
 }
 
 /** Runs every job alone, one after the other, on a one-sequence context. */
-async function alone(model: Model, jobs: readonly Job[], kvCacheType: KvCacheType) {
-  const context = model.createContext({ sequences: 1, contextSize: 128, kvCacheType });
+async function alone(model: Model, jobs: readonly Job[], cache: KvCacheType | ContextOptions) {
+  const context = model.createContext({ sequences: 1, contextSize: 128, ...(typeof cache === "string" ? { kvCacheType: cache } : cache) });
   const out = [];
   for (const job of jobs) {
     const sequence = context.getSequence();
@@ -170,6 +170,24 @@ describe("contexts and sequences (bundled stories260K)", () => {
     context.dispose();
   });
 
+  it("a bad token id fails its own call, not the batch it would have shared", async () => {
+    const context = model.createContext({ sequences: 2, contextSize: 64, kvCacheType: "f32" });
+    const [good, bad] = [context.getSequence(), context.getSequence()];
+    const want = await alone(model, [JOBS[0]], "f32");
+    const [ok, failed] = await Promise.all([
+      collect(good.complete(JOBS[0].prompt, { temperature: 0, ...JOBS[0].options })),
+      (async () => {
+        await ticks(2);
+        return bad.step(512).catch((e) => e);
+      })(),
+    ]);
+    expect(failed).toBeInstanceOf(RangeError);
+    expect(failed.message).toMatch(/token id 512 is not in the vocabulary \(0 to 511\)/);
+    expect(ok.ids).toEqual(want[0].ids);
+    await expect(bad.prefill([1, -1])).rejects.toThrow(/token id -1/);
+    context.dispose();
+  });
+
   it("a sequence that would pass its context is a ContextOverflowError naming it, before any compute", async () => {
     const context = model.createContext({ sequences: 2, contextSize: 8 });
     context.getSequence();
@@ -198,13 +216,34 @@ describe("contexts and sequences with a Q8_0 cache (synthetic tiny Llama, Q8_0 w
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("four sequences joining at different steps each give their solo tokens", async () => {
-    const context = model.createContext({ sequences: 4, contextSize: 128, kvCacheType: "q8_0" });
+  it.each([
+    { kvCacheType: "q8_0" },
+    { cacheTypeK: "q8_0", cacheTypeV: "f16" },
+    { cacheTypeK: "f32", cacheTypeV: "q8_0" },
+  ] as ContextOptions[])("four sequences joining at different steps each give their solo tokens (%o)", async (cache) => {
+    const context = model.createContext({ sequences: 4, contextSize: 128, ...cache });
     const jobs = JOBS.map((j) => ({ ...j, options: { ...j.options, stop: undefined } }));
     const got = await together(context, jobs);
-    const want = await alone(model, jobs, "q8_0");
+    const want = await alone(model, jobs, cache);
     got.forEach((g, i) => expect(g.ids).toEqual(want[i].ids));
     context.dispose();
+  });
+
+  it("keys and values take their own types: bytes per token, and logits that differ from one shared type", async () => {
+    // 2 layers × 2 KV heads × 32 dims: Q8_0 34 bytes per 32, F16 64, F32 128.
+    expect(model.kvBytesPerToken("q8_0", "f16")).toBe(2 * 2 * (34 + 64));
+    expect(model.kvBytesPerToken("f32")).toBe(2 * 2 * (128 + 128));
+    const run = async (cache: ContextOptions) => {
+      const context = model.createContext({ sequences: 1, contextSize: 64, ...cache });
+      expect(context.cacheTypes).toEqual({ k: cache.cacheTypeK ?? cache.kvCacheType, v: cache.cacheTypeV ?? cache.kvCacheType });
+      const rows = await context.getSequence().logits(model.tokenize("Once upon a time, in a land far away"));
+      context.dispose();
+      return rows[rows.length - 1];
+    };
+    const mixed = await run({ cacheTypeK: "q8_0", cacheTypeV: "f32" });
+    expect(mixed).not.toEqual(await run({ kvCacheType: "f32" }));
+    expect(mixed).not.toEqual(await run({ kvCacheType: "q8_0" }));
+    expect(mixed).toEqual(await run({ cacheTypeK: "q8_0", cacheTypeV: "f32" }));
   });
 
   // Random interleavings: each sequence joins after a random number of steps, reads a random prompt, decodes

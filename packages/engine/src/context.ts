@@ -16,8 +16,12 @@ export interface ContextOptions {
    * so the cache takes at most 80% of free memory.
    */
   contextSize?: number;
-  /** KV cache element type. Default "f16" (llama.cpp's default). */
+  /** KV cache element type, keys and values. Default "f16" (llama.cpp's default). */
   kvCacheType?: KvCacheType;
+  /** Element type of the keys alone (llama.cpp's --cache-type-k). Default: kvCacheType. */
+  cacheTypeK?: KvCacheType;
+  /** Element type of the values alone (llama.cpp's --cache-type-v). Default: kvCacheType. */
+  cacheTypeV?: KvCacheType;
 }
 
 export class Context implements SequenceHost {
@@ -31,7 +35,6 @@ export class Context implements SequenceHost {
     private readonly template: () => ChatTemplate,
     private readonly cache: KvCache,
     scheduler: (cache: KvCache) => Scheduler,
-    readonly kvCacheType: KvCacheType,
   ) {
     this.scheduler = scheduler(cache);
     this.inUse = Array.from({ length: cache.layout.sequences });
@@ -45,6 +48,11 @@ export class Context implements SequenceHost {
   /** Tokens of context per sequence. */
   get contextSize(): number {
     return this.cache.layout.contextSize;
+  }
+
+  /** Element types of the keys and of the values. */
+  get cacheTypes(): { readonly k: KvCacheType; readonly v: KvCacheType } {
+    return { k: this.cache.layout.keyType.name as KvCacheType, v: this.cache.layout.valueType.name as KvCacheType };
   }
 
   /** Bytes of the KV cache (all sequences, every thread's share) with its attention scratch. */

@@ -67,9 +67,9 @@ export class Model {
     return this.llama.maxBatch;
   }
 
-  /** Bytes of KV cache one token of one sequence takes with this cache type. */
-  kvBytesPerToken(kvCacheType: KvCacheType = this.defaults.kvCacheType): number {
-    return KvCache.bytesPerToken({ ...this.llama.cacheShape(), kvType: kvTypeByName(kvCacheType) });
+  /** Bytes of KV cache one token of one sequence takes with these key and value types. */
+  kvBytesPerToken(cacheTypeK: KvCacheType = this.defaults.kvCacheType, cacheTypeV: KvCacheType = cacheTypeK): number {
+    return KvCache.bytesPerToken({ ...this.llama.cacheShape(), keyType: kvTypeByName(cacheTypeK), valueType: kvTypeByName(cacheTypeV) });
   }
 
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[] {
@@ -92,15 +92,15 @@ export class Model {
    */
   createContext(options: ContextOptions = {}): Context {
     if (this.closed) throw new DisposedError("this model");
-    const kvCacheType = options.kvCacheType ?? "f16";
-    const kvType = kvTypeByName(kvCacheType);
+    const keyType = kvTypeByName(options.cacheTypeK ?? options.kvCacheType ?? "f16");
+    const valueType = kvTypeByName(options.cacheTypeV ?? options.kvCacheType ?? "f16");
     const sequences = options.sequences ?? 1;
     const contextSize = planContextSize({
-      bytesPerToken: KvCache.bytesPerToken({ ...this.llama.cacheShape(), kvType }), sequences, requested: options.contextSize,
+      bytesPerToken: KvCache.bytesPerToken({ ...this.llama.cacheShape(), keyType, valueType }), sequences, requested: options.contextSize,
       trained: this.llama.hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: 0,
     });
-    const cache = this.llama.createCache({ sequences, contextSize, kvType });
-    const context = new Context(this.tokenizer, () => this.chatTemplate, cache, (c) => new Scheduler(this.llama, c), kvCacheType);
+    const cache = this.llama.createCache({ sequences, contextSize, keyType, valueType });
+    const context = new Context(this.tokenizer, () => this.chatTemplate, cache, (c) => new Scheduler(this.llama, c));
     this.contexts.add(context);
     return context;
   }
@@ -184,7 +184,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
     const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 32;
     const contextSize = planContextSize({
-      bytesPerToken: KvCache.bytesPerToken({ nLayer: hp.nLayer, nKvHead: hp.nKvHead, headDim: hp.headDim, kvType }), sequences: 1,
+      bytesPerToken: KvCache.bytesPerToken({ nLayer: hp.nLayer, nKvHead: hp.nKvHead, headDim: hp.headDim, keyType: kvType, valueType: kvType }), sequences: 1,
       requested: options.contextSize, trained: hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: weightBytes + scratchBytes,
     });
     pool = await starting;

@@ -188,6 +188,10 @@ export class Sequence {
   /** Runs tokens at the next positions through the scheduler; undefined when aborted first. */
   private eval(tokens: readonly number[], options: { allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array[] | undefined> {
     if (tokens.length === 0) throw new RangeError("nothing to run: no tokens");
+    // Checked here, not in the forward pass: a bad id must fail its own call, not the batch it would share.
+    const size = this.host.tokenizer.size;
+    const bad = tokens.find((t) => !(Number.isInteger(t) && t >= 0 && t < size));
+    if (bad !== undefined) throw new RangeError(`token id ${bad} is not in the vocabulary (0 to ${size - 1})`);
     if (this.history.length + tokens.length > this.contextSize) {
       throw new ContextOverflowError(this.history.length, tokens.length, this.contextSize, this.id);
     }

@@ -79,10 +79,10 @@ export function attend(
  * (read as u32). Written by KvCache.attend, run by runAttentionRows on the thread that owns the KV heads.
  */
 export const ATTENTION_ROWS = {
-  rows: 0, nHead: 1, nKvHead: 2, headDim: 3, scaleBits: 4, keys: 5, values: 6, cellBytes: 7, headBytes: 8, kvType: 9,
-  qIn: 10, kIn: 11, vIn: 12, out: 13, query: 14, queryScales: 15, scores: 16, partial: 17, kvScales: 18, contextSize: 19,
+  rows: 0, nHead: 1, nKvHead: 2, headDim: 3, scaleBits: 4, keys: 5, values: 6, keyHeadBytes: 7, valueHeadBytes: 8, keyType: 9,
+  valueType: 10, qIn: 11, kIn: 12, vIn: 13, out: 14, query: 15, queryScales: 16, scores: 17, partial: 18, kvScales: 19, contextSize: 20,
   /** Words before the per-row pairs. */
-  header: 20,
+  header: 21,
 } as const;
 
 /**
@@ -97,22 +97,29 @@ export function runAttentionRows(k: KernelExports, memory: WebAssembly.Memory, a
   const u = (i: number) => w[i] >>> 0;
   const n = w[A.rows];
   const rows = new Int32Array(memory.buffer, at + A.header * 4, 2 * n);
-  const [nHead, nKvHead, headDim, ctx, cellBytes, headBytes] = [w[A.nHead], w[A.nKvHead], w[A.headDim], w[A.contextSize], u(A.cellBytes), u(A.headBytes)];
+  const [nHead, nKvHead, headDim, ctx] = [w[A.nHead], w[A.nKvHead], w[A.headDim], w[A.contextSize]];
   const scale = new Float32Array(w.buffer, w.byteOffset + A.scaleBits * 4, 1)[0];
-  const type = ggmlType(w[A.kvType])!;
-  const convert = (k as unknown as Record<string, (...a: number[]) => void>)[ACTIVATION_TYPES[type.name].convert];
+  const kernels = k as unknown as Record<string, (...a: number[]) => void>;
+  // Keys and values each: type, bytes per head and per cell (this thread's heads at one position), converter.
+  const side = (type: number, offset: number, headBytes: number) => {
+    const t = ggmlType(w[type])!;
+    const hb = u(headBytes);
+    return { type: t, offset: u(offset), headBytes: hb, rowBytes: nKvHead * hb, convert: kernels[ACTIVATION_TYPES[t.name].convert] };
+  };
+  const keys = side(A.keyType, A.keys, A.keyHeadBytes);
+  const values = side(A.valueType, A.values, A.valueHeadBytes);
   const qDim = nHead * headDim;
   const kvDim = nKvHead * headDim;
   for (let i = 0; i < n; i++) {
     const cell = rows[2 * i] * ctx + rows[2 * i + 1];
-    convert(u(A.keys) + cell * cellBytes, u(A.kvScales), u(A.kIn) + i * kvDim * 4, kvDim);
-    convert(u(A.values) + cell * cellBytes, u(A.kvScales), u(A.vIn) + i * kvDim * 4, kvDim);
+    keys.convert(keys.offset + cell * keys.rowBytes, u(A.kvScales), u(A.kIn) + i * kvDim * 4, kvDim);
+    values.convert(values.offset + cell * values.rowBytes, u(A.kvScales), u(A.vIn) + i * kvDim * 4, kvDim);
   }
   const scratch = { query: u(A.query), queryScales: u(A.queryScales), scores: u(A.scores), partial: u(A.partial) };
+  const cells = (s: typeof keys, first: number): KvTensor => ({ type: s.type, offset: s.offset + first * s.rowBytes, rowBytes: s.rowBytes, headBytes: s.headBytes });
   for (let i = 0; i < n; i++) {
-    const first = rows[2 * i] * ctx * cellBytes;
+    const first = rows[2 * i] * ctx;
     const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale };
-    attend(k, u(A.out) + i * qDim * 4, u(A.qIn) + i * qDim * 4, shape,
-      { type, offset: u(A.keys) + first, rowBytes: cellBytes, headBytes }, { type, offset: u(A.values) + first, rowBytes: cellBytes, headBytes }, scratch);
+    attend(k, u(A.out) + i * qDim * 4, u(A.qIn) + i * qDim * 4, shape, cells(keys, first), cells(values, first), scratch);
   }
 }

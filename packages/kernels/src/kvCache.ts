@@ -27,8 +27,10 @@ export interface KvCacheLayout {
   readonly nHead: number;
   readonly nKvHead: number;
   readonly headDim: number;
-  /** F32, F16 or Q8_0 (a Q8_0 cache needs headDim to be a multiple of 32). */
-  readonly kvType: GgmlTypeTraits;
+  /** Element type of the keys: F32, F16 or Q8_0 (Q8_0 needs headDim to be a multiple of 32). */
+  readonly keyType: GgmlTypeTraits;
+  /** Element type of the values (llama.cpp's --cache-type-v), likewise. */
+  readonly valueType: GgmlTypeTraits;
   readonly sequences: number;
   /** Cells per sequence. */
   readonly contextSize: number;
@@ -67,32 +69,35 @@ interface Shard {
 }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
+const headBytes = (type: GgmlTypeTraits, headDim: number) => (headDim / type.blockSize) * type.typeSize;
 const ARENA_ROOM = 2 ** 32 - KERNEL_RESERVED_BYTES - 65536;
 
 export class KvCache {
   private readonly shards: readonly Shard[];
-  /** Bytes of one head's key (or value) at one position. */
-  private readonly headBytes: number;
+  /** Bytes of one head's key, and of its value, at one position. */
+  private readonly keyHeadBytes: number;
+  private readonly valueHeadBytes: number;
 
   constructor(
     private readonly pool: WorkerPool,
     readonly layout: KvCacheLayout,
   ) {
-    const { nLayer, nHead, nKvHead, headDim, kvType, sequences, contextSize } = layout;
+    const { nLayer, nHead, nKvHead, headDim, keyType, valueType, sequences, contextSize } = layout;
     for (const [name, v] of Object.entries({ nLayer, nHead, nKvHead, headDim, sequences, contextSize, maxRows: layout.maxRows })) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`KV cache ${name} must be a positive integer, got ${v}`);
     }
     if (nHead % nKvHead !== 0) throw new RangeError(`${nHead} query heads do not group evenly over ${nKvHead} KV heads`);
-    if (headDim % kvType.blockSize !== 0) {
-      throw new RangeError(`KV cache type ${kvType.name} needs a head size that is a multiple of ${kvType.blockSize} (this model: ${headDim})`);
+    for (const t of [keyType, valueType]) {
+      if (headDim % t.blockSize !== 0) throw new RangeError(`KV cache type ${t.name} needs a head size that is a multiple of ${t.blockSize} (this model: ${headDim})`);
     }
-    this.headBytes = (headDim / kvType.blockSize) * kvType.typeSize;
+    this.keyHeadBytes = headBytes(keyType, headDim);
+    this.valueHeadBytes = headBytes(valueType, headDim);
     this.shards = splitRows(nKvHead, pool.threads).flatMap(([g0, g1], thread) => (g1 > g0 ? [this.place(thread, g0, g1)] : []));
   }
 
   /** Bytes of keys and values one token takes across all layers: the one figure memory plans use. */
-  static bytesPerToken(layout: Pick<KvCacheLayout, "nLayer" | "nKvHead" | "headDim" | "kvType">): number {
-    return 2 * layout.nLayer * layout.nKvHead * (layout.headDim / layout.kvType.blockSize) * layout.kvType.typeSize;
+  static bytesPerToken(layout: Pick<KvCacheLayout, "nLayer" | "nKvHead" | "headDim" | "keyType" | "valueType">): number {
+    return layout.nLayer * layout.nKvHead * (headBytes(layout.keyType, layout.headDim) + headBytes(layout.valueType, layout.headDim));
   }
 
   /** Bytes the cache takes with its scratch, over all threads. */
@@ -103,25 +108,26 @@ export class KvCache {
   /** Packs one thread's layers into arenas of its own, each with the scratch for a batch's attention. */
   private place(thread: number, g0: number, g1: number): Shard {
     const { nLayer, contextSize, sequences } = this.layout;
-    const cellBytes = (g1 - g0) * this.headBytes;
-    const region = align64(sequences * contextSize * cellBytes);
+    const cells = sequences * contextSize;
+    const [keyRegion, valueRegion] = [align64(cells * (g1 - g0) * this.keyHeadBytes), align64(cells * (g1 - g0) * this.valueHeadBytes)];
+    const layerBytes = keyRegion + valueRegion;
     const room = ARENA_ROOM - this.scratchBytes(g1 - g0);
-    if (2 * region > room) {
+    if (layerBytes > room) {
       throw new RangeError(
-        `one layer's KV cache on one thread takes ${(2 * region / 2 ** 30).toFixed(2)} GiB (${sequences} sequences × ${contextSize} cells), ` +
+        `one layer's KV cache on one thread takes ${(layerBytes / 2 ** 30).toFixed(2)} GiB (${sequences} sequences × ${contextSize} cells), ` +
           `more than one 4 GiB WebAssembly memory holds: use fewer sequences, a smaller context, more threads or a q8_0 cache`,
       );
     }
-    const perArena = Math.floor(room / (2 * region));
+    const perArena = Math.floor(room / layerBytes);
     const arenas = Array.from({ length: Math.ceil(nLayer / perArena) }, (_, i) => {
       const layers = Math.min(perArena, nLayer - i * perArena);
-      const arena = this.pool.addArena(thread, this.scratchBytes(g1 - g0) + 2 * layers * region + 64);
+      const arena = this.pool.addArena(thread, this.scratchBytes(g1 - g0) + layers * layerBytes + 64);
       return { arena, scratch: this.allocScratch(arena, g1 - g0) };
     });
     const layers = Array.from({ length: nLayer }, (_, l) => {
       const slot = Math.floor(l / perArena);
       const arena = arenas[slot].arena;
-      return { slot, keys: arena.alloc(region), values: arena.alloc(region) };
+      return { slot, keys: arena.alloc(keyRegion), values: arena.alloc(valueRegion) };
     });
     return { thread, g0, g1, arenas, layers };
   }
@@ -189,9 +195,10 @@ export class KvCache {
       new Float32Array(buffer, sc.job + A.scaleBits * 4, 1)[0] = 1 / Math.sqrt(headDim);
       w[A.keys] = L.keys;
       w[A.values] = L.values;
-      w[A.cellBytes] = (s.g1 - s.g0) * this.headBytes;
-      w[A.headBytes] = this.headBytes;
-      w[A.kvType] = this.layout.kvType.id;
+      w[A.keyHeadBytes] = this.keyHeadBytes;
+      w[A.valueHeadBytes] = this.valueHeadBytes;
+      w[A.keyType] = this.layout.keyType.id;
+      w[A.valueType] = this.layout.valueType.id;
       w[A.qIn] = sc.qIn;
       w[A.kIn] = sc.kIn;
       w[A.vIn] = sc.vIn;
@@ -226,10 +233,10 @@ export class KvCache {
     }
     if (from === to || length === 0) return;
     for (const s of this.shards) {
-      const cellBytes = (s.g1 - s.g0) * this.headBytes;
+      const heads = s.g1 - s.g0;
       for (const L of s.layers) {
         const bytes = s.arenas[L.slot].arena.bytes;
-        for (const base of [L.keys, L.values]) {
+        for (const [base, cellBytes] of [[L.keys, heads * this.keyHeadBytes], [L.values, heads * this.valueHeadBytes]]) {
           const src = base + from * contextSize * cellBytes;
           bytes.copyWithin(base + to * contextSize * cellBytes, src, src + length * cellBytes);
         }

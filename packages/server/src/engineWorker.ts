@@ -39,12 +39,15 @@ async function load(): Promise<void> {
   const start = performance.now();
   model = await loadModel(config.model, {
     // This thread only runs the engine: pinned like the pool's workers, it never shares a core with one.
-    threads: config.threads, kvCacheType: config.cacheType, numa: config.numa, contextSize: 1, pinCallingThread: true,
+    threads: config.threads, kvCacheType: config.cacheTypeK, numa: config.numa, contextSize: 1, pinCallingThread: true,
     onProgress: (fraction) => post({ type: "progress", fraction }),
   });
   const trained = describeModel(model.file).hyperParameters.context_length;
   const trainedContext = typeof trained === "number" ? trained : 4096;
-  const context = model.createContext({ sequences: config.parallel, contextSize: config.contextSize ?? Math.min(trainedContext, 4096), kvCacheType: config.cacheType });
+  const context = model.createContext({
+    sequences: config.parallel, contextSize: config.contextSize ?? Math.min(trainedContext, 4096), cacheTypeK: config.cacheTypeK, cacheTypeV: config.cacheTypeV,
+  });
+  const kvBytesPerToken = model.kvBytesPerToken(config.cacheTypeK, config.cacheTypeV);
   slots = Array.from({ length: config.parallel }, () => ({ sequence: context.getSequence(), busy: false }));
   const d = describeModel(model.file);
   const topology = readTopology();
@@ -67,7 +70,7 @@ async function load(): Promise<void> {
     trainedContext,
     parallel: config.parallel,
     threads: model.threads,
-    kvBytesPerToken: model.kvBytesPerToken(config.cacheType),
+    kvBytesPerToken,
     cacheBytes: context.cacheBytes,
     chatTemplate: metaString(model.file, "tokenizer.chat_template") ?? "",
     metadata,
@@ -76,7 +79,7 @@ async function load(): Promise<void> {
       `system: ${model.threads} threads (${plan.byNode.map((g) => `node ${g.node}: CPUs ${formatCpuList(g.cpus)}`).join("; ")}), ` +
       `${topology.cores.length} physical / ${topology.logicalCpus.length} logical cores, ` +
       `SIMD ${features.simd ? "yes" : "no"}, relaxed SIMD ${features.relaxedSimd ? "yes" : "no"}; ` +
-      `KV ${config.cacheType}, ${model.kvBytesPerToken(config.cacheType)} bytes/token; ` +
+      `KV ${config.cacheTypeK === config.cacheTypeV ? config.cacheTypeK : `K ${config.cacheTypeK} V ${config.cacheTypeV}`}, ${kvBytesPerToken} bytes/token; ` +
       `memory: weights ${gib(d.weightBytes)} + KV ${gib(context.cacheBytes)} (${config.parallel} slots × ${context.contextSize} tokens)`,
   };
   post({ type: "ready", info });

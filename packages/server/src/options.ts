@@ -14,7 +14,8 @@ export interface ServeOptions {
   readonly contextSize?: number;
   readonly parallel: number;
   readonly queue: number;
-  readonly cacheType: KvCacheType;
+  readonly cacheTypeK: KvCacheType;
+  readonly cacheTypeV: KvCacheType;
   readonly numa: "off" | "distribute" | "isolate";
   readonly apiKey?: string;
   readonly metrics: boolean;
@@ -35,8 +36,8 @@ An OpenAI- and ollama-compatible HTTP server for a GGUF model (default: the bund
   -c, --ctx-size N             tokens of context PER SLOT (default: the model's, at most 4096)
   -np, --parallel N            slots: requests decoded together in one batch per step (default: 4)
   --queue N                    requests that may wait for a slot; beyond them 429 (default: 64)
-  -ctk, --cache-type-k TYPE    KV cache type: f32, f16 or q8_0 (default: f16)
-  -ctv, --cache-type-v TYPE    must equal --cache-type-k for now (one type for K and V)
+  -ctk, --cache-type-k TYPE    type of the cached keys: f32, f16 or q8_0 (default: f16)
+  -ctv, --cache-type-v TYPE    type of the cached values: f32, f16 or q8_0 (default: f16)
   --numa MODE                  off | distribute | isolate (default: distribute: pin threads per NUMA node)
   --api-key KEY                require "Authorization: Bearer KEY" (health stays public)
   --api-key-file FILE          the same, the key read from FILE
@@ -85,11 +86,10 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
   if (parsed.positionals.length > 1) throw new OptionError(`one MODEL at most, got ${parsed.positionals.join(" ")}`);
   const model = parsed.positionals[0] ?? DEMO_MODEL;
   const k = v["cache-type-k"] ?? "f16";
-  const cacheV = v["cache-type-v"] ?? k;
+  const cacheV = v["cache-type-v"] ?? "f16";
   for (const [flag, t] of [["--cache-type-k", k], ["--cache-type-v", cacheV]]) {
     if (!(KV_CACHE_TYPES as readonly string[]).includes(t)) throw new OptionError(`${flag} must be ${KV_CACHE_TYPES.join(", ")}, got '${t}'`);
   }
-  if (cacheV !== k) throw new OptionError(`--cache-type-v must equal --cache-type-k for now (got ${k} and ${cacheV})`);
   const numa = v.numa ?? "distribute";
   if (!["off", "distribute", "isolate"].includes(numa)) throw new OptionError(`--numa must be off, distribute or isolate, got '${numa}'`);
   if (v["api-key"] !== undefined && v["api-key-file"] !== undefined) throw new OptionError("give --api-key or --api-key-file, not both");
@@ -106,7 +106,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
     model, host: v.host ?? "127.0.0.1", port: whole("--port", v.port, 0, 65535) ?? 8080,
     threads: whole("--threads", v.threads, 1, 1024), contextSize: whole("--ctx-size", v["ctx-size"], 1, 2 ** 24),
     parallel: whole("--parallel", v.parallel, 1, 256) ?? 4, queue: whole("--queue", v.queue, 0, 100_000) ?? 64,
-    cacheType: k as KvCacheType, numa: numa as ServeOptions["numa"], apiKey, metrics: v.metrics ?? false, alias: v.alias,
+    cacheTypeK: k as KvCacheType, cacheTypeV: cacheV as KvCacheType, numa: numa as ServeOptions["numa"], apiKey, metrics: v.metrics ?? false, alias: v.alias,
     cors: v.cors ?? false, bodyLimit: whole("--body-limit", v["body-limit"], 1024, 2 ** 30) ?? 1048576, graceMs: 10_000,
   };
 }

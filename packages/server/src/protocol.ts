@@ -8,7 +8,8 @@ export interface EngineConfig {
   readonly threads?: number;
   readonly contextSize?: number;
   readonly parallel: number;
-  readonly cacheType: "f32" | "f16" | "q8_0";
+  readonly cacheTypeK: "f32" | "f16" | "q8_0";
+  readonly cacheTypeV: "f32" | "f16" | "q8_0";
   readonly numa: boolean;
 }
 

@@ -195,7 +195,7 @@ export class Llama {
   }
 
   /** A KV cache for this model's layers and heads on the same pool, with room for `maxBatch` rows a pass. */
-  createCache(options: { readonly sequences: number; readonly contextSize: number; readonly kvType: GgmlTypeTraits }): KvCache {
+  createCache(options: { readonly sequences: number; readonly contextSize: number; readonly keyType: GgmlTypeTraits; readonly valueType: GgmlTypeTraits }): KvCache {
     return new KvCache(this.mm.pool, { ...this.cacheShape(), ...options, maxRows: this.maxBatch });
   }
 
