@@ -12,6 +12,10 @@ const MODEL = process.env.CPU_LLM_BENCH_MODEL ?? DEMO_MODEL;
 const THREADS = process.env.CPU_LLM_BENCH_THREADS ?? "2";
 const COUNTS = [1, 2, 4, 8];
 const TOKENS = Number(process.env.CPU_LLM_BENCH_TOKENS ?? 64);
+/** Prompt length of the /health-under-load streams. */
+const LONG_PROMPT = Number(process.env.CPU_LLM_BENCH_PROMPT ?? 512);
+/** Which tests: streams, ttft, health (default all). */
+const TESTS = (process.env.CPU_LLM_BENCH_TESTS ?? "streams,ttft,health").split(",");
 
 interface Running {
   name: string;
@@ -69,12 +73,12 @@ async function timeToFirstToken(server: Running, salt: number): Promise<{ ms: nu
   return { ms: first, promptTokens };
 }
 
-/** /health round trips while 4 streams read 512-token prompts and decode. */
+/** /health round trips while 4 streams read LONG_PROMPT-token prompts and decode. */
 async function healthUnderLoad(server: Running, salt: number): Promise<{ p50: number; p99: number; n: number }> {
   const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "x", maxRetries: 0 });
   let busy = true;
   const load = Promise.all(Array.from({ length: 4 }, (_, i) =>
-    client.completions.create({ model: "x", prompt: promptOf(512, salt * 10 + i), max_tokens: TOKENS, temperature: 0 }))).finally(() => (busy = false));
+    client.completions.create({ model: "x", prompt: promptOf(LONG_PROMPT, salt * 10 + i), max_tokens: TOKENS, temperature: 0 }))).finally(() => (busy = false));
   const latencies: number[] = [];
   while (busy) {
     const t = performance.now();
@@ -98,19 +102,19 @@ export async function run(): Promise<void> {
         ["-m", MODEL, "--port", "18182", "--parallel", "8", "-t", THREADS, "-c", String(8 * 1024), "--no-webui"], 18182));
     }
     const rows: Record<string, string | number>[] = [];
-    for (const count of COUNTS) {
+    for (const count of TESTS.includes("streams") ? COUNTS : []) {
       for (const server of servers) {
         const r = await streams(server, count, count);
         rows.push({ server: server.name, test: `${count} streams × ${TOKENS} tokens`, "tokens/s": (r.tokens / r.seconds).toFixed(2) });
       }
     }
-    for (const server of servers) {
+    for (const server of TESTS.includes("ttft") ? servers : []) {
       const t = await timeToFirstToken(server, 7);
       rows.push({ server: server.name, test: `first token after a ${t.promptTokens}-token prompt`, ms: t.ms.toFixed(0) });
     }
-    for (const server of servers) {
+    for (const server of TESTS.includes("health") ? servers : []) {
       const h = await healthUnderLoad(server, 9);
-      rows.push({ server: server.name, test: `/health under 4 streams (${h.n} calls)`, "p50 ms": h.p50.toFixed(1), "p99 ms": h.p99.toFixed(1) });
+      rows.push({ server: server.name, test: `/health under 4 streams of ${LONG_PROMPT}-token prompts (${h.n} calls)`, "p50 ms": h.p50.toFixed(1), "p99 ms": h.p99.toFixed(1) });
     }
     console.log(`server: ${MODEL.split("/").pop()}, ${THREADS} threads, ${os.cpus()[0]?.model}, Node ${process.versions.node}`);
     console.table(rows);

@@ -215,25 +215,52 @@ export function accumulateRowsQ8_0(out: usize, p: usize, v: usize, rowBytes: i32
  * together, so each key row is converted from half once instead of g times. q holds g rows of n floats
  * (already rounded to half values, as ggml converts q to F16 for an F16 K); scores[i·nPos + t] = q_i · K_t.
  */
-export function scoresGroupF16(scores: usize, q: usize, k: usize, rowBytes: i32, nPos: i32, n: i32, g: i32, acc: usize): void {
-  // acc: g vectors of four partial sums, in memory because g varies (Llama 3: 4, TinyLlama: 8, Qwen2: 6 or 7).
+export function scoresGroupF16(scores: usize, q: usize, k: usize, rowBytes: i32, nPos: i32, n: i32, g: i32, _acc: usize): void {
+  // Four heads at a time with their sums in registers (a sum kept in memory makes every step wait for the
+  // store before it); each head's additions are in the same order either way, so results do not change.
+  let i = 0;
+  for (; i + 4 <= g; i += 4) scoresF16x4(scores + <usize>(i * nPos * 4), q + <usize>(i * n * 4), k, rowBytes, nPos, n);
+  for (; i < g; i++) scoresF16x1(scores + <usize>(i * nPos * 4), q + <usize>(i * n * 4), k, rowBytes, nPos, n);
+}
+
+@inline
+function hsum4(a: v128): f32 {
+  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+}
+
+/** q_i · K_t for four heads (q rows n floats apart; scores rows nPos apart): acc += q·lo + q'·hi per 8 elements. */
+function scoresF16x4(scores: usize, q: usize, k: usize, rowBytes: i32, nPos: i32, n: i32): void {
+  const q1 = q + <usize>(n * 4), q2 = q1 + <usize>(n * 4), q3 = q2 + <usize>(n * 4);
   for (let t = 0; t < nPos; t++) {
     const row = k + <usize>t * <usize>rowBytes;
-    memory.fill(acc, 0, <usize>(g * 16));
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     for (let j = 0; j + 8 <= n; j += 8) {
       const h = v128.load(row + <usize>(j * 2));
       const lo = halvesLow(h);
       const hi = halvesHigh(h);
-      for (let i = 0; i < g; i++) {
-        const qi = q + <usize>((i * n + j) * 4);
-        const a = acc + <usize>(i * 16);
-        v128.store(a, f32x4.add(v128.load(a), f32x4.add(f32x4.mul(v128.load(qi), lo), f32x4.mul(v128.load(qi, 16), hi))));
-      }
+      const o = <usize>(j * 4);
+      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v128.load(q + o), lo), f32x4.mul(v128.load(q + o, 16), hi)));
+      a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v128.load(q1 + o), lo), f32x4.mul(v128.load(q1 + o, 16), hi)));
+      a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v128.load(q2 + o), lo), f32x4.mul(v128.load(q2 + o, 16), hi)));
+      a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v128.load(q3 + o), lo), f32x4.mul(v128.load(q3 + o, 16), hi)));
     }
-    for (let i = 0; i < g; i++) {
-      const a = v128.load(acc + <usize>(i * 16));
-      store<f32>(scores + <usize>((i * nPos + t) * 4), f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+    const s = scores + <usize>(t * 4);
+    store<f32>(s, hsum4(a0));
+    store<f32>(s + <usize>(nPos * 4), hsum4(a1));
+    store<f32>(s + <usize>(2 * nPos * 4), hsum4(a2));
+    store<f32>(s + <usize>(3 * nPos * 4), hsum4(a3));
+  }
+}
+
+function scoresF16x1(scores: usize, q: usize, k: usize, rowBytes: i32, nPos: i32, n: i32): void {
+  for (let t = 0; t < nPos; t++) {
+    const row = k + <usize>t * <usize>rowBytes;
+    let a = f32x4.splat(0);
+    for (let j = 0; j + 8 <= n; j += 8) {
+      const h = v128.load(row + <usize>(j * 2));
+      a = f32x4.add(a, f32x4.add(f32x4.mul(v128.load(q + <usize>(j * 4)), halvesLow(h)), f32x4.mul(v128.load(q + <usize>(j * 4), 16), halvesHigh(h))));
     }
+    store<f32>(scores + <usize>(t * 4), hsum4(a));
   }
 }
 
