@@ -8,7 +8,8 @@ import * as path from "node:path";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "./helpers/fixtures.js";
+import { readGguf, readTensorBytes, writeGgufFile } from "@cpu-llm/engine";
+import { DEMO_MODEL, fixture, fixturesPresent, ROOT } from "./helpers/fixtures.js";
 
 const MAIN = path.join(ROOT, "packages/server/dist/main.js");
 
@@ -296,5 +297,51 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       expect(code, args.join(" ")).toBe(2);
       expect(err.trim().split("\n")[0]).toMatch(/^engine-serve: /);
     }
+  });
+});
+
+// DeepSeek-R1's templates open a think block in the generation prompt: what the model writes until `</think>` is
+// reasoning. The bundled model with the R1-Distill template never closes the block, so all it writes is reasoning.
+describe.skipIf(!fs.existsSync(MAIN) || !fixturesPresent())("engine-serve with a DeepSeek-R1 chat template", () => {
+  let server: Server;
+  let dir: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-r1-"));
+    const file = path.join(dir, "stories-r1.gguf");
+    const source = readGguf(DEMO_MODEL);
+    const template = fs.readFileSync(fixture("templates", "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja"), "utf8");
+    writeGgufFile(file, {
+      metadata: [...[...source.metadata.values()].filter((kv) => kv.key !== "tokenizer.chat_template"), { key: "tokenizer.chat_template", type: 8, value: template }],
+      tensors: source.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, raw: readTensorBytes(DEMO_MODEL, t) })),
+    });
+    server = await serve(file);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("puts the think block's text in reasoning_content (OpenAI) and message.thinking (ollama); reasoning_format none keeps it raw", async () => {
+    const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "x", maxRetries: 0 });
+    const ask = { model: "x", messages: [{ role: "user" as const, content: "Once upon a time" }], max_tokens: 20, temperature: 0 };
+    const split = await openai.chat.completions.create(ask);
+    const message = split.choices[0].message as unknown as { content: string; reasoning_content?: string };
+    expect(message.content).toBe("");
+    expect(message.reasoning_content!.length).toBeGreaterThan(20);
+    const raw = await openai.chat.completions.create({ ...ask, reasoning_format: "none" } as never);
+    expect((raw as OpenAI.ChatCompletion).choices[0].message.content).toBe(message.reasoning_content);
+    let streamed = "";
+    let content = "";
+    for await (const part of await openai.chat.completions.create({ ...ask, stream: true })) {
+      const delta = part.choices[0]?.delta as { content?: string; reasoning_content?: string } | undefined;
+      streamed += delta?.reasoning_content ?? "";
+      content += delta?.content ?? "";
+    }
+    expect(streamed).toBe(message.reasoning_content);
+    expect(content).toBe("");
+    const ollama = new Ollama({ host: server.url });
+    const chat = await ollama.chat({ model: "x", messages: ask.messages, stream: false, options: { num_predict: 20, temperature: 0 } });
+    expect(chat.message.thinking).toBe(message.reasoning_content);
+    expect(chat.message.content).toBe("");
   });
 });

@@ -4,6 +4,7 @@
 import type { ChatMessage, ChatTemplate } from "./chat/chatTemplate.js";
 import { ContextOverflowError, SequenceBusyError, DisposedError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
+import { opensThinkBlock, ReasoningSplit } from "./generation/reasoningSplit.js";
 import { firstStop, heldBack } from "./generation/stopStrings.js";
 import type { Scheduler } from "./runtime/scheduler.js";
 import { Sampler, type SamplingOptions } from "./sampling/sampler.js";
@@ -20,12 +21,20 @@ export interface CompletionOptions extends SamplingOptions {
   addSpecial?: boolean;
   /** Parse special-token text in the prompt (`<|im_start|>`). Default false. */
   parseSpecial?: boolean;
+  /**
+   * "deepseek": text inside `<think>…</think>` comes apart from the answer (chunks' `reasoning`, the result's
+   * `reasoning`; `text` is then the answer), as llama-server's --reasoning-format deepseek. "none": raw text.
+   * Default: "deepseek" for a chat whose template opens a think block (DeepSeek-R1 and its distills), else "none".
+   */
+  reasoningFormat?: "deepseek" | "none";
   signal?: AbortSignal;
 }
 
 export interface CompletionChunk {
-  /** Text completed by this token (can be empty while a UTF-8 character is incomplete). */
+  /** Text completed by this token (can be empty while a UTF-8 character is incomplete, or held back). */
   text: string;
+  /** With reasoningFormat "deepseek": the part of this token's text inside the think block (`text` is the answer's). */
+  reasoning?: string;
   tokenId: number;
   /** log p(token) under the model's raw distribution, when `logprobs` was asked for. */
   logprob?: number;
@@ -34,7 +43,10 @@ export interface CompletionChunk {
 }
 
 export interface CompletionResult {
+  /** The generated text (with reasoningFormat "deepseek", the answer alone). */
   text: string;
+  /** With reasoningFormat "deepseek": the text inside the think block. */
+  reasoning?: string;
   finishReason: "stop" | "length" | "abort";
   promptTokens: number;
   /** Prompt tokens found in the cache already (not recomputed). */
@@ -219,6 +231,16 @@ export class Sequence {
 
     const decoder = tokenizer.streamDecoder();
     const stops = options.stop ?? [];
+    // Emitted text, split into reasoning and answer when asked (the stop strings see the raw text).
+    const split = options.reasoningFormat === "deepseek" ? new ReasoningSplit(opensThinkBlock(prompt)) : undefined;
+    const parts = { reasoning: "", content: "" };
+    const piece = (raw: string): Pick<CompletionChunk, "text" | "reasoning"> => {
+      if (!split) return { text: raw };
+      const p = split.push(raw);
+      parts.reasoning += p.reasoning;
+      parts.content += p.content;
+      return { text: p.content, reasoning: p.reasoning };
+    };
     let text = "";
     let emitted = 0; // characters of `text` already handed out (held back while they might begin a stop string)
     let generated = 0;
@@ -240,14 +262,14 @@ export class Sequence {
       const stopAt = firstStop(text, stops);
       if (stopAt >= 0) {
         text = text.slice(0, stopAt);
-        if (text.length > emitted) yield { text: text.slice(emitted), tokenId: token, ...extra };
+        if (text.length > emitted) yield { ...piece(text.slice(emitted)), tokenId: token, ...extra };
         emitted = text.length;
         reason = "stop";
         stoppedByString = true;
         break; // the token never went through the model: the cache (and history) end before it
       }
       const safe = text.length - heldBack(text, stops);
-      yield { text: text.slice(emitted, safe), tokenId: token, ...extra };
+      yield { ...piece(text.slice(emitted, safe)), tokenId: token, ...extra };
       emitted = Math.max(emitted, safe);
       if (generated === maxTokens) break; // its logits would go unused
       const next = (await this.eval([token], { signal }))?.[0];
@@ -260,9 +282,12 @@ export class Sequence {
     // Whatever was held back (an incomplete character, the start of a stop string that never came) goes out now.
     if (!stoppedByString) {
       text += decoder.flush();
-      if (text.length > emitted) yield { text: text.slice(emitted), tokenId: -1 };
+      if (text.length > emitted) yield { ...piece(text.slice(emitted)), tokenId: -1 };
     }
-    return finish(text, reason, timing, generated);
+    if (!split) return finish(text, reason, timing, generated);
+    const rest = split.flush();
+    if (rest.reasoning || rest.content) yield { text: rest.content, reasoning: rest.reasoning, tokenId: -1 };
+    return { ...finish(parts.content + rest.content, reason, timing, generated), reasoning: parts.reasoning + rest.reasoning };
   }
 }
 
@@ -274,7 +299,8 @@ export function chatInput<O extends CompletionOptions>(template: ChatTemplate, t
   const prompt = template.render(messages, true);
   const vocab = tokenizer.vocab;
   const bos = vocab.bos >= 0 ? vocab.tokens[vocab.bos] : "";
-  return { prompt, options: { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)) } };
+  const reasoningFormat = options.reasoningFormat ?? (opensThinkBlock(prompt) ? "deepseek" : "none");
+  return { prompt, options: { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)), reasoningFormat } };
 }
 
 function finish(

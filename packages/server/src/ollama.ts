@@ -24,7 +24,10 @@ const OPTIONS = {
 } as const;
 
 const MESSAGE = { type: "object", required: ["role"], properties: { role: { type: "string", enum: ["system", "user", "assistant"] }, content: { type: "string" } } } as const;
-const CHAT_SCHEMA = { type: "object", required: ["messages"], properties: { model: { type: "string" }, messages: { type: "array", items: MESSAGE }, stream: { type: "boolean" }, options: OPTIONS } } as const;
+const CHAT_SCHEMA = {
+  type: "object", required: ["messages"],
+  properties: { model: { type: "string" }, messages: { type: "array", items: MESSAGE }, stream: { type: "boolean" }, think: { type: "boolean" }, options: OPTIONS },
+} as const;
 const GENERATE_SCHEMA = {
   type: "object",
   properties: { model: { type: "string" }, prompt: { type: "string" }, system: { type: "string" }, raw: { type: "boolean" }, stream: { type: "boolean" }, options: OPTIONS },
@@ -76,9 +79,11 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     };
   });
 
-  app.post<{ Body: { messages: ChatMessage[]; stream?: boolean; options?: OllamaOptions } }>("/api/chat", { schema: { body: CHAT_SCHEMA } }, async (request, reply) => {
+  app.post<{ Body: { messages: ChatMessage[]; stream?: boolean; think?: boolean; options?: OllamaOptions } }>("/api/chat", { schema: { body: CHAT_SCHEMA } }, async (request, reply) => {
     const b = request.body;
-    return respond({ kind: "chat", messages: b.messages, options: optionsOf(b.options) }, reply, b.stream ?? true, "chat");
+    // Thinking goes to message.thinking, as ollama puts it; `think: false` keeps the raw text.
+    const options = { ...optionsOf(b.options), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
+    return respond({ kind: "chat", messages: b.messages, options }, reply, b.stream ?? true, "chat");
   });
 
   app.post<{ Body: { prompt?: string; system?: string; raw?: boolean; stream?: boolean; options?: OllamaOptions } }>(
@@ -98,9 +103,9 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
   async function respond(req: GenerateRequest, reply: FastifyReply, stream: boolean, kind: "chat" | "generate") {
     const startedAt = performance.now();
     const { generation, started } = await ctx.start(req, reply);
-    const line = (text: string, done: boolean) => ({
+    const line = (text: string, done: boolean, thinking?: string) => ({
       model: ctx.modelName(), created_at: new Date().toISOString(),
-      ...(kind === "chat" ? { message: { role: "assistant", content: text } } : { response: text }), done,
+      ...(kind === "chat" ? { message: { role: "assistant", content: text, ...(thinking ? { thinking } : {}) } } : { response: text, ...(thinking ? { thinking } : {}) }), done,
     });
     const final = (timings: Timings, finishReason: string) => ({
       done_reason: finishReason === "length" ? "length" : "stop", total_duration: ns(performance.now() - startedAt), load_duration: 0,
@@ -110,7 +115,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
       reply.hijack();
       reply.raw.writeHead(200, { "content-type": "application/x-ndjson" });
       for await (const e of generation) {
-        if (e.type === "chunk" && e.chunk.text) reply.raw.write(`${JSON.stringify(line(e.chunk.text, false))}\n`);
+        if (e.type === "chunk" && (e.chunk.text || e.chunk.reasoning)) reply.raw.write(`${JSON.stringify(line(e.chunk.text, false, e.chunk.reasoning))}\n`);
         else if (e.type === "done" && e.result.finishReason !== "abort") reply.raw.write(`${JSON.stringify({ ...line("", true), ...final(e.timings, e.result.finishReason) })}\n`);
         else if (e.type === "error") reply.raw.write(`${JSON.stringify({ error: httpErrorOf(e.error).message })}\n`);
       }
@@ -119,7 +124,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     }
     for await (const e of generation) {
       if (e.type === "error") throw httpErrorOf(e.error);
-      if (e.type === "done") return { ...line(e.result.text, true), ...final(e.timings, e.result.finishReason) };
+      if (e.type === "done") return { ...line(e.result.text, true, e.result.reasoning), ...final(e.timings, e.result.finishReason) };
     }
   }
 }

@@ -46,7 +46,7 @@ const CHAT_SCHEMA = {
     },
     logprobs: { type: ["boolean", "null"] },
     top_logprobs: { type: ["integer", "null"], minimum: 0, maximum: 20 },
-    reasoning_format: { type: ["string", "null"] },
+    reasoning_format: { type: ["string", "null"], enum: ["deepseek", "auto", "none", null] },
   },
 } as const;
 
@@ -64,6 +64,7 @@ const COMPLETION_SCHEMA = {
 type Sampling = { [K in keyof typeof SAMPLING]?: unknown };
 interface ChatBody extends Sampling {
   messages: { role: string; content?: string | null | { type: string; text?: string }[] }[];
+  reasoning_format?: "deepseek" | "auto" | "none" | null;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
 }
@@ -141,7 +142,11 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
     const body = request.body;
     const top = body.logprobs ? (body.top_logprobs ?? 0) : 0;
     const messages: ChatMessage[] = body.messages.map((m) => ({ role: (m.role === "developer" ? "system" : m.role) as ChatMessage["role"], content: textOf(m.content) }));
-    const req: GenerateRequest = { kind: "chat", messages, options: samplingOf(body, body.logprobs ? Math.max(1, top) : 0) };
+    const options = samplingOf(body, body.logprobs ? Math.max(1, top) : 0);
+    // llama-server's reasoning_format: text inside <think>…</think> goes to reasoning_content, unless "none";
+    // unset, the engine splits when the template opens a think block (DeepSeek-R1 and its distills).
+    const format = body.reasoning_format === "none" ? "none" : body.reasoning_format ? "deepseek" : undefined;
+    const req: GenerateRequest = { kind: "chat", messages, options: format ? { ...options, reasoningFormat: format } : options };
     return respond(req, reply, !!body.stream, !!(body.stream_options as { include_usage?: boolean } | null)?.include_usage, "chat", top, !!body.logprobs);
   });
 
@@ -169,9 +174,10 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
       if (kind === "chat") sse(reply, { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] });
       for await (const e of generation) {
         if (e.type === "chunk") {
-          if (!e.chunk.text && !wantLogprobs) continue;
+          if (!e.chunk.text && !e.chunk.reasoning && !wantLogprobs) continue;
           const lp = logprobsOf([e.chunk]);
-          const choice = kind === "chat" ? { index: 0, delta: { content: e.chunk.text }, logprobs: lp, finish_reason: null } : { index: 0, text: e.chunk.text, logprobs: lp, finish_reason: null };
+          const delta = { ...(e.chunk.reasoning ? { reasoning_content: e.chunk.reasoning } : {}), ...(e.chunk.text || !e.chunk.reasoning ? { content: e.chunk.text } : {}) };
+          const choice = kind === "chat" ? { index: 0, delta, logprobs: lp, finish_reason: null } : { index: 0, text: e.chunk.text, logprobs: lp, finish_reason: null };
           sse(reply, { ...base, choices: [choice] });
         } else if (e.type === "done") {
           if (e.result.finishReason === "abort") break; // the client left
@@ -194,7 +200,10 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
       else if (e.type === "done") {
         const text = e.result.text;
         const choice = kind === "chat"
-          ? { index: 0, message: { role: "assistant", content: text }, logprobs: logprobsOf(chunks), finish_reason: finish(e.result) }
+          ? {
+            index: 0, message: { role: "assistant", content: text, ...(e.result.reasoning ? { reasoning_content: e.result.reasoning } : {}) },
+            logprobs: logprobsOf(chunks), finish_reason: finish(e.result),
+          }
           : { index: 0, text, logprobs: logprobsOf(chunks), finish_reason: finish(e.result) };
         return {
           ...base, object: kind === "chat" ? "chat.completion" : "text_completion", choices: [choice],
