@@ -48,3 +48,94 @@ describe("sampler", () => {
     expect(Math.abs(xs.reduce((a, b) => a + b) / xs.length - 0.5)).toBeLessThan(0.02);
   });
 });
+
+/** The sampler as it was, sorting every candidate per token: the reference the partial selection must equal. */
+function sortingSampler(options: { temperature: number; topK: number; topP: number; minP: number; seed: number }) {
+  const random = seededRandom(options.seed);
+  const softmax = (xs: number[]) => {
+    let max = -Infinity;
+    for (const x of xs) max = Math.max(max, x);
+    const e = xs.map((x) => Math.exp(x - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((x) => x / sum);
+  };
+  return (l: Float32Array) => {
+    let ids = Array.from({ length: l.length }, (_, i) => i).filter((i) => l[i] > -Infinity);
+    ids.sort((a, b) => l[b] - l[a] || a - b);
+    if (options.topK > 0) ids = ids.slice(0, options.topK);
+    const probs = softmax(ids.map((i) => l[i]));
+    if (options.topP < 1) {
+      let cumulative = 0;
+      let keep = ids.length;
+      for (let i = 0; i < ids.length; i++) {
+        cumulative += probs[i];
+        if (cumulative >= options.topP) {
+          keep = i + 1;
+          break;
+        }
+      }
+      ids = ids.slice(0, Math.max(1, keep));
+    }
+    if (options.minP > 0) ids = ids.filter((_, i) => i === 0 || probs[i] >= probs[0] * options.minP);
+    const final = softmax(ids.map((i) => l[i] / options.temperature));
+    let r = random();
+    for (let i = 0; i < ids.length; i++) {
+      r -= final[i];
+      if (r <= 0) return ids[i];
+    }
+    return ids[ids.length - 1];
+  };
+}
+
+describe("sampler: partial selection", () => {
+  // Small integers as well as any floats, and cut-offs that such logits meet exactly (ties at the top-p and
+  // min-p boundaries, where ">" and ">=" differ).
+  const logit = fc.oneof(
+    { weight: 5, arbitrary: fc.float({ min: -20, max: 20, noNaN: true }) },
+    { weight: 4, arbitrary: fc.integer({ min: -3, max: 3 }) },
+    { weight: 1, arbitrary: fc.constant(-Infinity) },
+  );
+  const logitsArb = fc.array(logit, { minLength: 1, maxLength: 300 }).filter((xs) => xs.some((x) => x > -Infinity));
+  const optionsArb = fc.record({
+    temperature: fc.double({ min: 0.05, max: 3, noNaN: true }), topK: fc.nat(60),
+    topP: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0.25, 0.5, 0.75, 1)),
+    minP: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, Math.exp(-1), Math.exp(-2), 1)),
+    seed: fc.integer(),
+  });
+
+  it("draws exactly the tokens the full sort draws, for any logits and top-k / top-p / min-p / temperature (property)", () => {
+    fc.assert(fc.property(logitsArb, optionsArb, (xs, options) => {
+      const l = Float32Array.from(xs);
+      const sampler = new Sampler(options);
+      const reference = sortingSampler(options);
+      for (let draw = 0; draw < 5; draw++) expect(sampler.sample(l, [])).toBe(reference(l));
+    }), { numRuns: 300 });
+  });
+
+  it("top_k 0 (all candidates) works on a 152K vocabulary and keeps top-p and min-p exact", () => {
+    const n = 152_064;
+    const random = seededRandom(5);
+    const l = Float32Array.from({ length: n }, () => (random() - 0.5) * 8);
+    // No top-k, no min-p: top-p takes the most likely tokens from a heap until their probability reaches 0.3.
+    let max = -Infinity;
+    for (const x of l) max = Math.max(max, x);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => l[b] - l[a] || a - b);
+    const z = order.reduce((s, i) => s + Math.exp(l[i] - max), 0);
+    const allowed = new Set<number>();
+    let cumulative = 0;
+    for (const i of order) {
+      allowed.add(i);
+      cumulative += Math.exp(l[i] - max) / z;
+      if (cumulative >= 0.3) break;
+    }
+    const topP = new Sampler({ temperature: 1, topK: 0, topP: 0.3, minP: 0, seed: 1 });
+    for (let k = 0; k < 50; k++) expect(allowed.has(topP.sample(l, []))).toBe(true);
+    // Nothing cut at all: every finite token can be drawn; the draw is still a valid id.
+    const all = new Sampler({ temperature: 0.8, topK: 0, topP: 1, minP: 0, seed: 2 });
+    for (let k = 0; k < 5; k++) {
+      const id = all.sample(l, []);
+      expect(Number.isInteger(id) && id >= 0 && id < n).toBe(true);
+    }
+    expect(new Sampler({ temperature: 0.8, topK: 0, topP: 0.95, minP: 0.05, seed: 3 }).sample(l, [])).toBeGreaterThanOrEqual(0);
+  });
+});

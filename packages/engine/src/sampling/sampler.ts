@@ -78,17 +78,34 @@ export class Sampler {
     }
     if (o.temperature <= 0) return argmax(l);
 
-    // Candidates sorted by logit (ties: lower id first), cut by top-k.
-    let ids = Array.from({ length: l.length }, (_, i) => i).filter((i) => l[i] > -Infinity);
-    ids.sort((a, b) => l[b] - l[a] || a - b);
-    if (o.topK > 0) ids = ids.slice(0, o.topK);
-    // top-p and min-p on the softmax of the remaining candidates (before temperature, as llama.cpp orders them).
-    const probs = softmaxOf(ids.map((i) => l[i]));
+    // Candidates: the top-k, sorted by logit (ties: lower id first), found with a bounded heap; or, without a
+    // top-k, every finite logit, sorted only as far as the cuts below need. Never a full sort per token.
+    const n = l.length;
+    const limited = o.topK > 0 && o.topK < n;
+    let ids: number[] = limited ? topK(l, o.topK) : finiteIds(l);
+    let sorted = limited || ids.length <= SORT_ALL;
+    if (!limited && sorted) ids.sort((a, b) => l[b] - l[a] || a - b);
+    if (ids.length === 0) return argmax(l);
+    let max = -Infinity;
+    for (const i of ids) if (l[i] > max) max = l[i];
+    // top-p and min-p use the softmax of the candidates (before temperature, as llama.cpp orders them). Both keep
+    // a most-likely prefix, so min-p (a threshold, no order needed) goes first and top-p sorts what is left.
+    let z = 0;
+    for (const i of ids) z += Math.exp(l[i] - max);
+    if (o.minP > 0) {
+      const floor = (1 / z) * o.minP; // the most likely candidate's probability is exp(0) / z
+      ids = ids.filter((i, k) => (sorted ? k === 0 : l[i] === max) || Math.exp(l[i] - max) / z >= floor);
+      if (!sorted && ids.length <= SORT_ALL) {
+        ids.sort((a, b) => l[b] - l[a] || a - b);
+        sorted = true;
+      }
+    }
     if (o.topP < 1) {
+      if (!sorted) ids = mostLikelyFirst(l, ids, max, z, o.topP);
       let cumulative = 0;
       let keep = ids.length;
       for (let i = 0; i < ids.length; i++) {
-        cumulative += probs[i];
+        cumulative += Math.exp(l[ids[i]] - max) / z;
         if (cumulative >= o.topP) {
           keep = i + 1;
           break;
@@ -96,23 +113,96 @@ export class Sampler {
       }
       ids = ids.slice(0, Math.max(1, keep));
     }
-    if (o.minP > 0) {
-      const floor = probs[0] * o.minP;
-      ids = ids.filter((_, i) => i === 0 || probs[i] >= floor);
-    }
-    const final = softmaxOf(ids.map((i) => l[i] / o.temperature));
+    // The draw: softmax at the temperature over what is left (in double), most likely first (in id order only
+    // for a large set that no cut shortened: the same distribution).
+    let top = -Infinity;
+    for (const i of ids) top = Math.max(top, l[i] / o.temperature);
+    let sum = 0;
+    for (const i of ids) sum += Math.exp(l[i] / o.temperature - top);
     let r = this.random();
-    for (let i = 0; i < ids.length; i++) {
-      r -= final[i];
-      if (r <= 0) return ids[i];
+    for (const i of ids) {
+      r -= Math.exp(l[i] / o.temperature - top) / sum;
+      if (r <= 0) return i;
     }
     return ids[ids.length - 1];
   }
 }
 
-function softmaxOf(logits: number[]): number[] {
-  const max = Math.max(...logits);
-  const e = logits.map((x) => Math.exp(x - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / sum);
+/** Candidate sets up to this size are sorted whole; larger ones (no top-k, no min-p) only as far as top-p needs. */
+const SORT_ALL = 4096;
+
+/** Ids of the finite logits, in id order. */
+function finiteIds(l: Float32Array): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < l.length; i++) if (l[i] > -Infinity) ids.push(i);
+  return ids;
+}
+
+/** a ranks below b: lower logit, or the same logit and a higher id. */
+const below = (l: Float32Array, a: number, b: number) => l[a] < l[b] || (l[a] === l[b] && a > b);
+
+/** The k best finite logits' ids, best first: a min-heap of the k best so far (most logits fail one comparison). */
+function topK(l: Float32Array, k: number): number[] {
+  const heap: number[] = [];
+  const down = (at: number) => {
+    for (;;) {
+      const left = 2 * at + 1;
+      const right = left + 1;
+      let worst = at;
+      if (left < heap.length && below(l, heap[left], heap[worst])) worst = left;
+      if (right < heap.length && below(l, heap[right], heap[worst])) worst = right;
+      if (worst === at) return;
+      [heap[at], heap[worst]] = [heap[worst], heap[at]];
+      at = worst;
+    }
+  };
+  for (let i = 0; i < l.length; i++) {
+    if (!(l[i] > -Infinity)) continue;
+    if (heap.length < k) {
+      heap.push(i);
+      for (let at = heap.length - 1; at > 0; ) {
+        const parent = (at - 1) >> 1;
+        if (!below(l, heap[at], heap[parent])) break;
+        [heap[at], heap[parent]] = [heap[parent], heap[at]];
+        at = parent;
+      }
+    } else if (below(l, heap[0], i)) {
+      heap[0] = i;
+      down(0);
+    }
+  }
+  return heap.sort((a, b) => l[b] - l[a] || a - b);
+}
+
+/**
+ * The candidates most likely first, as far as top-p needs them: a small set is sorted whole; a large one (no
+ * top-k, no min-p: up to the whole vocabulary) is taken from a heap until its probability reaches topP.
+ */
+function mostLikelyFirst(l: Float32Array, ids: number[], max: number, z: number, topP: number): number[] {
+  if (ids.length <= SORT_ALL) return ids.sort((a, b) => l[b] - l[a] || a - b);
+  const heap = ids.slice();
+  const better = (a: number, b: number) => below(l, b, a);
+  const down = (at: number, size: number) => {
+    for (;;) {
+      const left = 2 * at + 1;
+      const right = left + 1;
+      let best = at;
+      if (left < size && better(heap[left], heap[best])) best = left;
+      if (right < size && better(heap[right], heap[best])) best = right;
+      if (best === at) return;
+      [heap[at], heap[best]] = [heap[best], heap[at]];
+      at = best;
+    }
+  };
+  for (let at = (heap.length >> 1) - 1; at >= 0; at--) down(at, heap.length);
+  const out: number[] = [];
+  let cumulative = 0;
+  for (let size = heap.length; size > 0 && cumulative < topP; size--) {
+    const next = heap[0];
+    out.push(next);
+    cumulative += Math.exp(l[next] - max) / z;
+    heap[0] = heap[size - 1];
+    down(0, size - 1);
+  }
+  return out;
 }
