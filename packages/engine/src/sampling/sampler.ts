@@ -141,34 +141,31 @@ function finiteIds(l: Float32Array): number[] {
 /** a ranks below b: lower logit, or the same logit and a higher id. */
 const below = (l: Float32Array, a: number, b: number) => l[a] < l[b] || (l[a] === l[b] && a > b);
 
+/** Restores a binary heap below `at` (the first `size` entries), `first(a, b)` saying a goes above b. */
+function siftDown(heap: number[], size: number, at: number, first: (a: number, b: number) => boolean): void {
+  for (;;) {
+    const left = 2 * at + 1;
+    let top = at;
+    if (left < size && first(heap[left], heap[top])) top = left;
+    if (left + 1 < size && first(heap[left + 1], heap[top])) top = left + 1;
+    if (top === at) return;
+    [heap[at], heap[top]] = [heap[top], heap[at]];
+    at = top;
+  }
+}
+
 /** The k best finite logits' ids, best first: a min-heap of the k best so far (most logits fail one comparison). */
 function topK(l: Float32Array, k: number): number[] {
+  const worse = (a: number, b: number) => below(l, a, b);
   const heap: number[] = [];
-  const down = (at: number) => {
-    for (;;) {
-      const left = 2 * at + 1;
-      const right = left + 1;
-      let worst = at;
-      if (left < heap.length && below(l, heap[left], heap[worst])) worst = left;
-      if (right < heap.length && below(l, heap[right], heap[worst])) worst = right;
-      if (worst === at) return;
-      [heap[at], heap[worst]] = [heap[worst], heap[at]];
-      at = worst;
-    }
-  };
   for (let i = 0; i < l.length; i++) {
     if (!(l[i] > -Infinity)) continue;
     if (heap.length < k) {
       heap.push(i);
-      for (let at = heap.length - 1; at > 0; ) {
-        const parent = (at - 1) >> 1;
-        if (!below(l, heap[at], heap[parent])) break;
-        [heap[at], heap[parent]] = [heap[parent], heap[at]];
-        at = parent;
-      }
+      if (heap.length === k) for (let at = (k >> 1) - 1; at >= 0; at--) siftDown(heap, k, at, worse);
     } else if (below(l, heap[0], i)) {
       heap[0] = i;
-      down(0);
+      siftDown(heap, k, 0, worse);
     }
   }
   return heap.sort((a, b) => l[b] - l[a] || a - b);
@@ -182,19 +179,7 @@ function mostLikelyFirst(l: Float32Array, ids: number[], max: number, z: number,
   if (ids.length <= SORT_ALL) return ids.sort((a, b) => l[b] - l[a] || a - b);
   const heap = ids.slice();
   const better = (a: number, b: number) => below(l, b, a);
-  const down = (at: number, size: number) => {
-    for (;;) {
-      const left = 2 * at + 1;
-      const right = left + 1;
-      let best = at;
-      if (left < size && better(heap[left], heap[best])) best = left;
-      if (right < size && better(heap[right], heap[best])) best = right;
-      if (best === at) return;
-      [heap[at], heap[best]] = [heap[best], heap[at]];
-      at = best;
-    }
-  };
-  for (let at = (heap.length >> 1) - 1; at >= 0; at--) down(at, heap.length);
+  for (let at = (heap.length >> 1) - 1; at >= 0; at--) siftDown(heap, heap.length, at, better);
   const out: number[] = [];
   let cumulative = 0;
   for (let size = heap.length; size > 0 && cumulative < topP; size--) {
@@ -202,7 +187,7 @@ function mostLikelyFirst(l: Float32Array, ids: number[], max: number, z: number,
     out.push(next);
     cumulative += Math.exp(l[next] - max) / z;
     heap[0] = heap[size - 1];
-    down(0, size - 1);
+    siftDown(heap, size - 1, 0, better);
   }
   return out;
 }
