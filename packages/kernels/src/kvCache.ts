@@ -92,7 +92,9 @@ export class KvCache {
     }
     this.keyHeadBytes = headBytes(keyType, headDim);
     this.valueHeadBytes = headBytes(valueType, headDim);
-    this.shards = splitRows(nKvHead, pool.threads).flatMap(([g0, g1], thread) => (g1 > g0 ? [this.place(thread, g0, g1)] : []));
+    const splits = splitRows(nKvHead, pool.threads);
+    for (const [g0, g1] of splits) this.layerBytes(g0, g1); // checks every thread's share before any is allocated
+    this.shards = splits.flatMap(([g0, g1], thread) => (g1 > g0 ? [this.place(thread, g0, g1)] : []));
   }
 
   /** Bytes of keys and values one token takes across all layers: the one figure memory plans use. */
@@ -105,19 +107,26 @@ export class KvCache {
     return this.shards.reduce((n, s) => n + s.arenas.reduce((m, a) => m + a.arena.used, 0), 0);
   }
 
-  /** Packs one thread's layers into arenas of its own, each with the scratch for a batch's attention. */
-  private place(thread: number, g0: number, g1: number): Shard {
-    const { nLayer, contextSize, sequences } = this.layout;
+  /** One layer's keys and values on the thread holding KV heads [g0, g1); a RangeError if one memory cannot hold them. */
+  private layerBytes(g0: number, g1: number): { keyRegion: number; valueRegion: number; room: number } {
+    const { contextSize, sequences } = this.layout;
     const cells = sequences * contextSize;
     const [keyRegion, valueRegion] = [align64(cells * (g1 - g0) * this.keyHeadBytes), align64(cells * (g1 - g0) * this.valueHeadBytes)];
-    const layerBytes = keyRegion + valueRegion;
     const room = ARENA_ROOM - this.scratchBytes(g1 - g0);
-    if (layerBytes > room) {
+    if (keyRegion + valueRegion > room) {
       throw new RangeError(
-        `one layer's KV cache on one thread takes ${(layerBytes / 2 ** 30).toFixed(2)} GiB (${sequences} sequences × ${contextSize} cells), ` +
+        `one layer's KV cache on one thread takes ${((keyRegion + valueRegion) / 2 ** 30).toFixed(2)} GiB (${sequences} sequences × ${contextSize} cells), ` +
           `more than one 4 GiB WebAssembly memory holds: use fewer sequences, a smaller context, more threads or a q8_0 cache`,
       );
     }
+    return { keyRegion, valueRegion, room };
+  }
+
+  /** Packs one thread's layers into arenas of its own, each with the scratch for a batch's attention. */
+  private place(thread: number, g0: number, g1: number): Shard {
+    const { nLayer } = this.layout;
+    const { keyRegion, valueRegion, room } = this.layerBytes(g0, g1);
+    const layerBytes = keyRegion + valueRegion;
     const perArena = Math.floor(room / layerBytes);
     const arenas = Array.from({ length: Math.ceil(nLayer / perArena) }, (_, i) => {
       const layers = Math.min(perArena, nLayer - i * perArena);
