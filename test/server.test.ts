@@ -297,6 +297,12 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       expect(code, args.join(" ")).toBe(2);
       expect(err.trim().split("\n")[0]).toMatch(/^engine-serve: /);
     }
+    // A model that cannot load: its reason in one line, exit code 1.
+    const missing = spawn(process.execPath, [MAIN, path.join(os.tmpdir(), "no-such-model.gguf"), "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    missing.stderr!.on("data", (d) => (err += d));
+    expect(await new Promise((r) => missing.once("exit", r))).toBe(1);
+    expect(err).toMatch(/^engine-serve: ENOENT: no such file or directory/m);
   });
 });
 
