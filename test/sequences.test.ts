@@ -131,6 +131,11 @@ describe("contexts and sequences (bundled stories260K)", () => {
       if (i === 2) sequence.dispose();
     });
     expect((await run).result.finishReason).toBe("abort");
+    // A step waiting for the scheduler when its sequence is disposed: DisposedError, not a stray TypeError.
+    const other = context.getSequence();
+    const pending = other.step(1);
+    other.dispose();
+    await expect(pending).rejects.toThrow(DisposedError);
     context.dispose();
     expect(() => context.getSequence()).toThrow(DisposedError);
   });

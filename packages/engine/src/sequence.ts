@@ -120,28 +120,22 @@ export class Sequence {
 
   /** Runs `ids` from position 0 (prompt processing, in batches) and returns the last position's logits. */
   async prefill(ids: readonly number[]): Promise<Float32Array> {
-    return (await this.hold("prefill", async () => {
-      this.history = [];
-      return this.eval(ids, {});
-    }))![0];
+    return (await this.run("prefill", ids, { fromStart: true }))[0];
   }
 
   /** Runs one token at the next position (decode) and returns its logits. */
   async step(id: number): Promise<Float32Array> {
-    return (await this.hold("step", () => this.eval([id], {})))![0];
+    return (await this.run("step", [id], {}))[0];
   }
 
   /** Runs tokens at the next positions, after those in the cache, and returns the last one's logits. */
   async append(ids: readonly number[]): Promise<Float32Array> {
-    return (await this.hold("append", () => this.eval(ids, {})))![0];
+    return (await this.run("append", ids, {}))[0];
   }
 
   /** Logits after each of `ids`, fed from position 0 (teacher forcing); one copy per position. */
-  async logits(ids: readonly number[]): Promise<Float32Array[]> {
-    return (await this.hold("logits", async () => {
-      this.history = [];
-      return this.eval(ids, { allLogits: true });
-    }))!;
+  logits(ids: readonly number[]): Promise<Float32Array[]> {
+    return this.run("logits", ids, { fromStart: true, allLogits: true });
   }
 
   /** Forgets the cached tokens (the next call starts at position 0). */
@@ -188,10 +182,14 @@ export class Sequence {
     this.holder = what;
   }
 
-  private async hold<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /** One call that runs tokens (prefill, step, …), holding the sequence meanwhile; DisposedError if disposed first. */
+  private async run(what: string, ids: readonly number[], options: { fromStart?: boolean; allLogits?: boolean }): Promise<Float32Array[]> {
     this.acquire(what);
     try {
-      return await run();
+      if (options.fromStart) this.history = [];
+      const rows = await this.eval(ids, options);
+      if (!rows) throw new DisposedError(`sequence ${this.id}`);
+      return rows;
     } finally {
       this.holder = undefined;
     }
