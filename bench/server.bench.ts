@@ -50,14 +50,25 @@ function promptOf(n: number, salt: number): string {
   return words.join(" ");
 }
 
-async function streams(server: Running, count: number, salt: number): Promise<{ tokens: number; seconds: number }> {
+/**
+ * `count` concurrent greedy streams. Returns the overall rate (generated tokens over the wall time, prompts and
+ * ramp included) and the decode rate while every stream is decoding (tokens arriving between the moment the last
+ * stream got its first token and the moment the first one ended): the figure `cpu-llm bench --sequences` measures.
+ */
+async function streams(server: Running, count: number, salt: number): Promise<{ tokens: number; seconds: number; decodeRate: number }> {
   const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "x", maxRetries: 0 });
   const start = performance.now();
-  const done = await Promise.all(Array.from({ length: count }, async (_, i) => {
-    const r = await client.completions.create({ model: "x", prompt: promptOf(8, salt * 100 + i), max_tokens: TOKENS, temperature: 0 });
-    return r.usage!.completion_tokens;
+  const arrivals: number[][] = await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const times: number[] = [];
+    const stream = await client.completions.create({ model: "x", prompt: promptOf(8, salt * 100 + i), max_tokens: TOKENS, temperature: 0, stream: true });
+    for await (const part of stream) if (part.choices[0]?.text) times.push(performance.now());
+    return times;
   }));
-  return { tokens: done.reduce((a, b) => a + b, 0), seconds: (performance.now() - start) / 1000 };
+  const seconds = (performance.now() - start) / 1000;
+  const from = Math.max(...arrivals.map((t) => t[0] ?? Infinity));
+  const to = Math.min(...arrivals.map((t) => t[t.length - 1] ?? -Infinity));
+  const inWindow = arrivals.reduce((n, t) => n + t.filter((x) => x > from && x <= to).length, 0);
+  return { tokens: arrivals.reduce((n, t) => n + t.length, 0), seconds, decodeRate: to > from ? (inWindow * 1000) / (to - from) : NaN };
 }
 
 async function timeToFirstToken(server: Running, salt: number): Promise<{ ms: number; promptTokens: number }> {
@@ -105,7 +116,7 @@ export async function run(): Promise<void> {
     for (const count of TESTS.includes("streams") ? COUNTS : []) {
       for (const server of servers) {
         const r = await streams(server, count, count);
-        rows.push({ server: server.name, test: `${count} streams × ${TOKENS} tokens`, "tokens/s": (r.tokens / r.seconds).toFixed(2) });
+        rows.push({ server: server.name, test: `${count} streams × ${TOKENS} tokens`, "tokens/s": (r.tokens / r.seconds).toFixed(2), "decode t/s": r.decodeRate.toFixed(2) });
       }
     }
     for (const server of TESTS.includes("ttft") ? servers : []) {
