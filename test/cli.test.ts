@@ -75,6 +75,12 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(counts).toMatchObject([{ test: "tg6", sequences: 1, threads: 2 }, { test: "tg6", sequences: 3, threads: 2 }]);
     for (const c of counts) expect(c.avg_ts).toBeGreaterThan(0);
     expect(run("bench", file, "--sequences", "0,2").stderr).toMatch(/--sequences takes whole numbers ≥ 1/);
+    for (const bad of [["-d", "x"], ["--npp=-1"], ["-d", "1.5"]]) {
+      const r = run("bench", file, ...bad);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/-p, -n, -d, -r and --npp take whole numbers/);
+    }
+    expect(run("bench", file, "--kv", "q4_0").stderr).toMatch(/--kv must be f32, f16, q8_0, got 'q4_0'/);
     fs.rmSync(dir, { recursive: true });
   });
 

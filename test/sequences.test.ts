@@ -193,6 +193,17 @@ describe("contexts and sequences (bundled stories260K)", () => {
     context.dispose();
   });
 
+  it("impossible context options are RangeErrors naming the option", () => {
+    expect(() => model.createContext({ sequences: 0 })).toThrow(/sequences must be a whole number ≥ 1, got 0/);
+    expect(() => model.createContext({ sequences: 1.5 })).toThrow(RangeError);
+    expect(() => model.createContext({ contextSize: 0 })).toThrow(/contextSize must be a whole number ≥ 1, got 0/);
+    expect(() => model.createContext({ contextSize: Number.NaN })).toThrow(RangeError);
+    expect(() => model.createContext({ kvCacheType: "q4_0" as never })).toThrow(/KV cache type must be f32, f16, q8_0, got 'q4_0'/);
+    expect(() => model.createContext({ cacheTypeV: "bogus" as never })).toThrow(RangeError);
+    // stories260K's heads are 8 wide: a Q8_0 cache (blocks of 32) cannot hold them.
+    expect(() => model.createContext({ cacheTypeK: "q8_0" })).toThrow(/q8_0 needs a head size that is a multiple of 32 \(this model: 8\)/);
+  });
+
   it("a sequence that would pass its context is a ContextOverflowError naming it, before any compute", async () => {
     const context = model.createContext({ sequences: 2, contextSize: 8 });
     context.getSequence();

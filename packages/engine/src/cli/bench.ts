@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
-import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
+import type { KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
-import { parseCommandArgs, UsageError } from "./usage.js";
+import { kvCacheTypeOption, parseCommandArgs, UsageError } from "./usage.js";
 
 const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
 
@@ -38,7 +38,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const v = parsed.values;
   const [p, n, depth, reps, npp] = [Number(v.p), Number(v.n), Number(v.d), Number(v.r), Number(v.npp)];
   if (![p, n, depth, reps, npp].every((x) => Number.isInteger(x) && x >= 0) || reps < 1) throw new UsageError("-p, -n, -d, -r and --npp take whole numbers (r ≥ 1)");
-  if (!(KV_CACHE_TYPES as readonly string[]).includes(v.kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${v.kv}'`);
+  const kvCacheType = kvCacheTypeOption(v.kv);
   const counts = v.sequences?.split(",").map((s) => {
     if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--sequences takes whole numbers ≥ 1 separated by commas, got '${v.sequences}'`);
     return Number(s);
@@ -46,7 +46,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const threads = v.threads === undefined ? undefined : Number(v.threads);
 
   const loadStart = performance.now();
-  const model = await loadModel(modelPath, { threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType: v.kv as KvCacheType });
+  const model = await loadModel(modelPath, { threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType });
   const loadMs = performance.now() - loadStart;
   const nThreads = model.threads;
   const nVocab = model.tokenizer.size;
@@ -75,7 +75,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   try {
     if (counts) {
       if (depth > 0) throw new UsageError("-d goes with pp and tg, not with --sequences (use --npp)");
-      await benchSequences(model, counts, npp, n, v.kv as KvCacheType, randomIds, measure);
+      await benchSequences(model, counts, npp, n, kvCacheType, randomIds, measure);
     } else {
       if (p > 0) {
         await measure(`pp${p}`, p, async () => {

@@ -1,6 +1,5 @@
-import { KV_CACHE_TYPES } from "@cpu-llm/kernels";
 import { loadModel } from "../model.js";
-import { parseCommandArgs, UsageError } from "./usage.js";
+import { kvCacheTypeOption, parseCommandArgs, UsageError } from "./usage.js";
 
 const USAGE = "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json";
 
@@ -14,9 +13,8 @@ export async function logitsCommand(args: string[]): Promise<void> {
     return Number(s);
   });
   const top = Number(parsed.values.top ?? 5);
-  const kv = parsed.values.kv ?? "f16";
-  if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
-  const model = await loadModel(modelPath, { kvCacheType: kv as "f16", contextSize: Math.max(ids.length, 16) });
+  const kv = kvCacheTypeOption(parsed.values.kv);
+  const model = await loadModel(modelPath, { kvCacheType: kv, contextSize: Math.max(ids.length, 16) });
   try {
     for (const id of ids) if (id >= model.tokenizer.size) throw new UsageError(`--ids: ${id} is past the vocabulary (${model.tokenizer.size} tokens)`);
     const rows = (await model.logits(ids)).map((logits) => {

@@ -1,7 +1,6 @@
-import { KV_CACHE_TYPES } from "@cpu-llm/kernels";
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
-import { parseCommandArgs, UsageError } from "./usage.js";
+import { kvCacheTypeOption, parseCommandArgs, UsageError } from "./usage.js";
 
 /** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
 export function progressBar(): ((fraction: number) => void) | undefined {
@@ -40,11 +39,10 @@ export async function runCommand(args: string[]): Promise<void> {
   }, USAGE);
   const v = parsed.values;
   if (parsed.positionals.length > 1) throw new UsageError(`one MODEL at most\nusage: cpu-llm ${USAGE}`);
-  const kv = v.kv ?? "f16";
-  if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
+  const kv = kvCacheTypeOption(v.kv);
   const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
     onProgress: progressBar(),
-    kvCacheType: kv as "f16",
+    kvCacheType: kv,
     threads: number(v.threads, "--threads"),
     contextSize: number(v.ctx, "--ctx"),
   });

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
 
 /** Bad command-line arguments: reported with the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -23,4 +24,11 @@ export function parseModelArgs<O extends Options>(args: string[], options: O, us
   if (model === undefined) throw new UsageError(`MODEL is required\nusage: cpu-llm ${usage}`);
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}\nusage: cpu-llm ${usage}`);
   return { model, values: parsed.values };
+}
+
+/** The --kv flag's value as a KV cache type; a UsageError naming the accepted ones otherwise. */
+export function kvCacheTypeOption(value: string | undefined): KvCacheType {
+  const kv = value ?? "f16";
+  if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
+  return kv as KvCacheType;
 }
