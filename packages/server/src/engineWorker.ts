@@ -42,14 +42,14 @@ async function load(): Promise<void> {
     threads: config.threads, kvCacheType: config.cacheTypeK, numa: config.numa, contextSize: 1, pinCallingThread: true,
     onProgress: (fraction) => post({ type: "progress", fraction }),
   });
-  const trained = describeModel(model.file).hyperParameters.context_length;
+  const d = describeModel(model.file);
+  const trained = d.hyperParameters.context_length;
   const trainedContext = typeof trained === "number" ? trained : 4096;
   const context = model.createContext({
     sequences: config.parallel, contextSize: config.contextSize ?? Math.min(trainedContext, 4096), cacheTypeK: config.cacheTypeK, cacheTypeV: config.cacheTypeV,
   });
   const kvBytesPerToken = model.kvBytesPerToken(config.cacheTypeK, config.cacheTypeV);
   slots = Array.from({ length: config.parallel }, () => ({ sequence: context.getSequence(), busy: false }));
-  const d = describeModel(model.file);
   const topology = readTopology();
   const plan = planThreads(topology, config.threads);
   const features = wasmFeatures();

@@ -18,7 +18,7 @@ interface Request {
   readonly allLogits: boolean;
   readonly rows: Float32Array[];
   readonly signal: AbortSignal | undefined;
-  /** Told after each step how many more of its tokens are in the cache. */
+  /** Told after each step which of its tokens are now in the cache. */
   readonly onProgress: (tokens: readonly number[]) => void;
   readonly resolve: (rows: Float32Array[] | undefined) => void;
   readonly reject: (error: unknown) => void;
