@@ -127,7 +127,7 @@ async function layerOps(): Promise<Row[]> {
   b.add("matvec q4_0 4096×256 in cache", () => k.matvecQ4_0(45 * MB, 48 * MB, nb * 18, 47 * MB, 46 * MB, nb, 0, rows))
     .add("rmsNorm 4096", () => k.rmsNorm(0, 1 * MB, 2 * MB, 4096, 1e-5))
     .add("rope norm 32×128", () => k.ropeNorm(1 * MB, 32, 128, 128, 40 * MB))
-    .add("softmax 4096", () => k.softmax(3 * MB, 4096, 0.1))
+    .add("softmax 4096", () => k.softmax(3 * MB, 4096, 0.1, 0))
     .add("swiglu 14336", () => k.swiglu(4 * MB, 5 * MB, 6 * MB, 14336))
     .add("add 4096", () => k.add(7 * MB, 1 * MB, 2 * MB, 4096))
     .add(`attention f16 KV, 32/8 heads × 128, ${nPos} positions`, () =>

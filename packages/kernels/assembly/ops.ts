@@ -75,11 +75,15 @@ function rotatedSecond(x0: f32, x1: f32, c: f32, s: f32): f32 {
  * In place: x = softmax(x · scale), as ggml_soft_max_f32 on x86 (AVX-512): exponentials 16 at a time through
  * ggml_v_expf, each group summed in _mm512_reduce_add_ps order into a double. A short last group is padded
  * with zeros, which is what llama.cpp's masked cache cells contribute (its KV length is padded to 256).
+ * x holds the scores of positions 0..n-1 for a query at position n-1; a nonzero slope adds ALiBi's bias
+ * slope · -(n-1-i) after the scale (0: none).
  */
-export function softmax(x: usize, n: i32, scale: f32): void {
+export function softmax(x: usize, n: i32, scale: f32, slope: f32): void {
   let max: f32 = -Infinity;
   for (let i = 0; i < n; i++) {
-    const v = load<f32>(x + <usize>(i * 4)) * scale;
+    let v = load<f32>(x + <usize>(i * 4)) * scale;
+    // ALiBi (ggml_soft_max_ext with max_bias): the mask holds -|distance| and ggml adds slope · mask.
+    if (slope != 0) v = fmaF32(slope, <f32>(i - (n - 1)), v);
     store<f32>(x + <usize>(i * 4), v);
     max = Mathf.max(max, v);
   }

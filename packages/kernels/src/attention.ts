@@ -33,6 +33,20 @@ export interface AttentionShape {
   readonly nPos: number;
   /** Usually 1/sqrt(headDim). */
   readonly scale: number;
+  /** ALiBi: a slope per query head (Baichuan 13B), added as slope · -(distance) to its scores; none when absent. */
+  readonly slopes?: Float32Array;
+}
+
+/**
+ * ALiBi's slope for each of nHead query heads, as ggml_soft_max_ext computes them from max_bias (ggml-cpu
+ * ops.cpp): geometric in 2^(-maxBias/n) over the largest power of two n ≤ nHead, the remaining heads
+ * interleaved at half the rate. All 1 when maxBias is 0 (callers then pass no slopes).
+ */
+export function alibiSlopes(nHead: number, maxBias: number): Float32Array {
+  const n = 2 ** Math.floor(Math.log2(nHead));
+  const m0 = Math.fround(2 ** Math.fround(-maxBias / n));
+  const m1 = Math.fround(2 ** Math.fround(-(maxBias / 2) / n));
+  return Float32Array.from({ length: nHead }, (_, h) => (maxBias > 0 ? (h < n ? m0 ** (h + 1) : m1 ** (2 * (h - n) + 1)) : 1));
 }
 
 /**
@@ -43,7 +57,7 @@ export function attend(
   k: KernelExports, out: number, q: number, shape: AttentionShape, keys: KvTensor, values: KvTensor, scratch: AttentionScratch,
   g0 = 0, g1 = shape.nKvHead,
 ): void {
-  const { nHead, nKvHead, headDim, nPos, scale } = shape;
+  const { nHead, nKvHead, headDim, nPos, scale, slopes } = shape;
   const group = nHead / nKvHead;
   const kernels = k as unknown as Record<string, (...a: number[]) => number>;
   for (let g = g0; g < g1; g++) {
@@ -61,7 +75,7 @@ export function attend(
         kernels[keys.type.matvec!](scores + i * nPos * 4, kv, keys.rowBytes, scratch.query, scratch.queryScales, headDim / keys.type.blockSize, 0, nPos);
       }
     }
-    for (let i = 0; i < group; i++) k.softmax(scores + i * nPos * 4, nPos, scale);
+    for (let i = 0; i < group; i++) k.softmax(scores + i * nPos * 4, nPos, scale, slopes ? slopes[h0 + i] : 0);
     const vv = values.offset + g * values.headBytes;
     if (values.type.accumulateGroup) {
       kernels[values.type.accumulateGroup](out + h0 * headDim * 4, scores, vv, values.rowBytes, nPos, headDim, group);
@@ -81,8 +95,10 @@ export function attend(
 export const ATTENTION_ROWS = {
   rows: 0, nHead: 1, nKvHead: 2, headDim: 3, scaleBits: 4, keys: 5, values: 6, keyHeadBytes: 7, valueHeadBytes: 8, keyType: 9,
   valueType: 10, qIn: 11, kIn: 12, vIn: 13, out: 14, query: 15, queryScales: 16, scores: 17, partial: 18, kvScales: 19, contextSize: 20,
+  /** Offset of one ALiBi slope per query head (floats), 0 for none. */
+  slopes: 21,
   /** Words before the per-row pairs. */
-  header: 21,
+  header: 22,
 } as const;
 
 /**
@@ -116,10 +132,11 @@ export function runAttentionRows(k: KernelExports, memory: WebAssembly.Memory, a
     values.convert(values.offset + cell * values.rowBytes, u(A.kvScales), u(A.vIn) + i * kvDim * 4, kvDim);
   }
   const scratch = { query: u(A.query), queryScales: u(A.queryScales), scores: u(A.scores), partial: u(A.partial) };
+  const slopes = u(A.slopes) ? new Float32Array(memory.buffer, u(A.slopes), nHead) : undefined;
   const cells = (s: typeof keys, first: number): KvTensor => ({ type: s.type, offset: s.offset + first * s.rowBytes, rowBytes: s.rowBytes, headBytes: s.headBytes });
   for (let i = 0; i < n; i++) {
     const first = rows[2 * i] * ctx;
-    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale };
+    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale, slopes };
     attend(k, u(A.out) + i * qDim * 4, u(A.qIn) + i * qDim * 4, shape, cells(keys, first), cells(values, first), scratch);
   }
 }

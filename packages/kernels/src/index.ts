@@ -44,6 +44,6 @@ export {
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
 export { ropeCache, type RopeParams } from "./ropeCache.js";
 export {
-  attend, runAttentionRows, ATTENTION_ROWS, type KvTensor, type AttentionScratch, type AttentionShape,
+  attend, alibiSlopes, runAttentionRows, ATTENTION_ROWS, type KvTensor, type AttentionScratch, type AttentionShape,
 } from "./attention.js";
 export { KvCache, KV_CACHE_TYPES, kvTypeByName, type KvCacheLayout, type KvCacheType, type AttentionRow } from "./kvCache.js";

@@ -6,7 +6,7 @@
 //
 // A sequence owns a fixed run of `contextSize` cells per layer, so its keys are one contiguous, position-ordered
 // run that the attention kernels stream, and no sequence can run out of room because of another.
-import { ATTENTION_ROWS } from "./attention.js";
+import { alibiSlopes, ATTENTION_ROWS } from "./attention.js";
 import { ggmlTypeByName, type GgmlTypeTraits } from "./ggmlTypes.js";
 import { splitRows } from "./pool/shardedMatrix.js";
 import type { Arena, WorkerPool } from "./pool/workerPool.js";
@@ -36,6 +36,8 @@ export interface KvCacheLayout {
   readonly contextSize: number;
   /** Most rows one attend() call takes (the forward pass's batch). */
   readonly maxRows: number;
+  /** ALiBi's maximum bias (llama.cpp's f_max_alibi_bias, 8 for Baichuan 13B): attention adds per-head slopes · -(distance). 0 or absent: none. */
+  readonly maxAlibiBias?: number;
 }
 
 /** One row of a batch: the sequence it belongs to and its position there (its key and value go to that cell). */
@@ -56,6 +58,8 @@ interface ShardScratch {
   readonly scores: number;
   readonly partial: number;
   readonly kvScales: number;
+  /** This thread's query heads' ALiBi slopes (floats). */
+  readonly slopes: number;
 }
 
 interface Shard {
@@ -131,7 +135,11 @@ export class KvCache {
     const arenas = Array.from({ length: Math.ceil(nLayer / perArena) }, (_, i) => {
       const layers = Math.min(perArena, nLayer - i * perArena);
       const arena = this.pool.addArena(thread, this.scratchBytes(g1 - g0) + layers * layerBytes + 64);
-      return { arena, scratch: this.allocScratch(arena, g1 - g0) };
+      const scratch = this.allocScratch(arena, g1 - g0);
+      const group = this.layout.nHead / this.layout.nKvHead;
+      const slopes = alibiSlopes(this.layout.nHead, this.layout.maxAlibiBias ?? 0).subarray(g0 * group, g1 * group);
+      new Float32Array(arena.memory.buffer, scratch.slopes, slopes.length).set(slopes);
+      return { arena, scratch };
     });
     const layers = Array.from({ length: nLayer }, (_, l) => {
       const slot = Math.floor(l / perArena);
@@ -145,7 +153,7 @@ export class KvCache {
     const { nHead, nKvHead, headDim, contextSize, maxRows } = this.layout;
     const heads = (nKv * nHead) / nKvHead;
     const sizes = [(ATTENTION_ROWS.header + 2 * maxRows) * 4, maxRows * heads * headDim * 4, maxRows * nKv * headDim * 4, maxRows * nKv * headDim * 4,
-      maxRows * heads * headDim * 4, heads * headDim * 4, heads * headDim + 64, heads * contextSize * 4, heads * 16 + 64, nKv * headDim + 64];
+      maxRows * heads * headDim * 4, heads * headDim * 4, heads * headDim + 64, heads * contextSize * 4, heads * 16 + 64, nKv * headDim + 64, heads * 4];
     return sizes.reduce((n, b) => n + align64(b), 0) + 64;
   }
 
@@ -163,6 +171,7 @@ export class KvCache {
       scores: arena.alloc(heads * contextSize * 4),
       partial: arena.alloc(heads * 16 + 64),
       kvScales: arena.alloc(nKv * headDim + 64),
+      slopes: arena.alloc(heads * 4),
     };
   }
 
@@ -218,6 +227,7 @@ export class KvCache {
       w[A.partial] = sc.partial;
       w[A.kvScales] = sc.kvScales;
       w[A.contextSize] = contextSize;
+      w[A.slopes] = this.layout.maxAlibiBias ? sc.slopes : 0;
       rows.forEach((r, i) => {
         w[A.header + 2 * i] = r.sequence;
         w[A.header + 2 * i + 1] = r.position;

@@ -111,8 +111,19 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 300 }), fc.integer(), fc.float({ min: Math.fround(0.01), max: 4, noNaN: true }), (n, seed, s) => {
         const x = dense(seed, n, 30);
-        k.softmax(put(B, x), x.length, s);
+        k.softmax(put(B, x), x.length, s, 0);
         expect(f32(B, x.length)).toEqual(softmaxGgmlRef(x, s));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("softmax with ALiBi: slope · -(distance) added to every scaled score, as ggml_soft_max_ext", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.integer(), fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }), (n, seed, slope) => {
+        const x = dense(seed, n, 30);
+        k.softmax(put(B, x), x.length, 0.25, slope);
+        expect(f32(B, x.length)).toEqual(softmaxGgmlRef(x, 0.25, slope));
       }),
       { numRuns: 300 },
     );

@@ -86,8 +86,9 @@ export function expGgmlRef(x: number): number {
 }
 
 /** ggml_soft_max_f32 + ggml_vec_soft_max_f32 (AVX-512) over x · scale, the KV length padded to 16 with -∞. */
-export function softmaxGgmlRef(x: ArrayLike<number>, scale: number): Float32Array {
-  const w = Float32Array.from(x, (v) => fround(v * scale));
+export function softmaxGgmlRef(x: ArrayLike<number>, scale: number, slope = 0): Float32Array {
+  // ALiBi: ggml adds slope · mask (mask = -distance to the query at n-1) to the scaled score, fused.
+  const w = Float32Array.from(x, (v, i) => (slope ? fround(slope * (i - (x.length - 1)) + fround(v * scale)) : fround(v * scale)));
   const max = w.reduce((m, v) => Math.max(m, v), -Infinity);
   let sum = 0;
   const e = new Float32Array(Math.ceil(w.length / 16) * 16);

@@ -29,7 +29,8 @@ export interface KernelExports {
   rmsNorm(out: number, x: number, weight: number, n: number, eps: number): void;
   ropeNorm(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
   ropeNeox(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
-  softmax(x: number, n: number, scale: number): void;
+  /** slope: ALiBi's per-head slope, 0 for none. */
+  softmax(x: number, n: number, scale: number, slope: number): void;
   swiglu(out: number, gate: number, up: number, n: number): void;
   add(out: number, a: number, b: number, n: number): void;
   scale(out: number, a: number, s: number, n: number): void;
@@ -145,7 +146,7 @@ function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boo
     k.quantizeRowQ8_0(at + 30_000, at + 40_000, floats.byteOffset, floats.length);
     k.matvecQ4_0(at + 50_000, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
     k.matvecQ4_0Unpacked(at + 50_000 + 4 * rows, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
-    k.softmax(floats.byteOffset, 40, 0.7);
+    k.softmax(floats.byteOffset, 40, 0.7, 0);
     return [...new Float32Array(memory.buffer, at + 50_000, 2 * rows), ...floats.subarray(0, 40)];
   });
   return outputs[0].every((v, i) => Object.is(v, outputs[1][i]));
