@@ -1,17 +1,11 @@
 // The Llama forward pass against llama.cpp's own logits (../shared/fixtures/reference, F32 KV cache, flash
 // attention off): teacher-forced, feeding prompt_ids + greedy_ids[:-1] one token at a time and comparing every
 // step's logits at the reference's top-5 ids (and all logits where raw rows exist).
-import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kvTypeByName, Llama, readGguf, type GgufFile } from "@cpu-llm/engine";
+import { readGguf } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
-
-interface Reference {
-  prompt_ids: number[];
-  greedy_ids: number[];
-  top5_per_step: [number, number][][];
-}
+import { singleSequence, teacherForced as teacherForcedOn } from "./helpers/teacherForced.js";
 
 let pool: WorkerPool;
 beforeAll(async () => {
@@ -21,46 +15,7 @@ afterAll(async () => {
   await pool?.close();
 });
 
-/** A model on the pool with a one-sequence cache; run(tokens, pos0) returns every row's logits (n × nVocab). */
-function singleSequence(file: GgufFile, p: WorkerPool, contextSize: number, kv: string, maxBatch?: number) {
-  const llama = Llama.load(file, p, { maxBatch });
-  const cache = llama.createCache({ sequences: 1, contextSize, keyType: kvTypeByName(kv), valueType: kvTypeByName(kv) });
-  const run = (tokens: readonly number[], pos0: number) =>
-    llama.forward(cache, tokens.map((token, i) => ({ token, sequence: 0, position: pos0 + i, logits: true })));
-  return { llama, run, forward: (token: number, pos: number) => run([token], pos) };
-}
-
-/** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
-function teacherForced(model: string, ref: string, kv: "f32" | "f16" = "f32") {
-  const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
-  const llama = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv);
-  const rawPath = fixture("reference", `${ref}.f32`);
-  const raw = fs.existsSync(rawPath) ? new Float32Array(new Uint8Array(fs.readFileSync(rawPath)).buffer) : undefined;
-  const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
-  const steps: number[] = [];
-  const argmaxMisses: number[] = [];
-  let rawMax = 0;
-  let greedyAgree = true;
-  const gaps: number[] = [];
-  ids.forEach((id, pos) => {
-    const logits = llama.forward(id, pos);
-    if (raw) {
-      const row = raw.subarray(pos * logits.length, (pos + 1) * logits.length);
-      for (let i = 0; i < logits.length; i++) rawMax = Math.max(rawMax, Math.abs(logits[i] - row[i]));
-    }
-    const s = pos - (r.prompt_ids.length - 1);
-    if (s < 0) return;
-    steps.push(Math.max(...r.top5_per_step[s].map(([t, l]) => Math.abs(logits[t] - l))));
-    gaps.push(r.top5_per_step[s][0][1] - r.top5_per_step[s][1][1]);
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-    if (best !== r.greedy_ids[s]) {
-      greedyAgree = false;
-      argmaxMisses.push(s);
-    }
-  });
-  return { steps, rawMax: raw ? rawMax : undefined, greedyAgree, gaps, argmaxMisses };
-}
+const teacherForced = (model: string, ref: string, kv: "f32" | "f16" = "f32") => teacherForcedOn(pool, model, ref, kv);
 
 describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 KV cache)", () => {
   it.each([
@@ -117,7 +72,7 @@ describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 K
       const ids = [1, 450, 4996, 17354, 1701, 29916, 29871, 31639, 30383, 30919, 31076, 30214, 263, 931, 403, 407, 261, 378, 290, 300]
         .map((id) => id % (file.tensors.find((t) => t.name === "token_embd.weight")!.dims[1]));
       const batched = singleSequence(file, pool, 64, "f16", 8);
-      const nVocab = batched.llama.hp.nVocab;
+      const nVocab = batched.model.hp.nVocab;
       const rows: Float32Array[] = [];
       for (let pos = 0; pos < ids.length; pos += 8) {
         const chunk = ids.slice(pos, pos + 8);

@@ -59,3 +59,16 @@ export class DisposedError extends Error {
     super(`${what} was disposed: get a new one`);
   }
 }
+
+/** A model file whose keys or tensors do not make the model its architecture says: names the key or tensor. */
+export class ModelFormatError extends Error {
+  override readonly name = "ModelFormatError";
+  constructor(
+    readonly path: string,
+    /** The GGUF key or tensor name at fault, spelled as in the file. */
+    readonly item: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: '${item}' ${reason}`);
+  }
+}

@@ -11,14 +11,18 @@ export { TokenizerError } from "./tokenizer/errors.js";
 export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";
 export { describeModel, type ModelDescription } from "./describeModel.js";
 export { assertSupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";
-export { Llama, llamaHparams, LLAMA_TENSORS, type LlamaHparams, type LlamaOptions, type BatchRow } from "./arch/llama.js";
+export { Transformer, modelHparams, type TransformerOptions } from "./arch/transformer.js";
+export { ARCHITECTURES } from "./arch/registry.js";
+export { readHparams, type Hparams } from "./arch/hparams.js";
+export { TENSOR } from "./arch/tensorNames.js";
+export type { BatchRow } from "./arch/pass.js";
 export { kvTypeByName, KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
 export { loadModel, Model, type LoadOptions } from "./model.js";
 export { Context, type ContextOptions } from "./context.js";
 export { Sequence, chatInput, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./sequence.js";
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
 export {
-  ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, NoFreeSequenceError, SequenceBusyError, DisposedError,
+  ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, NoFreeSequenceError, SequenceBusyError, DisposedError,
 } from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";
 export { ChatTemplate, BUILTIN_TEMPLATES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";

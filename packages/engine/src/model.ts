@@ -2,11 +2,10 @@
 // `model.createContext({ sequences: 4 })` for several conversations decoded together.
 import * as os from "node:os";
 import { KvCache, kvTypeByName, planThreads, readTopology, WorkerPool, type KvCacheType } from "@cpu-llm/kernels";
-import { Llama, llamaHparams } from "./arch/llama.js";
+import { modelHparams, Transformer } from "./arch/transformer.js";
 import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { Context, type ContextOptions } from "./context.js";
-import { DisposedError, UnsupportedArchitectureError } from "./errors.js";
-import { metaString } from "./gguf/metadata.js";
+import { DisposedError } from "./errors.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
 import { planContextSize } from "./runtime/memoryPlan.js";
@@ -47,7 +46,7 @@ export class Model {
   constructor(
     readonly file: GgufFile,
     readonly tokenizer: Tokenizer,
-    private readonly llama: Llama,
+    private readonly transformer: Transformer,
     private readonly pool: WorkerPool,
     private readonly defaults: { readonly contextSize: number; readonly kvCacheType: KvCacheType },
   ) {}
@@ -64,12 +63,12 @@ export class Model {
 
   /** Most rows (tokens of all sequences together) one forward pass takes. */
   get batchSize(): number {
-    return this.llama.maxBatch;
+    return this.transformer.maxBatch;
   }
 
   /** Bytes of KV cache one token of one sequence takes with these key and value types. */
   kvBytesPerToken(cacheTypeK: KvCacheType = this.defaults.kvCacheType, cacheTypeV: KvCacheType = cacheTypeK): number {
-    return KvCache.bytesPerToken({ ...this.llama.cacheShape(), keyType: kvTypeByName(cacheTypeK), valueType: kvTypeByName(cacheTypeV) });
+    return KvCache.bytesPerToken({ ...this.transformer.cacheShape(), keyType: kvTypeByName(cacheTypeK), valueType: kvTypeByName(cacheTypeV) });
   }
 
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[] {
@@ -96,11 +95,11 @@ export class Model {
     const valueType = kvTypeByName(options.cacheTypeV ?? options.kvCacheType ?? "f16");
     const sequences = options.sequences ?? 1;
     const contextSize = planContextSize({
-      bytesPerToken: KvCache.bytesPerToken({ ...this.llama.cacheShape(), keyType, valueType }), sequences, requested: options.contextSize,
-      trained: this.llama.hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: 0,
+      bytesPerToken: KvCache.bytesPerToken({ ...this.transformer.cacheShape(), keyType, valueType }), sequences, requested: options.contextSize,
+      trained: this.transformer.hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: 0,
     });
-    const cache = this.llama.createCache({ sequences, contextSize, keyType, valueType });
-    const context = new Context(this.tokenizer, () => this.chatTemplate, cache, (c) => new Scheduler(this.llama, c));
+    const cache = this.transformer.createCache({ sequences, contextSize, keyType, valueType });
+    const context = new Context(this.tokenizer, () => this.chatTemplate, cache, (c) => new Scheduler(this.transformer, c));
     this.contexts.add(context);
     return context;
   }
@@ -173,24 +172,20 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   let pool: WorkerPool | undefined;
   try {
     const file = readGguf(path);
-    const arch = metaString(file, "general.architecture");
-    if (arch !== "llama") {
-      throw new UnsupportedArchitectureError(`${path}: architecture '${arch}' is not supported yet (supported: llama)`);
-    }
+    const hp = modelHparams(file); // UnsupportedArchitectureError before anything else is read
     const tokenizer = Tokenizer.fromGguf(file);
-    const hp = llamaHparams(file);
     const kvCacheType = options.kvCacheType ?? "f16";
     const kvType = kvTypeByName(kvCacheType);
     const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
     const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 32;
     const contextSize = planContextSize({
-      bytesPerToken: KvCache.bytesPerToken({ nLayer: hp.nLayer, nKvHead: hp.nKvHead, headDim: hp.headDim, keyType: kvType, valueType: kvType }), sequences: 1,
+      bytesPerToken: KvCache.bytesPerToken({ ...hp, keyType: kvType, valueType: kvType }), sequences: 1,
       requested: options.contextSize, trained: hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: weightBytes + scratchBytes,
     });
     pool = await starting;
     options.signal?.throwIfAborted();
-    const llama = Llama.load(file, pool, { onProgress: options.onProgress });
-    return new Model(file, tokenizer, llama, pool, { contextSize, kvCacheType });
+    const transformer = Transformer.load(file, pool, { onProgress: options.onProgress });
+    return new Model(file, tokenizer, transformer, pool, { contextSize, kvCacheType });
   } catch (e) {
     await (pool ?? (await starting.catch(() => undefined)))?.close();
     throw e;

@@ -6,7 +6,8 @@
 // A step runs in its own macrotask (setImmediate): between steps the event loop is free, and every sequence that
 // got its logits has sampled and submitted its next token (microtasks) before the next step gathers rows.
 import type { KvCache } from "@cpu-llm/kernels";
-import type { BatchRow, Llama } from "../arch/llama.js";
+import type { BatchRow } from "../arch/pass.js";
+import type { Transformer } from "../arch/transformer.js";
 
 interface Request {
   readonly sequence: number;
@@ -40,7 +41,7 @@ export class Scheduler {
   readonly stats = { steps: 0, rows: 0 };
 
   constructor(
-    private readonly llama: Llama,
+    private readonly model: Transformer,
     private readonly cache: KvCache,
   ) {}
 
@@ -85,7 +86,7 @@ export class Scheduler {
     const rows: BatchRow[] = [];
     const taken: { request: Request; n: number }[] = [];
     for (const request of order) {
-      const n = Math.min(request.tokens.length - request.done, this.llama.maxBatch - rows.length);
+      const n = Math.min(request.tokens.length - request.done, this.model.maxBatch - rows.length);
       if (n <= 0) break;
       for (let i = request.done; i < request.done + n; i++) {
         const last = i === request.tokens.length - 1;
@@ -95,7 +96,7 @@ export class Scheduler {
     }
     let logits: Float32Array;
     try {
-      logits = this.llama.forward(this.cache, rows);
+      logits = this.model.forward(this.cache, rows);
     } catch (e) {
       for (const { request } of taken) request.reject(e);
       this.queue = this.queue.filter((q) => !taken.some((t) => t.request === q));
@@ -103,7 +104,7 @@ export class Scheduler {
     }
     this.stats.steps++;
     this.stats.rows += rows.length;
-    const nVocab = this.llama.hp.nVocab;
+    const nVocab = this.model.hp.nVocab;
     let row = 0;
     for (const { request, n } of taken) {
       const wanted = request.allLogits ? n : request.done + n === request.tokens.length ? 1 : 0;

@@ -1,0 +1,88 @@
+// A loaded decoder-only model of any registered architecture, and its forward pass over a batch of rows
+// (each a token of some sequence at its own position), reading top to bottom like llama2.c's run.c: embed,
+// the architecture's layers, the output head. Matrices live in the worker pool's arenas, sharded by rows, and
+// every product takes all rows at once; the small per-row work (norms, RoPE, residuals) runs on the main
+// thread's kernels; attention runs where the KV cache lives, each thread on its own KV heads (KvCache).
+import { KvCache, type GgmlTypeTraits, type KvCacheLayout, type WorkerPool } from "@cpu-llm/kernels";
+import type { GgufFile } from "../gguf/readGguf.js";
+import type { Architecture } from "./architecture.js";
+import { loadOutputHead, outputLogits, type OutputHead } from "./blocks/outputHead.js";
+import { TokenEmbedding } from "./blocks/tokenEmbedding.js";
+import { readHparams, type Hparams } from "./hparams.js";
+import { Pass, type BatchRow } from "./pass.js";
+import { architectureOf } from "./registry.js";
+import { TENSOR } from "./tensorNames.js";
+import { Weights } from "./weights.js";
+
+export interface TransformerOptions {
+  /** Most rows one forward pass takes (llama.cpp's n_ubatch): prompt chunks and decoding sequences together. Default 32. */
+  readonly maxBatch?: number;
+  /** Called as the weights are read, with the fraction of weight bytes read so far. */
+  readonly onProgress?: (fraction: number) => void;
+}
+
+/** The hyper-parameters of a file's architecture, as its model will run them (for memory plans before loading). */
+export function modelHparams(file: GgufFile): Hparams {
+  const arch = architectureOf(file);
+  const hp = readHparams(file);
+  return arch.hparams ? arch.hparams(hp, file as GgufFile & { path: string }) : hp;
+}
+
+export class Transformer {
+  private constructor(
+    readonly arch: Architecture,
+    readonly hp: Hparams,
+    private readonly embedding: TokenEmbedding,
+    private readonly layers: readonly unknown[],
+    private readonly head: OutputHead,
+    private readonly pass: Pass,
+  ) {}
+
+  /** Most rows one forward pass takes. */
+  get maxBatch(): number {
+    return this.pass.maxBatch;
+  }
+
+  /** Finds the file's architecture and places its weights in the pool's arenas (each thread reads its own rows). */
+  static load(file: GgufFile, pool: WorkerPool, options: TransformerOptions = {}): Transformer {
+    if (!file.path) throw new Error("Transformer.load needs a GgufFile read from a path");
+    const f = file as GgufFile & { path: string };
+    const arch = architectureOf(f);
+    let hp = modelHparams(f);
+    const maxBatch = options.maxBatch ?? 32;
+    const w = new Weights(f, pool, hp, maxBatch);
+    // Per-pair RoPE frequency divisors stored as a tensor (Llama 3.1's long-context scaling): ggml_rope_ext's
+    // freq_factors, which llama.cpp passes for every architecture whose file has them.
+    if (w.has(TENSOR.rope_freqs)) hp = { ...hp, rope: { ...hp.rope, freqFactors: w.floats(TENSOR.rope_freqs) } };
+    const layers = Array.from({ length: hp.nLayer }, (_, il) => arch.loadLayer(w, il));
+    const head = loadOutputHead(w, { tied: arch.tiedOutput });
+    const pass = new Pass(hp, pool.mainKernelsOf(0), w.mm, w, maxBatch);
+    w.load(options.onProgress);
+    return new Transformer(arch, hp, new TokenEmbedding(f.path, w.tensor(TENSOR.token_embd)), layers, head, pass);
+  }
+
+  /** A KV cache for this model's layers and heads on the same pool, with room for `maxBatch` rows a pass. */
+  createCache(options: { readonly sequences: number; readonly contextSize: number; readonly keyType: GgmlTypeTraits; readonly valueType: GgmlTypeTraits }): KvCache {
+    return new KvCache(this.pass.mm.pool, { ...this.cacheShape(), ...options, maxRows: this.maxBatch });
+  }
+
+  /** What the KV cache of this model stores per token, and how it is read (memory plans multiply KvCache.bytesPerToken by it). */
+  cacheShape(): Pick<KvCacheLayout, "nLayer" | "nHead" | "nKvHead" | "headDim" | "maxAlibiBias"> {
+    const { nLayer, nHead, nKvHead, headDim, maxAlibiBias } = this.hp;
+    return { nLayer, nHead, nKvHead, headDim, maxAlibiBias };
+  }
+
+  /**
+   * Runs a batch of rows through the model: each row's key and value go to its own (sequence, position) cell,
+   * and each row attends to its own sequence's cells up to its position. Returns the logits of the rows that
+   * ask for them, in order (k × nVocab, row-major), valid until the next call.
+   */
+  forward(cache: KvCache, rows: readonly BatchRow[]): Float32Array {
+    const p = this.pass;
+    const { nEmbd } = this.hp;
+    p.begin(cache, rows);
+    rows.forEach((r, i) => this.embedding.row(r.token, p.buf.x.array.subarray(i * nEmbd, (i + 1) * nEmbd)));
+    this.layers.forEach((layer, il) => this.arch.forwardLayer(p, layer, il));
+    return outputLogits(p, this.head);
+  }
+}

@@ -1,0 +1,98 @@
+// Where an architecture's tensors go when a model loads: matrices to the worker pool's arenas, each thread
+// holding (and reading from the file) its own rows; small vectors (norm weights, biases) to the main thread's
+// first arena as float32. A tensor the architecture needs and the file lacks is a ModelFormatError naming it.
+import {
+  MatMul, readFileInto, toFloatOf, type GgmlTypeTraits, type ShardedMatrix, type WorkerPool,
+} from "@cpu-llm/kernels";
+import { ModelFormatError } from "../errors.js";
+import type { GgufFile, GgufTensorInfo } from "../gguf/readGguf.js";
+import type { Hparams } from "./hparams.js";
+import { TENSOR } from "./tensorNames.js";
+
+/** A float32 vector in the main thread's first arena: its offset for kernels, its array for JS. */
+export class Vector {
+  readonly array: Float32Array;
+  constructor(
+    memory: WebAssembly.Memory,
+    readonly at: number,
+    n: number,
+  ) {
+    this.array = new Float32Array(memory.buffer, at, n);
+  }
+}
+
+export class Weights {
+  readonly mm: MatMul;
+  private readonly reads: { m: ShardedMatrix; position: number }[] = [];
+
+  constructor(
+    readonly file: GgufFile & { path: string },
+    readonly pool: WorkerPool,
+    readonly hp: Hparams,
+    maxBatch: number,
+  ) {
+    // Every matrix in the file but the token embedding (rows of which are read one at a time, unless it
+    // doubles as the output) is planned at once, so each thread's arenas are sized before the first is placed.
+    const tied = !this.has(TENSOR.output);
+    const matrices = file.tensors.filter((t) => t.dims.length === 2 && (t.name !== TENSOR.token_embd || tied)).map(matrixShape);
+    const most = (f: (m: { rows: number; cols: number }) => number) => Math.max(hp.nEmbd, ...matrices.map(f));
+    this.mm = new MatMul(pool, { maxCols: most((m) => m.cols), maxRows: most((m) => m.rows), maxBatch });
+    this.mm.reserve(matrices);
+  }
+
+  has(name: string): boolean {
+    return this.file.tensors.some((t) => t.name === name);
+  }
+
+  tensor(name: string): GgufTensorInfo {
+    const t = this.file.tensors.find((x) => x.name === name);
+    if (!t) throw new ModelFormatError(this.file.path, name, "is missing: this architecture needs it");
+    return t;
+  }
+
+  /** A matrix placed in the pool's arenas (its bytes are read by load()). */
+  matrix(name: string, shape?: { rows: number; cols: number }): ShardedMatrix {
+    const t = this.tensor(name);
+    const { rows, cols } = matrixShape(t);
+    if (shape && (rows !== shape.rows || cols !== shape.cols)) {
+      throw new ModelFormatError(this.file.path, name, `is ${rows}×${cols}, expected ${shape.rows}×${shape.cols}`);
+    }
+    const m = this.mm.alloc(t.type, rows, cols);
+    this.reads.push({ m, position: t.fileOffset });
+    return m;
+  }
+
+  /** A vector of `n` float32s in the main arena (uninitialised). */
+  scratch(n: number): Vector {
+    const main = this.pool.arenasOf(0)[0];
+    return new Vector(main.memory, main.alloc(n * 4), n);
+  }
+
+  /** A tensor read now and converted to float32 in the main arena (norm weights, biases); its offset. */
+  vector(name: string, length?: number): number {
+    const t = this.tensor(name);
+    if (length !== undefined && t.nElements !== length) throw new ModelFormatError(this.file.path, name, `has ${t.nElements} values, expected ${length}`);
+    const v = this.scratch(t.nElements);
+    v.array.set(this.floats(name));
+    return v.at;
+  }
+
+  /** A tensor's values as float32, read now (small tensors: rope_freqs, norms). */
+  floats(name: string): Float32Array {
+    const t = this.tensor(name);
+    const out = new Float32Array(t.nElements);
+    const raw = new Uint8Array(t.nBytes);
+    readFileInto(this.file.path, raw, t.fileOffset);
+    toFloatOf(t.type, t.name)(out, 0, raw, 0, t.nElements);
+    return out;
+  }
+
+  /** Reads every placed matrix's rows, each thread its own shard. */
+  load(onProgress?: (fraction: number) => void): void {
+    this.mm.load(this.file.path, this.reads, onProgress);
+  }
+}
+
+function matrixShape(t: GgufTensorInfo): { type: GgmlTypeTraits; rows: number; cols: number } {
+  return { type: t.type, rows: t.dims[1] ?? 1, cols: t.dims[0] };
+}

@@ -1,0 +1,55 @@
+// Teacher-forced comparison with llama.cpp's reference outputs (../shared/fixtures/reference): feeds
+// prompt_ids + greedy_ids[:-1] one token at a time and compares every step's logits at the reference's top-5
+// ids (and all logits where raw rows exist).
+import * as fs from "node:fs";
+import { kvTypeByName, readGguf, Transformer, type GgufFile } from "@cpu-llm/engine";
+import type { WorkerPool } from "@cpu-llm/kernels";
+import { fixture } from "./fixtures.js";
+
+interface Reference {
+  prompt_ids: number[];
+  greedy_ids: number[];
+  top5_per_step: [number, number][][];
+}
+
+/** A model on the pool with a one-sequence cache; run(tokens, pos0) returns every row's logits (n × nVocab). */
+export function singleSequence(file: GgufFile, p: WorkerPool, contextSize: number, kv: string, maxBatch?: number) {
+  const model = Transformer.load(file, p, { maxBatch });
+  const cache = model.createCache({ sequences: 1, contextSize, keyType: kvTypeByName(kv), valueType: kvTypeByName(kv) });
+  const run = (tokens: readonly number[], pos0: number) =>
+    model.forward(cache, tokens.map((token, i) => ({ token, sequence: 0, position: pos0 + i, logits: true })));
+  return { model, run, forward: (token: number, pos: number) => run([token], pos) };
+}
+
+/** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
+export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: "f32" | "f16" = "f32") {
+  const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
+  const run = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv);
+  const rawPath = fixture("reference", `${ref}.f32`);
+  const raw = fs.existsSync(rawPath) ? new Float32Array(new Uint8Array(fs.readFileSync(rawPath)).buffer) : undefined;
+  const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
+  const steps: number[] = [];
+  const argmaxMisses: number[] = [];
+  let rawMax = 0;
+  let greedyAgree = true;
+  const gaps: number[] = [];
+  ids.forEach((id, pos) => {
+    const logits = run.forward(id, pos);
+    if (raw) {
+      const row = raw.subarray(pos * logits.length, (pos + 1) * logits.length);
+      for (let i = 0; i < logits.length; i++) rawMax = Math.max(rawMax, Math.abs(logits[i] - row[i]));
+    }
+    const s = pos - (r.prompt_ids.length - 1);
+    if (s < 0) return;
+    steps.push(Math.max(...r.top5_per_step[s].map(([t, l]) => Math.abs(logits[t] - l))));
+    gaps.push(r.top5_per_step[s][0][1] - r.top5_per_step[s][1][1]);
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    if (best !== r.greedy_ids[s]) {
+      greedyAgree = false;
+      argmaxMisses.push(s);
+    }
+  });
+  return { steps, rawMax: raw ? rawMax : undefined, greedyAgree, gaps, argmaxMisses };
+}
+
