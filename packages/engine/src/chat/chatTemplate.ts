@@ -25,6 +25,11 @@ export const BUILTIN_TEMPLATES: Readonly<Record<string, string>> = {
   deepseek:
     "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}{% elif message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}" +
     "{% else %}{{ '<｜Assistant｜>' + message['content'] + eos_token }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<｜Assistant｜>' }}{% endif %}",
+  // Baichuan2-Chat (generation_utils.py build_chat_input): the system text, then each turn behind its role
+  // token, user_token_id 195 = <reserved_106> and assistant_token_id 196 = <reserved_107>, no separators.
+  baichuan:
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}{% elif message['role'] == 'user' %}{{ '<reserved_106>' + message['content'] }}" +
+    "{% else %}{{ '<reserved_107>' + message['content'] }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<reserved_107>' }}{% endif %}",
 };
 
 /** The built-in template a vocabulary looks made for: by its special tokens, else Llama 2's. */
@@ -33,6 +38,7 @@ export function builtinTemplateFor(tokenizer: Tokenizer): string {
   if (has("<|start_header_id|>")) return "llama3";
   if (has("<|im_start|>")) return "chatml";
   if (has("<｜User｜>")) return "deepseek";
+  if (has("<reserved_106>") && has("<reserved_107>")) return "baichuan";
   return "llama2";
 }
 
@@ -44,6 +50,8 @@ export class ChatTemplate {
     readonly source: string,
     private readonly bosToken: string,
     private readonly eosToken: string,
+    /** Whether the vocabulary adds BOS / EOS itself when tokenizing (then the rendering drops its own). */
+    private readonly adds: { readonly bos?: boolean; readonly eos?: boolean } = {},
   ) {
     this.template = new Template(BUILTIN_TEMPLATES[source] ?? source);
   }
@@ -51,10 +59,20 @@ export class ChatTemplate {
   static fromGguf(file: GgufFile, tokenizer: Tokenizer): ChatTemplate {
     const v = tokenizer.vocab;
     const text = (id: number) => (id >= 0 ? v.tokens[id] : "");
-    return new ChatTemplate(metaString(file, "tokenizer.chat_template") ?? builtinTemplateFor(tokenizer), text(v.bos), text(v.eos));
+    return new ChatTemplate(metaString(file, "tokenizer.chat_template") ?? builtinTemplateFor(tokenizer), text(v.bos), text(v.eos), { bos: v.addBos, eos: v.addEos });
   }
 
-  render(messages: readonly ChatMessage[], addGenerationPrompt = true): string {
-    return this.template.render({ messages, bos_token: this.bosToken, eos_token: this.eosToken, add_generation_prompt: addGenerationPrompt });
+  /**
+   * The prompt for a conversation, as llama-server renders it (common/chat.cpp): `enable_thinking` is set
+   * (true unless `enableThinking` is false: the R1 templates close the think block at once without it), and a
+   * BOS at the start (EOS at the end) is dropped when the vocabulary adds its own, so it is not doubled.
+   */
+  render(messages: readonly ChatMessage[], addGenerationPrompt = true, options: { readonly enableThinking?: boolean } = {}): string {
+    let text = this.template.render({
+      messages, bos_token: this.bosToken, eos_token: this.eosToken, add_generation_prompt: addGenerationPrompt, enable_thinking: options.enableThinking ?? true,
+    });
+    if (this.adds.bos && this.bosToken && text.startsWith(this.bosToken)) text = text.slice(this.bosToken.length);
+    if (this.adds.eos && this.eosToken && text.endsWith(this.eosToken)) text = text.slice(0, -this.eosToken.length);
+    return text;
   }
 }
