@@ -84,6 +84,28 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it.each([
+    ["qwen2", "tiny", "blk.0.attn_q.bias"],
+    ["baichuan", "tiny", "output.weight"],
+    ["baichuan", "tiny-alibi", "blk.39.ffn_down.weight"],
+  ])("synth --arch %s --preset %s writes a model that run generates with", (arch, preset, tensor) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-synth-"));
+    const file = path.join(dir, `${arch}.gguf`);
+    expect(run("synth", "--arch", arch, "--preset", preset, "--type", "q4_0", "-o", file).status).toBe(0);
+    const g = readGguf(file);
+    expect(g.metadata.get("general.architecture")?.value).toBe(arch);
+    expect(g.tensors.some((t) => t.name === tensor)).toBe(true);
+    const r = run("run", file, "-p", "hi", "-n", "6", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).ids).toHaveLength(6);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("synth names the architectures and presets it knows", () => {
+    expect(run("synth", "--arch", "gpt2", "--preset", "7b", "-o", "/tmp/x.gguf").stderr).toMatch(/--arch must be one of llama, qwen2, baichuan, got 'gpt2'/);
+    expect(run("synth", "--arch", "baichuan", "--preset", "1b", "-o", "/tmp/x.gguf").stderr).toMatch(/--preset for baichuan must be one of 7b, 13b, tiny, tiny-alibi/);
+  });
+
   it("system --json reports the machine as one JSON line", () => {
     const r = run("system", "--json");
     expect(r.status, r.stderr).toBe(0);

@@ -10,7 +10,7 @@ import {
   ContextOverflowError, DisposedError, loadModel, NoFreeSequenceError, SequenceBusyError, type CompletionChunk, type CompletionOptions,
   type CompletionResult, type Context, type ContextOptions, type KvCacheType, type Model, type Sequence,
 } from "@cpu-llm/engine";
-import { writeSynthLlama } from "../packages/engine/src/synth.js";
+import { writeSynth } from "../packages/engine/src/synth.js";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
 
 async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
@@ -224,7 +224,7 @@ describe("contexts and sequences with a Q8_0 cache (synthetic tiny Llama, Q8_0 w
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-seq-"));
-    writeSynthLlama(path.join(dir, "tiny.gguf"), "tiny", "q8_0");
+    writeSynth(path.join(dir, "tiny.gguf"), "llama", "tiny", "q8_0");
     model = await loadModel(path.join(dir, "tiny.gguf"), { threads: 2, contextSize: 64 });
   });
   afterAll(async () => {

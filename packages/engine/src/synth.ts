@@ -6,8 +6,10 @@ import { f32ToF16, ggmlTypeByName } from "@cpu-llm/kernels";
 import { kv, writeGgufFile, type GgufTensorSpec } from "./gguf/writeGguf.js";
 import type { GgufKv } from "./gguf/values.js";
 
-export interface LlamaShape {
+export interface SynthShape {
   readonly name: string;
+  /** `general.architecture`, and the prefix of its keys. */
+  readonly arch: "llama" | "qwen2" | "baichuan";
   readonly nEmbd: number;
   readonly nLayer: number;
   readonly nHead: number;
@@ -16,15 +18,33 @@ export interface LlamaShape {
   readonly nVocab: number;
   readonly nCtx: number;
   readonly ropeBase: number;
+  readonly eps: number;
   /** Output projection shared with the token embedding (no output.weight), as Llama 3.2 1B/3B. */
   readonly tied?: boolean;
+  /** Biases on the Q, K and V projections (Qwen2). */
+  readonly qkvBias?: boolean;
 }
 
-export const LLAMA_PRESETS: Readonly<Record<string, LlamaShape>> = {
-  "1b": { name: "synthetic Llama-3.2-1B shape", nEmbd: 2048, nLayer: 16, nHead: 32, nKvHead: 8, nFf: 8192, nVocab: 128256, nCtx: 131072, ropeBase: 500000, tied: true },
-  "8b": { name: "synthetic Llama-3-8B shape", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 8, nFf: 14336, nVocab: 128256, nCtx: 8192, ropeBase: 500000 },
-  // Heads of 32: the smallest a Q8_0 KV cache takes.
-  tiny: { name: "synthetic tiny Llama", nEmbd: 128, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000 },
+/** Presets by architecture, then by name: real models' shapes (from their config.json). */
+export const SYNTH_PRESETS: Readonly<Record<SynthShape["arch"], Readonly<Record<string, SynthShape>>>> = {
+  llama: {
+    "1b": { name: "synthetic Llama-3.2-1B shape", arch: "llama", nEmbd: 2048, nLayer: 16, nHead: 32, nKvHead: 8, nFf: 8192, nVocab: 128256, nCtx: 131072, ropeBase: 500000, eps: 1e-5, tied: true },
+    "8b": { name: "synthetic Llama-3-8B shape", arch: "llama", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 8, nFf: 14336, nVocab: 128256, nCtx: 8192, ropeBase: 500000, eps: 1e-5 },
+    // Heads of 32: the smallest a Q8_0 KV cache takes.
+    tiny: { name: "synthetic tiny Llama", arch: "llama", nEmbd: 128, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000, eps: 1e-5 },
+  },
+  qwen2: {
+    "1.5b": { name: "synthetic DeepSeek-R1-Distill-Qwen-1.5B shape", arch: "qwen2", nEmbd: 1536, nLayer: 28, nHead: 12, nKvHead: 2, nFf: 8960, nVocab: 151936, nCtx: 131072, ropeBase: 10000, eps: 1e-6, qkvBias: true },
+    "7b": { name: "synthetic DeepSeek-R1-Distill-Qwen-7B shape", arch: "qwen2", nEmbd: 3584, nLayer: 28, nHead: 28, nKvHead: 4, nFf: 18944, nVocab: 152064, nCtx: 131072, ropeBase: 10000, eps: 1e-6, qkvBias: true },
+    tiny: { name: "synthetic tiny Qwen2", arch: "qwen2", nEmbd: 128, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000, eps: 1e-6, qkvBias: true, tied: true },
+  },
+  // llama.cpp picks Baichuan's positions by layer count: 32 → RoPE (7B), 40 → ALiBi (13B).
+  baichuan: {
+    "7b": { name: "synthetic Baichuan2-7B shape", arch: "baichuan", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 32, nFf: 11008, nVocab: 125696, nCtx: 4096, ropeBase: 10000, eps: 1e-6 },
+    "13b": { name: "synthetic Baichuan2-13B shape (ALiBi)", arch: "baichuan", nEmbd: 5120, nLayer: 40, nHead: 40, nKvHead: 40, nFf: 13696, nVocab: 125696, nCtx: 4096, ropeBase: 10000, eps: 1e-6 },
+    tiny: { name: "synthetic tiny Baichuan (RoPE)", arch: "baichuan", nEmbd: 128, nLayer: 32, nHead: 4, nKvHead: 4, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000, eps: 1e-6 },
+    "tiny-alibi": { name: "synthetic tiny Baichuan (ALiBi)", arch: "baichuan", nEmbd: 128, nLayer: 40, nHead: 4, nKvHead: 4, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000, eps: 1e-6 },
+  },
 };
 
 /** xorshift32 over a whole buffer: fast random bytes, reproducible from the seed. */
@@ -53,7 +73,7 @@ function randomQuantized(type: string, rows: number, cols: number, seed: number)
   return bytes;
 }
 
-export function synthLlamaSpec(shape: LlamaShape, type: "q4_0" | "q8_0"): { metadata: GgufKv[]; tensors: GgufTensorSpec[] } {
+export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata: GgufKv[]; tensors: GgufTensorSpec[] } {
   const headDim = shape.nEmbd / shape.nHead;
   const kvDim = shape.nKvHead * headDim;
   let seed = 1;
@@ -62,6 +82,7 @@ export function synthLlamaSpec(shape: LlamaShape, type: "q4_0" | "q8_0"): { meta
     return { name, type, dims: [cols, rows], raw: () => randomQuantized(type, rows, cols, s) };
   };
   const ones = (name: string, n: number): GgufTensorSpec => ({ name, type: "f32", dims: [n], data: () => new Float32Array(n).fill(1) });
+  const bias = (name: string, n: number): GgufTensorSpec => ({ name, type: "f32", dims: [n], data: () => Float32Array.from({ length: n }, (_, i) => ((i * 37) % 17) / 170 - 0.05) });
   const tensors: GgufTensorSpec[] = [matrix("token_embd.weight", shape.nEmbd, shape.nVocab)];
   for (let l = 0; l < shape.nLayer; l++) {
     tensors.push(
@@ -69,6 +90,7 @@ export function synthLlamaSpec(shape: LlamaShape, type: "q4_0" | "q8_0"): { meta
       matrix(`blk.${l}.attn_q.weight`, shape.nEmbd, shape.nEmbd),
       matrix(`blk.${l}.attn_k.weight`, shape.nEmbd, kvDim),
       matrix(`blk.${l}.attn_v.weight`, shape.nEmbd, kvDim),
+      ...(shape.qkvBias ? [bias(`blk.${l}.attn_q.bias`, shape.nEmbd), bias(`blk.${l}.attn_k.bias`, kvDim), bias(`blk.${l}.attn_v.bias`, kvDim)] : []),
       matrix(`blk.${l}.attn_output.weight`, shape.nEmbd, shape.nEmbd),
       ones(`blk.${l}.ffn_norm.weight`, shape.nEmbd),
       matrix(`blk.${l}.ffn_gate.weight`, shape.nEmbd, shape.nFf),
@@ -82,20 +104,21 @@ export function synthLlamaSpec(shape: LlamaShape, type: "q4_0" | "q8_0"): { meta
   const tokens = ["<unk>", "<s>", "</s>", ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`)];
   while (tokens.length < shape.nVocab) tokens.push(`▁t${tokens.length.toString(36)}`);
   const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
+  const a = shape.arch;
   const metadata = [
-    kv.string("general.architecture", "llama"),
+    kv.string("general.architecture", a),
     kv.string("general.name", shape.name),
     kv.u32("general.file_type", type === "q4_0" ? 2 : 7),
-    kv.u32("llama.context_length", shape.nCtx),
-    kv.u32("llama.embedding_length", shape.nEmbd),
-    kv.u32("llama.block_count", shape.nLayer),
-    kv.u32("llama.feed_forward_length", shape.nFf),
-    kv.u32("llama.attention.head_count", shape.nHead),
-    kv.u32("llama.attention.head_count_kv", shape.nKvHead),
-    kv.u32("llama.rope.dimension_count", headDim),
-    kv.f32("llama.rope.freq_base", shape.ropeBase),
-    kv.f32("llama.attention.layer_norm_rms_epsilon", 1e-5),
-    kv.u32("llama.vocab_size", shape.nVocab),
+    kv.u32(`${a}.context_length`, shape.nCtx),
+    kv.u32(`${a}.embedding_length`, shape.nEmbd),
+    kv.u32(`${a}.block_count`, shape.nLayer),
+    kv.u32(`${a}.feed_forward_length`, shape.nFf),
+    kv.u32(`${a}.attention.head_count`, shape.nHead),
+    kv.u32(`${a}.attention.head_count_kv`, shape.nKvHead),
+    kv.u32(`${a}.rope.dimension_count`, headDim),
+    kv.f32(`${a}.rope.freq_base`, shape.ropeBase),
+    kv.f32(`${a}.attention.layer_norm_rms_epsilon`, shape.eps),
+    kv.u32(`${a}.vocab_size`, shape.nVocab),
     kv.string("tokenizer.ggml.model", "llama"),
     kv.string("tokenizer.ggml.pre", "default"),
     kv.strings("tokenizer.ggml.tokens", tokens),
@@ -108,8 +131,11 @@ export function synthLlamaSpec(shape: LlamaShape, type: "q4_0" | "q8_0"): { meta
   return { metadata, tensors };
 }
 
-export function writeSynthLlama(path: string, preset: string, type: "q4_0" | "q8_0"): void {
-  const shape = LLAMA_PRESETS[preset];
-  if (!shape || !Object.hasOwn(LLAMA_PRESETS, preset)) throw new Error(`unknown preset '${preset}' (presets: ${Object.keys(LLAMA_PRESETS).join(", ")})`);
-  writeGgufFile(path, synthLlamaSpec(shape, type));
+/** Writes a preset's model; an Error naming the known architectures or presets otherwise. */
+export function writeSynth(path: string, arch: string, preset: string, type: "q4_0" | "q8_0"): SynthShape {
+  const presets = Object.hasOwn(SYNTH_PRESETS, arch) ? SYNTH_PRESETS[arch as SynthShape["arch"]] : undefined;
+  if (!presets) throw new Error(`unknown architecture '${arch}' (synth writes ${Object.keys(SYNTH_PRESETS).join(", ")})`);
+  if (!Object.hasOwn(presets, preset)) throw new Error(`unknown ${arch} preset '${preset}' (presets: ${Object.keys(presets).join(", ")})`);
+  writeGgufFile(path, synthSpec(presets[preset], type));
+  return presets[preset];
 }
