@@ -35,6 +35,8 @@ export interface AttentionShape {
   readonly scale: number;
   /** ALiBi: a slope per query head (Baichuan 13B), added as slope · -(distance) to its scores; none when absent. */
   readonly slopes?: Float32Array;
+  /** Values per head, and so outputs per query head (MLA: the latent's width); headDim when absent. */
+  readonly valueDim?: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export function alibiSlopes(nHead: number, maxBias: number): Float32Array {
 }
 
 /**
- * out (nHead × headDim floats) = attention of q (nHead × headDim floats) over K and V, for the query heads of
+ * out (nHead × valueDim floats) = attention of q (nHead × headDim floats) over K and V, for the query heads of
  * KV heads [g0, g1) (all by default): threads splitting the heads write disjoint parts of out.
  */
 export function attend(
@@ -58,6 +60,7 @@ export function attend(
   g0 = 0, g1 = shape.nKvHead,
 ): void {
   const { nHead, nKvHead, headDim, nPos, scale, slopes } = shape;
+  const valueDim = shape.valueDim ?? headDim;
   const group = nHead / nKvHead;
   const kernels = k as unknown as Record<string, (...a: number[]) => number>;
   for (let g = g0; g < g1; g++) {
@@ -78,10 +81,10 @@ export function attend(
     for (let i = 0; i < group; i++) k.softmax(scores + i * nPos * 4, nPos, scale, slopes ? slopes[h0 + i] : 0);
     const vv = values.offset + g * values.headBytes;
     if (values.type.accumulateGroup) {
-      kernels[values.type.accumulateGroup](out + h0 * headDim * 4, scores, vv, values.rowBytes, nPos, headDim, group);
+      kernels[values.type.accumulateGroup](out + h0 * valueDim * 4, scores, vv, values.rowBytes, nPos, valueDim, group);
     } else {
       for (let i = 0; i < group; i++) {
-        kernels[values.type.accumulateRows!](out + (h0 + i) * headDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, headDim);
+        kernels[values.type.accumulateRows!](out + (h0 + i) * valueDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, valueDim);
       }
     }
   }
@@ -97,8 +100,10 @@ export const ATTENTION_ROWS = {
   valueType: 10, qIn: 11, kIn: 12, vIn: 13, out: 14, query: 15, queryScales: 16, scores: 17, partial: 18, kvScales: 19, contextSize: 20,
   /** Offset of one ALiBi slope per query head (floats), 0 for none. */
   slopes: 21,
+  /** Values per head; 1 in `valuesInKeys` when the values are the first valueDim elements of each key (MLA). */
+  valueDim: 22, valuesInKeys: 23,
   /** Words before the per-row pairs. */
-  header: 22,
+  header: 24,
 } as const;
 
 /**
@@ -124,19 +129,20 @@ export function runAttentionRows(k: KernelExports, memory: WebAssembly.Memory, a
   };
   const keys = side(A.keyType, A.keys, A.keyHeadBytes);
   const values = side(A.valueType, A.values, A.valueHeadBytes);
+  const valueDim = w[A.valueDim];
   const qDim = nHead * headDim;
   const kvDim = nKvHead * headDim;
   for (let i = 0; i < n; i++) {
     const cell = rows[2 * i] * ctx + rows[2 * i + 1];
     keys.convert(keys.offset + cell * keys.rowBytes, u(A.kvScales), u(A.kIn) + i * kvDim * 4, kvDim);
-    values.convert(values.offset + cell * values.rowBytes, u(A.kvScales), u(A.vIn) + i * kvDim * 4, kvDim);
+    if (!w[A.valuesInKeys]) values.convert(values.offset + cell * values.rowBytes, u(A.kvScales), u(A.vIn) + i * nKvHead * valueDim * 4, nKvHead * valueDim);
   }
   const scratch = { query: u(A.query), queryScales: u(A.queryScales), scores: u(A.scores), partial: u(A.partial) };
   const slopes = u(A.slopes) ? new Float32Array(memory.buffer, u(A.slopes), nHead) : undefined;
   const cells = (s: typeof keys, first: number): KvTensor => ({ type: s.type, offset: s.offset + first * s.rowBytes, rowBytes: s.rowBytes, headBytes: s.headBytes });
   for (let i = 0; i < n; i++) {
     const first = rows[2 * i] * ctx;
-    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale, slopes };
-    attend(k, u(A.out) + i * qDim * 4, u(A.qIn) + i * qDim * 4, shape, cells(keys, first), cells(values, first), scratch);
+    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale, slopes, valueDim };
+    attend(k, u(A.out) + i * nHead * valueDim * 4, u(A.qIn) + i * qDim * 4, shape, cells(keys, first), cells(values, first), scratch);
   }
 }

@@ -42,7 +42,7 @@ export {
   vecDotQ4_0Q8_0UnpackedRef, vecDotQ8_0Q8_0LanesRef, rotatePairRef,
 } from "./reference/ggmlOrder.js";
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
-export { ropeCache, type RopeParams } from "./ropeCache.js";
+export { ropeCache, yarnCorrDims, type RopeParams, type YarnParams } from "./ropeCache.js";
 export {
   attend, alibiSlopes, runAttentionRows, ATTENTION_ROWS, type KvTensor, type AttentionScratch, type AttentionShape,
 } from "./attention.js";

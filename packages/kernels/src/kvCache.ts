@@ -38,6 +38,15 @@ export interface KvCacheLayout {
   readonly maxRows: number;
   /** ALiBi's maximum bias (llama.cpp's f_max_alibi_bias, 8 for Baichuan 13B): attention adds per-head slopes · -(distance). 0 or absent: none. */
   readonly maxAlibiBias?: number;
+  /** Values per KV head (headDim when absent). */
+  readonly valueDim?: number;
+  /**
+   * The values are the first valueDim elements of each key, and are not stored apart (MLA with absorption: the
+   * key is [latent, RoPE part] and the value is the latent). Keys and values then share one type.
+   */
+  readonly valuesInKeys?: boolean;
+  /** Scale of the scores before softmax; 1/sqrt(headDim) when absent. */
+  readonly scale?: number;
 }
 
 /** One row of a batch: the sequence it belongs to and its position there (its key and value go to that cell). */
@@ -94,16 +103,21 @@ export class KvCache {
     for (const t of [keyType, valueType]) {
       if (headDim % t.blockSize !== 0) throw new RangeError(`KV cache type ${t.name} needs a head size that is a multiple of ${t.blockSize} (this model: ${headDim})`);
     }
+    const valueDim = layout.valueDim ?? headDim;
+    if (layout.valuesInKeys && (valueType !== keyType || valueDim > headDim)) throw new RangeError("values read from the keys need the keys' type and at most their width");
+    if (valueDim % valueType.blockSize !== 0) throw new RangeError(`KV cache type ${valueType.name} needs a value size that is a multiple of ${valueType.blockSize} (this model: ${valueDim})`);
     this.keyHeadBytes = headBytes(keyType, headDim);
-    this.valueHeadBytes = headBytes(valueType, headDim);
+    // Values inside the keys are strided like keys.
+    this.valueHeadBytes = layout.valuesInKeys ? this.keyHeadBytes : headBytes(valueType, valueDim);
     const splits = splitRows(nKvHead, pool.threads);
     for (const [g0, g1] of splits) this.layerBytes(g0, g1); // checks every thread's share before any is allocated
     this.shards = splits.flatMap(([g0, g1], thread) => (g1 > g0 ? [this.place(thread, g0, g1)] : []));
   }
 
   /** Bytes of keys and values one token takes across all layers: the one figure memory plans use. */
-  static bytesPerToken(layout: Pick<KvCacheLayout, "nLayer" | "nKvHead" | "headDim" | "keyType" | "valueType">): number {
-    return layout.nLayer * layout.nKvHead * (headBytes(layout.keyType, layout.headDim) + headBytes(layout.valueType, layout.headDim));
+  static bytesPerToken(layout: Pick<KvCacheLayout, "nLayer" | "nKvHead" | "headDim" | "keyType" | "valueType" | "valueDim" | "valuesInKeys">): number {
+    const values = layout.valuesInKeys ? 0 : headBytes(layout.valueType, layout.valueDim ?? layout.headDim);
+    return layout.nLayer * layout.nKvHead * (headBytes(layout.keyType, layout.headDim) + values);
   }
 
   /** Bytes the cache takes with its scratch, over all threads. */
@@ -115,7 +129,8 @@ export class KvCache {
   private layerBytes(g0: number, g1: number): { keyRegion: number; valueRegion: number; room: number } {
     const { contextSize, sequences } = this.layout;
     const cells = sequences * contextSize;
-    const [keyRegion, valueRegion] = [align64(cells * (g1 - g0) * this.keyHeadBytes), align64(cells * (g1 - g0) * this.valueHeadBytes)];
+    const values = this.layout.valuesInKeys ? 0 : cells * (g1 - g0) * this.valueHeadBytes;
+    const [keyRegion, valueRegion] = [align64(cells * (g1 - g0) * this.keyHeadBytes), align64(values)];
     const room = ARENA_ROOM - this.scratchBytes(g1 - g0);
     if (keyRegion + valueRegion > room) {
       throw new RangeError(
@@ -144,28 +159,31 @@ export class KvCache {
     const layers = Array.from({ length: nLayer }, (_, l) => {
       const slot = Math.floor(l / perArena);
       const arena = arenas[slot].arena;
-      return { slot, keys: arena.alloc(keyRegion), values: arena.alloc(valueRegion) };
+      const keys = arena.alloc(keyRegion);
+      return { slot, keys, values: this.layout.valuesInKeys ? keys : arena.alloc(valueRegion) };
     });
     return { thread, g0, g1, arenas, layers };
   }
 
   private scratchBytes(nKv: number): number {
     const { nHead, nKvHead, headDim, contextSize, maxRows } = this.layout;
+    const valueDim = this.layout.valueDim ?? headDim;
     const heads = (nKv * nHead) / nKvHead;
-    const sizes = [(ATTENTION_ROWS.header + 2 * maxRows) * 4, maxRows * heads * headDim * 4, maxRows * nKv * headDim * 4, maxRows * nKv * headDim * 4,
-      maxRows * heads * headDim * 4, heads * headDim * 4, heads * headDim + 64, heads * contextSize * 4, heads * 16 + 64, nKv * headDim + 64, heads * 4];
+    const sizes = [(ATTENTION_ROWS.header + 2 * maxRows) * 4, maxRows * heads * headDim * 4, maxRows * nKv * headDim * 4, maxRows * nKv * valueDim * 4,
+      maxRows * heads * valueDim * 4, heads * headDim * 4, heads * headDim + 64, heads * contextSize * 4, heads * 16 + 64, nKv * headDim + 64, heads * 4];
     return sizes.reduce((n, b) => n + align64(b), 0) + 64;
   }
 
   private allocScratch(arena: Arena, nKv: number): ShardScratch {
     const { nHead, nKvHead, headDim, contextSize, maxRows } = this.layout;
+    const valueDim = this.layout.valueDim ?? headDim;
     const heads = (nKv * nHead) / nKvHead;
     return {
       job: arena.alloc((ATTENTION_ROWS.header + 2 * maxRows) * 4),
       qIn: arena.alloc(maxRows * heads * headDim * 4),
       kIn: arena.alloc(maxRows * nKv * headDim * 4),
-      vIn: arena.alloc(maxRows * nKv * headDim * 4),
-      out: arena.alloc(maxRows * heads * headDim * 4),
+      vIn: arena.alloc(maxRows * nKv * valueDim * 4),
+      out: arena.alloc(maxRows * heads * valueDim * 4),
       query: arena.alloc(heads * headDim * 4),
       queryScales: arena.alloc(heads * headDim + 64),
       scores: arena.alloc(heads * contextSize * 4),
@@ -176,15 +194,17 @@ export class KvCache {
   }
 
   /**
-   * One layer's attention for a batch: appends row i's key k[i] and value v[i] (nKvHead·headDim floats each) at
-   * its (sequence, position) cell, then writes to out[i] (nHead·headDim floats) the attention of query q[i] over
-   * cells [0, position] of its sequence. Every thread appends and attends for its own KV heads, all at once.
+   * One layer's attention for a batch: appends row i's key k[i] (nKvHead·headDim floats) and value v[i]
+   * (nKvHead·valueDim floats; unused when the values are in the keys) at its (sequence, position) cell, then
+   * writes to out[i] (nHead·valueDim floats) the attention of query q[i] (nHead·headDim floats) over cells
+   * [0, position] of its sequence. Every thread appends and attends for its own KV heads, all at once.
    */
   attend(layer: number, rows: readonly AttentionRow[], q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array): void {
     const { nHead, nKvHead, headDim, contextSize, sequences, maxRows } = this.layout;
+    const valueDim = this.layout.valueDim ?? headDim;
     const n = rows.length;
     const group = nHead / nKvHead;
-    const [qDim, kvDim] = [nHead * headDim, nKvHead * headDim];
+    const [qDim, kvDim, vDim, outDim] = [nHead * headDim, nKvHead * headDim, nKvHead * valueDim, nHead * valueDim];
     if (n < 1 || n > maxRows) throw new RangeError(`an attention batch holds 1 to ${maxRows} rows, got ${n}`);
     for (const r of rows) {
       if (!(r.sequence >= 0 && r.sequence < sequences && r.position >= 0 && r.position < contextSize)) {
@@ -197,20 +217,20 @@ export class KvCache {
       const L = s.layers[layer];
       const { arena, scratch: sc } = s.arenas[L.slot];
       const [h0, h1] = [s.g0 * group, s.g1 * group];
-      const [qLocal, kvLocal] = [(h1 - h0) * headDim, (s.g1 - s.g0) * headDim];
+      const [qLocal, kvLocal, vLocal] = [(h1 - h0) * headDim, (s.g1 - s.g0) * headDim, (s.g1 - s.g0) * valueDim];
       const buffer = arena.memory.buffer;
-      const [qIn, kIn, vIn] = [new Float32Array(buffer, sc.qIn, n * qLocal), new Float32Array(buffer, sc.kIn, n * kvLocal), new Float32Array(buffer, sc.vIn, n * kvLocal)];
+      const [qIn, kIn, vIn] = [new Float32Array(buffer, sc.qIn, n * qLocal), new Float32Array(buffer, sc.kIn, n * kvLocal), new Float32Array(buffer, sc.vIn, n * vLocal)];
       for (let i = 0; i < n; i++) {
         qIn.set(q.subarray(i * qDim + h0 * headDim, i * qDim + h1 * headDim), i * qLocal);
         kIn.set(k.subarray(i * kvDim + s.g0 * headDim, i * kvDim + s.g1 * headDim), i * kvLocal);
-        vIn.set(v.subarray(i * kvDim + s.g0 * headDim, i * kvDim + s.g1 * headDim), i * kvLocal);
+        if (!this.layout.valuesInKeys) vIn.set(v.subarray(i * vDim + s.g0 * valueDim, i * vDim + s.g1 * valueDim), i * vLocal);
       }
       const w = new Int32Array(buffer, sc.job, A.header + 2 * n);
       w[A.rows] = n;
       w[A.nHead] = h1 - h0;
       w[A.nKvHead] = s.g1 - s.g0;
       w[A.headDim] = headDim;
-      new Float32Array(buffer, sc.job + A.scaleBits * 4, 1)[0] = 1 / Math.sqrt(headDim);
+      new Float32Array(buffer, sc.job + A.scaleBits * 4, 1)[0] = this.layout.scale ?? 1 / Math.sqrt(headDim);
       w[A.keys] = L.keys;
       w[A.values] = L.values;
       w[A.keyHeadBytes] = this.keyHeadBytes;
@@ -228,6 +248,8 @@ export class KvCache {
       w[A.kvScales] = sc.kvScales;
       w[A.contextSize] = contextSize;
       w[A.slopes] = this.layout.maxAlibiBias ? sc.slopes : 0;
+      w[A.valueDim] = valueDim;
+      w[A.valuesInKeys] = this.layout.valuesInKeys ? 1 : 0;
       rows.forEach((r, i) => {
         w[A.header + 2 * i] = r.sequence;
         w[A.header + 2 * i + 1] = r.position;
@@ -238,9 +260,9 @@ export class KvCache {
     for (const s of this.shards) {
       const { arena, scratch: sc } = s.arenas[s.layers[layer].slot];
       const [h0, h1] = [s.g0 * group, s.g1 * group];
-      const qLocal = (h1 - h0) * headDim;
-      const result = new Float32Array(arena.memory.buffer, sc.out, n * qLocal);
-      for (let i = 0; i < n; i++) out.set(result.subarray(i * qLocal, (i + 1) * qLocal), i * qDim + h0 * headDim);
+      const outLocal = (h1 - h0) * valueDim;
+      const result = new Float32Array(arena.memory.buffer, sc.out, n * outLocal);
+      for (let i = 0; i < n; i++) out.set(result.subarray(i * outLocal, (i + 1) * outLocal), i * outDim + h0 * valueDim);
     }
   }
 
@@ -255,7 +277,8 @@ export class KvCache {
       const heads = s.g1 - s.g0;
       for (const L of s.layers) {
         const bytes = s.arenas[L.slot].arena.bytes;
-        for (const [base, cellBytes] of [[L.keys, heads * this.keyHeadBytes], [L.values, heads * this.valueHeadBytes]]) {
+        const regions = this.layout.valuesInKeys ? [[L.keys, heads * this.keyHeadBytes]] : [[L.keys, heads * this.keyHeadBytes], [L.values, heads * this.valueHeadBytes]];
+        for (const [base, cellBytes] of regions) {
           const src = base + from * contextSize * cellBytes;
           bytes.copyWithin(base + to * contextSize * cellBytes, src, src + length * cellBytes);
         }

@@ -6,7 +6,7 @@ import type { Hparams } from "./hparams.js";
 import type { Pass } from "./pass.js";
 import type { Weights } from "./weights.js";
 
-export interface Architecture<Layer = unknown> {
+export interface Architecture<Layer = unknown, Scratch = unknown> {
   /** The `general.architecture` value it runs. */
   readonly name: string;
   /** Completes or checks the common hyper-parameters (readHparams) for this architecture. */
@@ -15,11 +15,13 @@ export interface Architecture<Layer = unknown> {
   readonly tiedOutput: boolean;
   /** Layer il's weights. */
   loadLayer(w: Weights, il: number): Layer;
+  /** Buffers of its own beyond the pass's (Pass.buf), for maxBatch rows; made once at load. */
+  scratch?(w: Weights, maxBatch: number): Scratch;
   /** Layer il's forward pass over the pass's rows: reads and writes p.buf.x, the residual stream. */
-  forwardLayer(p: Pass, layer: Layer, il: number): void;
+  forwardLayer(p: Pass, layer: Layer, il: number, scratch: Scratch): void;
 }
 
-/** Type-checks an architecture against its own layer type, then erases it for the registry. */
-export function defineArchitecture<Layer>(a: Architecture<Layer>): Architecture {
-  return a as Architecture;
+/** Type-checks an architecture against its own layer and scratch types, then erases them for the registry. */
+export function defineArchitecture<Layer, Scratch = undefined>(a: Architecture<Layer, Scratch>): Architecture {
+  return a as unknown as Architecture;
 }

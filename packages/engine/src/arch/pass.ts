@@ -65,6 +65,20 @@ export class Pass {
     return b.array.subarray(0, this.n * width);
   }
 
+  /**
+   * Runs f as if the pass had `n` rows: for work on a subset of its rows gathered into the first n rows of
+   * some buffers (the rows that chose one expert).
+   */
+  over<T>(n: number, f: () => T): T {
+    const all = this.n;
+    this.n = n;
+    try {
+      return f();
+    } finally {
+      this.n = all;
+    }
+  }
+
   /** Residual: x += y over every row. */
   add(x: Vector, y: Vector, width: number): void {
     this.k.add(x.at, x.at, y.at, this.n * width);

@@ -4,10 +4,11 @@ import { metaString } from "../gguf/metadata.js";
 import type { GgufFile } from "../gguf/readGguf.js";
 import type { Architecture } from "./architecture.js";
 import { baichuan } from "./baichuan.js";
+import { deepseek2 } from "./deepseek2.js";
 import { llama } from "./llama.js";
 import { qwen2 } from "./qwen2.js";
 
-export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map([llama, qwen2, baichuan].map((a) => [a.name, a]));
+export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map([llama, qwen2, baichuan, deepseek2].map((a) => [a.name, a]));
 
 /** The file's architecture; UnsupportedArchitectureError naming the supported ones otherwise. */
 export function architectureOf(file: GgufFile): Architecture {

@@ -36,6 +36,7 @@ export class Transformer {
     private readonly layers: readonly unknown[],
     private readonly head: OutputHead,
     private readonly pass: Pass,
+    private readonly scratch: unknown,
   ) {}
 
   /** Most rows one forward pass takes. */
@@ -57,8 +58,9 @@ export class Transformer {
     const layers = Array.from({ length: hp.nLayer }, (_, il) => arch.loadLayer(w, il));
     const head = loadOutputHead(w, { tied: arch.tiedOutput });
     const pass = new Pass(hp, pool.mainKernelsOf(0), w.mm, w, maxBatch);
+    const scratch = arch.scratch?.(w, maxBatch);
     w.load(options.onProgress);
-    return new Transformer(arch, hp, new TokenEmbedding(f.path, w.tensor(TENSOR.token_embd)), layers, head, pass);
+    return new Transformer(arch, hp, new TokenEmbedding(f.path, w.tensor(TENSOR.token_embd)), layers, head, pass, scratch);
   }
 
   /** A KV cache for this model's layers and heads on the same pool, with room for `maxBatch` rows a pass. */
@@ -67,9 +69,9 @@ export class Transformer {
   }
 
   /** What the KV cache of this model stores per token, and how it is read (memory plans multiply KvCache.bytesPerToken by it). */
-  cacheShape(): Pick<KvCacheLayout, "nLayer" | "nHead" | "nKvHead" | "headDim" | "maxAlibiBias"> {
-    const { nLayer, nHead, nKvHead, headDim, maxAlibiBias } = this.hp;
-    return { nLayer, nHead, nKvHead, headDim, maxAlibiBias };
+  cacheShape(): Pick<KvCacheLayout, "nLayer" | "nHead" | "nKvHead" | "headDim" | "maxAlibiBias" | "valueDim" | "valuesInKeys" | "scale"> {
+    const { nLayer, nHead, nKvHead, headDim, maxAlibiBias, valueDim, valuesInKeys, attentionScale } = this.hp;
+    return { nLayer, nHead, nKvHead, headDim, maxAlibiBias, valueDim, valuesInKeys, scale: attentionScale };
   }
 
   /**
@@ -82,7 +84,7 @@ export class Transformer {
     const { nEmbd } = this.hp;
     p.begin(cache, rows);
     rows.forEach((r, i) => this.embedding.row(r.token, p.buf.x.array.subarray(i * nEmbd, (i + 1) * nEmbd)));
-    this.layers.forEach((layer, il) => this.arch.forwardLayer(p, layer, il));
+    this.layers.forEach((layer, il) => this.arch.forwardLayer(p, layer, il, this.scratch));
     return outputLogits(p, this.head);
   }
 }

@@ -32,9 +32,12 @@ export class Weights {
     maxBatch: number,
   ) {
     // Every matrix in the file but the token embedding (rows of which are read one at a time, unless it
-    // doubles as the output) is planned at once, so each thread's arenas are sized before the first is placed.
+    // doubles as the output) is planned at once, so each thread's arenas are sized before the first is placed;
+    // a 3-D tensor (stacked experts, per-head projections) is one matrix per slice.
     const tied = !this.has(TENSOR.output);
-    const matrices = file.tensors.filter((t) => t.dims.length === 2 && (t.name !== TENSOR.token_embd || tied)).map(matrixShape);
+    const matrices = file.tensors
+      .filter((t) => (t.dims.length === 2 || t.dims.length === 3) && (t.name !== TENSOR.token_embd || tied))
+      .flatMap((t) => Array.from({ length: t.dims[2] ?? 1 }, () => matrixShape(t)));
     const most = (f: (m: { rows: number; cols: number }) => number) => Math.max(hp.nEmbd, ...matrices.map(f));
     this.mm = new MatMul(pool, { maxCols: most((m) => m.cols), maxRows: most((m) => m.rows), maxBatch });
     this.mm.reserve(matrices);
@@ -60,6 +63,21 @@ export class Weights {
     const m = this.mm.alloc(t.type, rows, cols);
     this.reads.push({ m, position: t.fileOffset });
     return m;
+  }
+
+  /** Each slice of a 3-D tensor (ne2 of them: experts, heads) as a matrix of its own, placed like matrix(). */
+  matrices(name: string, shape: { rows: number; cols: number; slices: number }): ShardedMatrix[] {
+    const t = this.tensor(name);
+    const { rows, cols } = matrixShape(t);
+    if (t.dims.length !== 3 || rows !== shape.rows || cols !== shape.cols || t.dims[2] !== shape.slices) {
+      throw new ModelFormatError(this.file.path, name, `has dims [${t.dims.join(", ")}], expected [${shape.cols}, ${shape.rows}, ${shape.slices}]`);
+    }
+    const sliceBytes = t.nBytes / shape.slices;
+    return Array.from({ length: shape.slices }, (_, i) => {
+      const m = this.mm.alloc(t.type, rows, cols);
+      this.reads.push({ m, position: t.fileOffset + i * sliceBytes });
+      return m;
+    });
   }
 
   /** A vector of `n` float32s in the main arena (uninitialised). */
@@ -93,6 +111,7 @@ export class Weights {
   }
 }
 
+/** ggml's ne0 (row length) is the columns, ne1 the rows; ne2, if any, counts slices. */
 function matrixShape(t: GgufTensorInfo): { type: GgmlTypeTraits; rows: number; cols: number } {
   return { type: t.type, rows: t.dims[1] ?? 1, cols: t.dims[0] };
 }

@@ -3,7 +3,7 @@
 import type { ShardedMatrix } from "@cpu-llm/kernels";
 import type { Pass } from "../pass.js";
 import { blockTensor, TENSOR } from "../tensorNames.js";
-import type { Weights } from "../weights.js";
+import type { Vector, Weights } from "../weights.js";
 import { rmsNorm } from "./norm.js";
 import { project } from "./projection.js";
 
@@ -27,12 +27,22 @@ export function loadFeedForward(w: Weights, il: number): FeedForwardWeights {
 
 /** x += SwiGLU feed-forward of every row. */
 export function swigluFeedForward(p: Pass, t: FeedForwardWeights): void {
-  const { nEmbd, nFf } = p.hp;
-  const { x, xb, xb2, hb, hb2 } = p.buf;
+  const { x, xb, xb2 } = p.buf;
   rmsNorm(p, xb, x, t.ffn_norm);
-  project(p, t.ffn_gate, xb, hb); // (n, nFf)
-  project(p, t.ffn_up, xb, hb2);
-  for (let i = 0; i < p.n; i++) p.k.swiglu(hb.at + i * nFf * 4, hb.at + i * nFf * 4, hb2.at + i * nFf * 4, nFf);
-  project(p, t.ffn_down, hb, xb2); // (n, nEmbd)
-  p.add(x, xb2, nEmbd);
+  swiglu(p, { gate: t.ffn_gate, up: t.ffn_up, down: t.ffn_down }, xb, xb2);
+  p.add(x, xb2, p.hp.nEmbd);
+}
+
+/**
+ * out (n, nEmbd) = down(silu(gate · x) ⊙ (up · x)) for the pass's rows of x (n, nEmbd), hidden rows in p.buf.hb
+ * and hb2: the feed-forward without its norm and residual (a shared expert's, or an expert's over the rows
+ * that chose it, with p.n set to their count).
+ */
+export function swiglu(p: Pass, t: { readonly gate: ShardedMatrix; readonly up: ShardedMatrix; readonly down: ShardedMatrix }, x: Vector, out: Vector): void {
+  const { hb, hb2 } = p.buf;
+  const width = t.gate.rows;
+  project(p, t.gate, x, hb); // (n, width)
+  project(p, t.up, x, hb2);
+  for (let i = 0; i < p.n; i++) p.k.swiglu(hb.at + i * width * 4, hb.at + i * width * 4, hb2.at + i * width * 4, width);
+  project(p, t.down, hb, out); // (n, nEmbd)
 }

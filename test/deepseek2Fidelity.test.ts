@@ -1,0 +1,62 @@
+// DeepSeek2 (MLA + MoE) against llama.cpp's own logits, teacher-forced as the Llama references are
+// (helpers/teacherForced.ts), with the Llama issue's bounds against the F32-cache references: F16 files top-5
+// within 0.05; Q4_0 files within 1e-3 on at least 90% of steps and 0.5 on all; the argmax equal wherever
+// llama.cpp's top-2 gap exceeds twice the bound.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "@cpu-llm/engine";
+import { WorkerPool } from "@cpu-llm/kernels";
+import { fixture, fixturesPresent } from "./helpers/fixtures.js";
+import { teacherForced } from "./helpers/teacherForced.js";
+
+let pool: WorkerPool;
+beforeAll(async () => {
+  pool = await WorkerPool.create({ threads: 2 });
+});
+afterAll(async () => {
+  await pool?.close();
+});
+
+const PROMPTS = ["once_upon_a_time", "mixed_fox_zh"];
+const cases = (models: string[]) => models.flatMap((m) => PROMPTS.map((prompt) => [m, prompt]));
+
+describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
+  it.each(cases(["deepseek2-f16"]))("%s, F32 cache: top-5 within 0.05 (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf32`);
+    expect(Math.max(...steps)).toBeLessThan(0.05);
+    for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.1);
+    // Measured: 0.0029 and 0.0031 at most.
+    expect(Math.max(...steps)).toBeLessThan(0.005);
+  });
+
+  // deepseek2-q4_0: softmax gating, one shared expert, YaRN; deepseek2v3-q4_0: sigmoid gating, exp_probs_b,
+  // normalised and scaled weights, two expert groups, queries through q_lora.
+  it.each(cases(["deepseek2-q4_0", "deepseek2v3-q4_0"]))("%s, F32 cache: top-5 within 1e-3 on at least 90 per cent of steps, 0.5 on all (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf32`);
+    expect(steps.filter((d) => d <= 1e-3).length / steps.length).toBeGreaterThanOrEqual(0.9);
+    expect(Math.max(...steps)).toBeLessThan(0.5);
+    for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(1.0);
+    // Measured: no expert flips; every step equal to the references' 6 decimals but 1 of 96 and 4 of 96 (0.014-0.02).
+    expect(Math.max(...steps)).toBeLessThan(0.05);
+  });
+
+  it("deepseek2-f16 with an F16 cache against llama.cpp's default: top-5 within 0.1", () => {
+    for (const prompt of PROMPTS) {
+      const { steps, gaps, argmaxMisses } = teacherForced(pool, "deepseek2-f16", `deepseek2-f16.${prompt}.greedy48.kvf16`, "f16");
+      expect(Math.max(...steps)).toBeLessThan(0.1);
+      for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.2);
+    }
+  });
+
+  it("the MLA cache keeps one latent and one RoPE key per token and layer", async () => {
+    const model = await loadModel(fixture("models", "deepseek2-q4_0.gguf"), { threads: 2, contextSize: 64 });
+    try {
+      // 3 layers × (kv_lora_rank 64 + rope 32) F16 values; plain attention of this shape keeps 4 heads × (64 + 32) per layer.
+      expect(model.kvBytesPerToken("f16")).toBe(3 * 96 * 2);
+      expect(model.kvBytesPerToken("q8_0")).toBe(3 * 3 * 34);
+      const ids = await model.logits(model.tokenize("Once upon a time"));
+      expect(ids.length).toBe(5);
+    } finally {
+      await model.close();
+    }
+  });
+});
