@@ -117,6 +117,6 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     const file = altered("qwen2-q4_0", { set: [{ key: "general.architecture", type: 8, value: "gpt5" }] });
     const error = await loadModel(file, { threads: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedArchitectureError);
-    expect((error as Error).message).toMatch(/'gpt5'.*supported: llama, qwen2, baichuan/);
+    expect((error as Error).message).toMatch(/'gpt5'.*supported: llama, qwen2, baichuan, deepseek2/);
   });
 });

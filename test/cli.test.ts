@@ -88,6 +88,7 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     ["qwen2", "tiny", "blk.0.attn_q.bias"],
     ["baichuan", "tiny", "output.weight"],
     ["baichuan", "tiny-alibi", "blk.39.ffn_down.weight"],
+    ["deepseek2", "tiny", "blk.1.ffn_down_exps.weight"],
   ])("synth --arch %s --preset %s writes a model that run generates with", (arch, preset, tensor) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-synth-"));
     const file = path.join(dir, `${arch}.gguf`);
@@ -102,7 +103,7 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
   });
 
   it("synth names the architectures and presets it knows", () => {
-    expect(run("synth", "--arch", "gpt2", "--preset", "7b", "-o", "/tmp/x.gguf").stderr).toMatch(/--arch must be one of llama, qwen2, baichuan, got 'gpt2'/);
+    expect(run("synth", "--arch", "gpt2", "--preset", "7b", "-o", "/tmp/x.gguf").stderr).toMatch(/--arch must be one of deepseek2, llama, qwen2, baichuan, got 'gpt2'/);
     expect(run("synth", "--arch", "baichuan", "--preset", "1b", "-o", "/tmp/x.gguf").stderr).toMatch(/--preset for baichuan must be one of 7b, 13b, tiny, tiny-alibi/);
   });
 

@@ -3,10 +3,10 @@
 // within 0.05; Q4_0 files within 1e-3 on at least 90% of steps and 0.5 on all; the argmax equal wherever
 // llama.cpp's top-2 gap exceeds twice the bound.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel } from "@cpu-llm/engine";
+import { loadModel, readGguf } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
-import { teacherForced } from "./helpers/teacherForced.js";
+import { singleSequence, teacherForced } from "./helpers/teacherForced.js";
 
 let pool: WorkerPool;
 beforeAll(async () => {
@@ -44,6 +44,25 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
       const { steps, gaps, argmaxMisses } = teacherForced(pool, "deepseek2-f16", `deepseek2-f16.${prompt}.greedy48.kvf16`, "f16");
       expect(Math.max(...steps)).toBeLessThan(0.1);
       for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.2);
+    }
+  });
+
+  // Rows that chose the same expert are multiplied by it together, in one product: the gathering and the
+  // scatter back must give every row exactly its one-row result.
+  it("a batch of rows (prefill, or several sequences) gives each row its one-row logits, bit for bit", () => {
+    for (const model of ["deepseek2-q4_0", "deepseek2v3-q4_0"]) {
+      const file = readGguf(fixture("models", `${model}.gguf`));
+      const ids = [100000, 671, 3344, 8222, 30, 98, 5, 1772, 280, 19, 4, 60000, 12, 7, 900, 33];
+      const batched = singleSequence(file, pool, 64, "f32", 8);
+      const nVocab = batched.model.hp.nVocab;
+      const rows: Float32Array[] = [];
+      for (let pos = 0; pos < ids.length; pos += 8) {
+        const logits = batched.run(ids.slice(pos, pos + 8), pos);
+        for (let i = 0; i < 8; i++) rows.push(logits.slice(i * nVocab, (i + 1) * nVocab));
+      }
+      const single = singleSequence(file, pool, 64, "f32", 1);
+      const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+      ids.forEach((id, pos) => expect(bits(single.forward(id, pos)).equals(bits(rows[pos])), `row ${pos} of ${model}`).toBe(true));
     }
   });
 

@@ -9,7 +9,7 @@ import type { GgufKv } from "./gguf/values.js";
 export interface SynthShape {
   readonly name: string;
   /** `general.architecture`, and the prefix of its keys. */
-  readonly arch: "llama" | "qwen2" | "baichuan";
+  readonly arch: "llama" | "qwen2" | "baichuan" | "deepseek2";
   readonly nEmbd: number;
   readonly nLayer: number;
   readonly nHead: number;
@@ -23,10 +23,29 @@ export interface SynthShape {
   readonly tied?: boolean;
   /** Biases on the Q, K and V projections (Qwen2). */
   readonly qkvBias?: boolean;
+  /** Multi-head latent attention (DeepSeek): queries straight from attn_q (no q_lora). */
+  readonly mla?: { readonly kvLoraRank: number; readonly nopeDim: number; readonly ropeDim: number; readonly valueDim: number };
+  /** Mixture of experts after `nLeadingDense` dense layers; softmax gating, unnormalised weights. */
+  readonly moe?: { readonly nExpert: number; readonly nExpertUsed: number; readonly nExpertShared: number; readonly nFfExpert: number; readonly nLeadingDense: number };
+  /** YaRN RoPE scaling: factor, original context, and `yarn_log_multiplier` (0.1 · mscale_all_dim). */
+  readonly yarn?: { readonly factor: number; readonly origContext: number; readonly logMultiplier: number };
 }
 
 /** Presets by architecture, then by name: real models' shapes (from their config.json). */
 export const SYNTH_PRESETS: Readonly<Record<SynthShape["arch"], Readonly<Record<string, SynthShape>>>> = {
+  // DeepSeek-V2-Lite (config.json): 64 routed experts of which 6 per token, 2 shared, the first layer dense.
+  deepseek2: {
+    lite: {
+      name: "synthetic DeepSeek-V2-Lite shape", arch: "deepseek2", nEmbd: 2048, nLayer: 27, nHead: 16, nKvHead: 1, nFf: 10944, nVocab: 102400, nCtx: 163840, ropeBase: 10000, eps: 1e-6,
+      mla: { kvLoraRank: 512, nopeDim: 128, ropeDim: 64, valueDim: 128 }, moe: { nExpert: 64, nExpertUsed: 6, nExpertShared: 2, nFfExpert: 1408, nLeadingDense: 1 },
+      yarn: { factor: 40, origContext: 4096, logMultiplier: 0.0707 },
+    },
+    tiny: {
+      name: "synthetic tiny DeepSeek2", arch: "deepseek2", nEmbd: 128, nLayer: 2, nHead: 4, nKvHead: 1, nFf: 128, nVocab: 512, nCtx: 4096, ropeBase: 10000, eps: 1e-6,
+      mla: { kvLoraRank: 64, nopeDim: 32, ropeDim: 32, valueDim: 32 }, moe: { nExpert: 8, nExpertUsed: 2, nExpertShared: 1, nFfExpert: 64, nLeadingDense: 1 },
+      yarn: { factor: 40, origContext: 512, logMultiplier: 0.0707 },
+    },
+  },
   llama: {
     "1b": { name: "synthetic Llama-3.2-1B shape", arch: "llama", nEmbd: 2048, nLayer: 16, nHead: 32, nKvHead: 8, nFf: 8192, nVocab: 128256, nCtx: 131072, ropeBase: 500000, eps: 1e-5, tied: true },
     "8b": { name: "synthetic Llama-3-8B shape", arch: "llama", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 8, nFf: 14336, nVocab: 128256, nCtx: 8192, ropeBase: 500000, eps: 1e-5 },
@@ -82,21 +101,56 @@ export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata:
     return { name, type, dims: [cols, rows], raw: () => randomQuantized(type, rows, cols, s) };
   };
   const ones = (name: string, n: number): GgufTensorSpec => ({ name, type: "f32", dims: [n], data: () => new Float32Array(n).fill(1) });
-  const bias = (name: string, n: number): GgufTensorSpec => ({ name, type: "f32", dims: [n], data: () => Float32Array.from({ length: n }, (_, i) => ((i * 37) % 17) / 170 - 0.05) });
+  // Small F32 tensors (biases, the router) in [-0.05, 0.05].
+  const small = (name: string, dims: number[]): GgufTensorSpec => ({
+    name, type: "f32", dims, data: () => Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 37) % 17) / 170 - 0.05),
+  });
+  const bias = (name: string, n: number) => small(name, [n]);
   const tensors: GgufTensorSpec[] = [matrix("token_embd.weight", shape.nEmbd, shape.nVocab)];
+  const stacked = (name: string, cols: number, rows: number, slices: number): GgufTensorSpec => {
+    const s = seed++;
+    return { name, type, dims: [cols, rows, slices], raw: () => randomQuantized(type, rows * slices, cols, s) };
+  };
   for (let l = 0; l < shape.nLayer; l++) {
-    tensors.push(
-      ones(`blk.${l}.attn_norm.weight`, shape.nEmbd),
-      matrix(`blk.${l}.attn_q.weight`, shape.nEmbd, shape.nEmbd),
-      matrix(`blk.${l}.attn_k.weight`, shape.nEmbd, kvDim),
-      matrix(`blk.${l}.attn_v.weight`, shape.nEmbd, kvDim),
-      ...(shape.qkvBias ? [bias(`blk.${l}.attn_q.bias`, shape.nEmbd), bias(`blk.${l}.attn_k.bias`, kvDim), bias(`blk.${l}.attn_v.bias`, kvDim)] : []),
-      matrix(`blk.${l}.attn_output.weight`, shape.nEmbd, shape.nEmbd),
-      ones(`blk.${l}.ffn_norm.weight`, shape.nEmbd),
-      matrix(`blk.${l}.ffn_gate.weight`, shape.nEmbd, shape.nFf),
-      matrix(`blk.${l}.ffn_up.weight`, shape.nEmbd, shape.nFf),
-      matrix(`blk.${l}.ffn_down.weight`, shape.nFf, shape.nEmbd),
-    );
+    tensors.push(ones(`blk.${l}.attn_norm.weight`, shape.nEmbd));
+    if (shape.mla) {
+      const { kvLoraRank, nopeDim, ropeDim, valueDim } = shape.mla;
+      tensors.push(
+        matrix(`blk.${l}.attn_q.weight`, shape.nEmbd, shape.nHead * (nopeDim + ropeDim)),
+        matrix(`blk.${l}.attn_kv_a_mqa.weight`, shape.nEmbd, kvLoraRank + ropeDim),
+        ones(`blk.${l}.attn_kv_a_norm.weight`, kvLoraRank),
+        stacked(`blk.${l}.attn_k_b.weight`, nopeDim, kvLoraRank, shape.nHead),
+        stacked(`blk.${l}.attn_v_b.weight`, kvLoraRank, valueDim, shape.nHead),
+        matrix(`blk.${l}.attn_output.weight`, shape.nHead * valueDim, shape.nEmbd),
+      );
+    } else {
+      tensors.push(
+        matrix(`blk.${l}.attn_q.weight`, shape.nEmbd, shape.nEmbd),
+        matrix(`blk.${l}.attn_k.weight`, shape.nEmbd, kvDim),
+        matrix(`blk.${l}.attn_v.weight`, shape.nEmbd, kvDim),
+        ...(shape.qkvBias ? [bias(`blk.${l}.attn_q.bias`, shape.nEmbd), bias(`blk.${l}.attn_k.bias`, kvDim), bias(`blk.${l}.attn_v.bias`, kvDim)] : []),
+        matrix(`blk.${l}.attn_output.weight`, shape.nEmbd, shape.nEmbd),
+      );
+    }
+    tensors.push(ones(`blk.${l}.ffn_norm.weight`, shape.nEmbd));
+    if (shape.moe && l >= shape.moe.nLeadingDense) {
+      const { nExpert, nExpertShared, nFfExpert } = shape.moe;
+      tensors.push(
+        small(`blk.${l}.ffn_gate_inp.weight`, [shape.nEmbd, nExpert]),
+        stacked(`blk.${l}.ffn_gate_exps.weight`, shape.nEmbd, nFfExpert, nExpert),
+        stacked(`blk.${l}.ffn_up_exps.weight`, shape.nEmbd, nFfExpert, nExpert),
+        stacked(`blk.${l}.ffn_down_exps.weight`, nFfExpert, shape.nEmbd, nExpert),
+        matrix(`blk.${l}.ffn_gate_shexp.weight`, shape.nEmbd, nFfExpert * nExpertShared),
+        matrix(`blk.${l}.ffn_up_shexp.weight`, shape.nEmbd, nFfExpert * nExpertShared),
+        matrix(`blk.${l}.ffn_down_shexp.weight`, nFfExpert * nExpertShared, shape.nEmbd),
+      );
+    } else {
+      tensors.push(
+        matrix(`blk.${l}.ffn_gate.weight`, shape.nEmbd, shape.nFf),
+        matrix(`blk.${l}.ffn_up.weight`, shape.nEmbd, shape.nFf),
+        matrix(`blk.${l}.ffn_down.weight`, shape.nFf, shape.nEmbd),
+      );
+    }
   }
   tensors.push(ones("output_norm.weight", shape.nEmbd));
   if (!shape.tied) tensors.push(matrix("output.weight", shape.nEmbd, shape.nVocab));
@@ -115,10 +169,24 @@ export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata:
     kv.u32(`${a}.feed_forward_length`, shape.nFf),
     kv.u32(`${a}.attention.head_count`, shape.nHead),
     kv.u32(`${a}.attention.head_count_kv`, shape.nKvHead),
-    kv.u32(`${a}.rope.dimension_count`, headDim),
+    kv.u32(`${a}.rope.dimension_count`, shape.mla?.ropeDim ?? headDim),
     kv.f32(`${a}.rope.freq_base`, shape.ropeBase),
     kv.f32(`${a}.attention.layer_norm_rms_epsilon`, shape.eps),
     kv.u32(`${a}.vocab_size`, shape.nVocab),
+    ...(shape.mla ? [
+      kv.u32(`${a}.attention.kv_lora_rank`, shape.mla.kvLoraRank), kv.u32(`${a}.attention.q_lora_rank`, 0),
+      kv.u32(`${a}.attention.key_length`, shape.mla.kvLoraRank + shape.mla.ropeDim), kv.u32(`${a}.attention.value_length`, shape.mla.kvLoraRank),
+      kv.u32(`${a}.attention.key_length_mla`, shape.mla.nopeDim + shape.mla.ropeDim), kv.u32(`${a}.attention.value_length_mla`, shape.mla.valueDim),
+    ] : []),
+    ...(shape.moe ? [
+      kv.u32(`${a}.expert_count`, shape.moe.nExpert), kv.u32(`${a}.expert_used_count`, shape.moe.nExpertUsed),
+      kv.u32(`${a}.expert_shared_count`, shape.moe.nExpertShared), kv.u32(`${a}.expert_feed_forward_length`, shape.moe.nFfExpert),
+      kv.u32(`${a}.leading_dense_block_count`, shape.moe.nLeadingDense), kv.u32(`${a}.expert_gating_func`, 1), kv.f32(`${a}.expert_weights_scale`, 1),
+    ] : []),
+    ...(shape.yarn ? [
+      kv.string(`${a}.rope.scaling.type`, "yarn"), kv.f32(`${a}.rope.scaling.factor`, shape.yarn.factor),
+      kv.u32(`${a}.rope.scaling.original_context_length`, shape.yarn.origContext), kv.f32(`${a}.rope.scaling.yarn_log_multiplier`, shape.yarn.logMultiplier),
+    ] : []),
     kv.string("tokenizer.ggml.model", "llama"),
     kv.string("tokenizer.ggml.pre", "default"),
     kv.strings("tokenizer.ggml.tokens", tokens),
