@@ -3,7 +3,7 @@
 // within 0.05; Q4_0 files within 1e-3 on at least 90% of steps and 0.5 on all; the argmax equal wherever
 // llama.cpp's top-2 gap exceeds twice the bound.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, readGguf } from "@cpu-llm/engine";
+import { kvTypeByName, loadModel, readGguf, Transformer } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 import { singleSequence, teacherForced } from "./helpers/teacherForced.js";
@@ -66,14 +66,36 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     }
   });
 
+  it("whole experts dealt to threads give the logits of experts split by rows, bit for bit", () => {
+    const file = readGguf(fixture("models", "deepseek2v3-q4_0.gguf"));
+    const ids = [100000, 671, 3344, 8222, 30, 98, 5, 1772, 280, 19, 4, 60000];
+    const run = (expertPlacement: "rows" | "whole") => {
+      const model = Transformer.load(file, pool, { maxBatch: 8, expertPlacement });
+      const cache = model.createCache({ sequences: 1, contextSize: 32, keyType: kvTypeByName("f32"), valueType: kvTypeByName("f32") });
+      const batch = model.forward(cache, ids.slice(0, 8).map((token, position) => ({ token, sequence: 0, position, logits: true }))).slice();
+      const steps = ids.slice(8).map((token, i) => model.forward(cache, [{ token, sequence: 0, position: 8 + i, logits: true }]).slice());
+      return [batch, ...steps];
+    };
+    const bits = (rows: Float32Array[]) => rows.map((a) => Buffer.from(a.buffer).toString("base64"));
+    expect(bits(run("whole"))).toEqual(bits(run("rows")));
+  });
+
   it("the MLA cache keeps one latent and one RoPE key per token and layer", async () => {
     const model = await loadModel(fixture("models", "deepseek2-q4_0.gguf"), { threads: 2, contextSize: 64 });
     try {
       // 3 layers × (kv_lora_rank 64 + rope 32) F16 values; plain attention of this shape keeps 4 heads × (64 + 32) per layer.
       expect(model.kvBytesPerToken("f16")).toBe(3 * 96 * 2);
       expect(model.kvBytesPerToken("q8_0")).toBe(3 * 3 * 34);
-      const ids = await model.logits(model.tokenize("Once upon a time"));
-      expect(ids.length).toBe(5);
+      const ids = model.tokenize("Once upon a time");
+      expect(await model.logits(ids)).toHaveLength(ids.length);
+    } finally {
+      await model.close();
+    }
+    // A Q8_0 cache (the latent and the RoPE key in blocks of 32) runs too.
+    const q8 = await loadModel(fixture("models", "deepseek2-q4_0.gguf"), { threads: 2, contextSize: 64, kvCacheType: "q8_0" });
+    try {
+      const rows = await q8.logits(q8.tokenize("Once upon a time"));
+      expect(rows.every((r) => r.every(Number.isFinite))).toBe(true);
     } finally {
       await model.close();
     }

@@ -19,6 +19,12 @@ export interface TransformerOptions {
   readonly maxBatch?: number;
   /** Called as the weights are read, with the fraction of weight bytes read so far. */
   readonly onProgress?: (fraction: number) => void;
+  /**
+   * How stacked experts (MoE) are spread over the threads: each expert's rows split across all of them
+   * ("rows", the default: every thread works whichever experts are chosen), or whole experts dealt round-robin
+   * and run side by side ("whole"). bench/RESULTS.md has the two measured.
+   */
+  readonly expertPlacement?: "rows" | "whole";
 }
 
 /** The hyper-parameters of a file's architecture, as its model will run them (for memory plans before loading). */
@@ -51,7 +57,7 @@ export class Transformer {
     const arch = architectureOf(f);
     let hp = modelHparams(f);
     const maxBatch = options.maxBatch ?? 32;
-    const w = new Weights(f, pool, hp, maxBatch);
+    const w = new Weights(f, pool, hp, maxBatch, options.expertPlacement);
     // Per-pair RoPE frequency divisors stored as a tensor (Llama 3.1's long-context scaling): ggml_rope_ext's
     // freq_factors, which llama.cpp passes for every architecture whose file has them.
     if (w.has(TENSOR.rope_freqs)) hp = { ...hp, rope: { ...hp.rope, freqFactors: w.floats(TENSOR.rope_freqs) } };

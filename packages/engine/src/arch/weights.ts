@@ -30,6 +30,8 @@ export class Weights {
     readonly pool: WorkerPool,
     readonly hp: Hparams,
     maxBatch: number,
+    /** How stacked experts are spread over the threads: every expert's rows split ("rows"), or whole experts dealt round-robin ("whole"). */
+    readonly expertPlacement: "rows" | "whole" = "rows",
   ) {
     // Every matrix in the file but the token embedding (rows of which are read one at a time, unless it
     // doubles as the output) is planned at once, so each thread's arenas are sized before the first is placed;
@@ -37,10 +39,15 @@ export class Weights {
     const tied = !this.has(TENSOR.output);
     const matrices = file.tensors
       .filter((t) => (t.dims.length === 2 || t.dims.length === 3) && (t.name !== TENSOR.token_embd || tied))
-      .flatMap((t) => Array.from({ length: t.dims[2] ?? 1 }, () => matrixShape(t)));
+      .flatMap((t) => Array.from({ length: t.dims[2] ?? 1 }, (_, i) => ({ ...matrixShape(t), owner: this.ownerOf(t.name, i) })));
     const most = (f: (m: { rows: number; cols: number }) => number) => Math.max(hp.nEmbd, ...matrices.map(f));
     this.mm = new MatMul(pool, { maxCols: most((m) => m.cols), maxRows: most((m) => m.rows), maxBatch });
     this.mm.reserve(matrices);
+  }
+
+  /** The thread that holds slice i of a tensor whole, or undefined for rows split across all threads. */
+  private ownerOf(name: string, slice: number): number | undefined {
+    return this.expertPlacement === "whole" && /_exps\.weight$/.test(name) ? slice % this.pool.threads : undefined;
   }
 
   has(name: string): boolean {
@@ -74,7 +81,7 @@ export class Weights {
     }
     const sliceBytes = t.nBytes / shape.slices;
     return Array.from({ length: shape.slices }, (_, i) => {
-      const m = this.mm.alloc(t.type, rows, cols);
+      const m = this.mm.alloc(t.type, rows, cols, this.ownerOf(name, i));
       this.reads.push({ m, position: t.fileOffset + i * sliceBytes });
       return m;
     });

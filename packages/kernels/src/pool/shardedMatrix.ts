@@ -5,7 +5,7 @@
 import { ACTIVATION_TYPES, type GgmlTypeTraits } from "../ggmlTypes.js";
 import { KERNEL_RESERVED_BYTES } from "../wasm/wasmKernels.js";
 import type { FileRead } from "./readFileInto.js";
-import type { Arena, KernelName, WorkerPool } from "./workerPool.js";
+import type { Arena, Call, KernelName, WorkerPool } from "./workerPool.js";
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
@@ -92,12 +92,12 @@ export class MatMul {
    * plus scratch, packed into as few arenas (≤ 4 GiB each) as hold them, created now at their final size.
    * The allocations that follow fill them without growing a memory. Returns each thread's planned bytes.
    */
-  reserve(specs: readonly { type: GgmlTypeTraits; rows: number; cols: number }[]): number[] {
+  reserve(specs: readonly { type: GgmlTypeTraits; rows: number; cols: number; owner?: number }[]): number[] {
     const room = 2 ** 32 - KERNEL_RESERVED_BYTES - this.scratchBytes() - 65536;
     return Array.from({ length: this.pool.threads }, (_, thread) => {
       const arenas: number[] = [0];
-      for (const { type, rows, cols } of specs) {
-        const [start, end] = splitRows(rows, this.pool.threads)[thread];
+      for (const { type, rows, cols, owner } of specs) {
+        const [start, end] = this.split(rows, owner)[thread];
         const bytes = align64((end - start) * (cols / type.blockSize) * type.typeSize);
         if (bytes > room) throw new RangeError(`a ${type.name} shard of ${bytes} bytes does not fit one 4 GiB arena`);
         if (arenas[arenas.length - 1] + bytes > room) arenas.push(0);
@@ -108,15 +108,25 @@ export class MatMul {
     });
   }
 
-  /** Reserves a matrix's shards, each in the first of its owner's arenas with room (a new arena if none has). */
-  alloc(type: GgmlTypeTraits, rows: number, cols: number): ShardedMatrix {
+  /** Rows per thread: balanced, or all on `owner`. */
+  private split(rows: number, owner?: number): [number, number][] {
+    if (owner === undefined) return splitRows(rows, this.pool.threads);
+    if (!(Number.isInteger(owner) && owner >= 0 && owner < this.pool.threads)) throw new RangeError(`owner thread ${owner} is not one of the pool's ${this.pool.threads}`);
+    return Array.from({ length: this.pool.threads }, (_, t) => (t === owner ? [0, rows] : [0, 0]));
+  }
+
+  /**
+   * Reserves a matrix's shards, each in the first of its owner's arenas with room (a new arena if none has):
+   * rows split evenly across the threads, or all of them on thread `owner` (for batchEach).
+   */
+  alloc(type: GgmlTypeTraits, rows: number, cols: number, owner?: number): ShardedMatrix {
     if (!type.matvec || !type.vecDotType) throw new Error(`no matrix-vector kernel for type ${type.name}`);
     if (cols % type.blockSize !== 0) throw new RangeError(`${cols} columns is not a multiple of ${type.name}'s block of ${type.blockSize}`);
     if (cols > this.plan.maxCols || rows > this.plan.maxRows) {
       throw new RangeError(`matrix ${rows}×${cols} exceeds the planned ${this.plan.maxRows}×${this.plan.maxCols}`);
     }
     const rowBytes = (cols / type.blockSize) * type.typeSize;
-    const shards = splitRows(rows, this.pool.threads).map(([start, end], thread) => {
+    const shards = this.split(rows, owner).map(([start, end], thread) => {
       const bytes = (end - start) * rowBytes;
       const fits = (a: Arena) => (this.scratch.has(a) ? 0 : this.scratchBytes()) + align64(a.used) + bytes <= a.memory.buffer.byteLength;
       const arena = this.pool.arenasOf(thread).find(fits) ?? this.pool.addArena(thread, bytes + this.scratchBytes());
@@ -167,15 +177,47 @@ export class MatMul {
    * through the type's matmul kernel when it has one, else its matvec per row.
    */
   batch(m: ShardedMatrix, x: Float32Array, n: number, out: Float32Array): void {
-    if (x.length !== n * m.cols || out.length !== n * m.rows) {
-      throw new RangeError(`product of ${m.rows}×${m.cols} with ${n} rows: x[${x.length}], out[${out.length}]`);
+    if (out.length !== n * m.rows) throw new RangeError(`product of ${m.rows}×${m.cols} with ${n} rows: out[${out.length}]`);
+    this.stage(m, x, n);
+    if (n === 1 || !m.kernels.matmul) {
+      // One dispatch per activation row through the matrix-vector kernel (types without a batched kernel).
+      for (let c = 0; c < n; c++) this.pool.run(m.shards.map((s) => (s.rows > 0 ? this.matvecCall(m, s, c) : null)));
+    } else {
+      this.pool.run(m.shards.map((s) => (s.rows > 0 ? this.matmulCall(m, s, n) : null)));
     }
+    this.gather(m, n, out);
+  }
+
+  /**
+   * Several products in one dispatch, each matrix held whole by its own thread (alloc's `owner`), no two on
+   * one thread: whole experts on their threads. Each gives what batch() would.
+   */
+  batchEach(products: readonly { readonly m: ShardedMatrix; readonly x: Float32Array; readonly n: number; readonly out: Float32Array }[]): void {
+    const main = this.pool.arenasOf(0)[0];
+    const owned = products.map((p) => ({ ...p, shard: p.m.shards.find((s) => s.rows > 0)! }));
+    if (owned.some((p) => p.shard.rows !== p.m.rows || (p.n > 1 && !p.m.kernels.matmul))) {
+      throw new RangeError("batchEach takes whole matrices with a batched kernel (or one activation row)");
+    }
+    // The main arena's scratch stages every conversion, so the product that runs from it is staged last.
+    owned.sort((a, b) => Number(a.shard.arena === main) - Number(b.shard.arena === main));
+    const calls: (Call | null)[] = Array.from({ length: this.pool.threads }, () => null);
+    for (const p of owned) {
+      if (calls[p.shard.thread]) throw new RangeError(`two products in one batchEach on thread ${p.shard.thread}`);
+      this.stage(p.m, p.x, p.n);
+      calls[p.shard.thread] = p.n === 1 ? this.matvecCall(p.m, p.shard, 0) : this.matmulCall(p.m, p.shard, p.n);
+    }
+    this.pool.run(calls);
+    for (const p of owned) this.gather(p.m, p.n, p.out);
+  }
+
+  /** Converts n activation rows (floats) to m's vecDotType on the main thread and copies them to every arena holding a shard. */
+  private stage(m: ShardedMatrix, x: Float32Array, n: number): void {
+    if (x.length !== n * m.cols) throw new RangeError(`product of ${m.rows}×${m.cols} with ${n} rows: x[${x.length}]`);
     if (n > this.maxBatch) throw new RangeError(`${n} activation rows exceed the planned batch of ${this.maxBatch}`);
     const activation = ACTIVATION_TYPES[m.type.vecDotType!];
     const main = this.pool.arenasOf(0)[0];
     const ms = this.scratchOf(main);
     const inputStride = activation.bytes(m.cols);
-    const nb = m.cols / m.type.blockSize;
     const scalesStride = (m.cols / 32) * 8;
     new Float32Array(main.memory.buffer, ms.floats, x.length).set(x);
     const convert = this.pool.mainKernelsOf(0)[activation.convert as "quantizeRowQ8_0"];
@@ -186,23 +228,29 @@ export class MatMul {
       s.arena.bytes.set(main.bytes.subarray(ms.input, ms.input + n * inputStride), sc.input);
       s.arena.bytes.set(main.bytes.subarray(ms.scales, ms.scales + n * scalesStride), sc.scales);
     }
-    if (n === 1 || !m.kernels.matmul) {
-      // One dispatch per activation row through the matrix-vector kernel (types without a batched kernel).
-      for (let c = 0; c < n; c++) {
-        this.pool.run(m.shards.map((s) => {
-          const sc = this.scratchOf(s.arena);
-          const args = [sc.output + c * s.rows * 4, s.offset, m.rowBytes, sc.input + c * inputStride, sc.scales + c * scalesStride, nb, 0, s.rows];
-          return s.rows > 0 ? { fn: m.kernels.matvec as KernelName, arena: s.arena.index, args } : null;
-        }));
-      }
-    } else {
-      this.pool.run(m.shards.map((s) => {
-        const sc = this.scratchOf(s.arena);
-        const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, nb, 0, s.rows, n, sc.kernel];
-        return s.rows > 0 ? { fn: m.kernels.matmul as KernelName, arena: s.arena.index, args } : null;
-      }));
-    }
+  }
+
+  /** Shard s's matrix-vector call for staged activation row c. */
+  private matvecCall(m: ShardedMatrix, s: MatrixShard, c: number): Call {
+    const sc = this.scratchOf(s.arena);
+    const inputStride = ACTIVATION_TYPES[m.type.vecDotType!].bytes(m.cols);
+    const args = [sc.output + c * s.rows * 4, s.offset, m.rowBytes, sc.input + c * inputStride, sc.scales + c * (m.cols / 32) * 8, m.cols / m.type.blockSize, 0, s.rows];
+    return { fn: m.kernels.matvec as KernelName, arena: s.arena.index, args };
+  }
+
+  /** Shard s's matrix-matrix call for n staged activation rows. */
+  private matmulCall(m: ShardedMatrix, s: MatrixShard, n: number): Call {
+    const sc = this.scratchOf(s.arena);
+    const inputStride = ACTIVATION_TYPES[m.type.vecDotType!].bytes(m.cols);
+    const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, m.cols / m.type.blockSize, 0, s.rows, n, sc.kernel];
+    return { fn: m.kernels.matmul as KernelName, arena: s.arena.index, args };
+  }
+
+  /** Gathers every shard's output rows into out (n × m.rows). */
+  private gather(m: ShardedMatrix, n: number, out: Float32Array): void {
+    if (out.length !== n * m.rows) throw new RangeError(`product of ${m.rows}×${m.cols} with ${n} rows: out[${out.length}]`);
     for (const s of m.shards) {
+      if (s.rows === 0) continue;
       const rows = new Float32Array(s.arena.memory.buffer, this.scratchOf(s.arena).output, n * s.rows);
       for (let c = 0; c < n; c++) out.set(rows.subarray(c * s.rows, (c + 1) * s.rows), c * m.rows + s.rowStart);
     }

@@ -29,14 +29,60 @@ export interface MoeScratch {
   readonly rowsIn: Vector; // (n, nEmbd) the rows that chose one expert, gathered
   readonly rowsOut: Vector; // (n, nEmbd) that expert's output for them
   readonly chosen: Float32Array; // (n, nExpertUsed, nEmbd) each row's weighted expert outputs, in choice order
+  /** Whole experts run side by side, one per thread: each thread's (n, nEmbd) input and output, (n, nFfExpert) hidden ×2. */
+  readonly lanes: readonly { readonly x: Float32Array; readonly out: Float32Array; readonly gate: Float32Array; readonly up: Float32Array }[];
 }
 
 export function moeScratch(w: Weights, maxBatch: number, m: MoeHparams): MoeScratch {
   const { nEmbd } = w.hp;
+  const lanes = w.expertPlacement === "whole" ? w.pool.threads : 0;
   return {
     logits: w.scratch(maxBatch * m.nExpert), rowsIn: w.scratch(maxBatch * nEmbd), rowsOut: w.scratch(maxBatch * nEmbd),
     chosen: new Float32Array(maxBatch * m.nExpertUsed * nEmbd),
+    lanes: Array.from({ length: lanes }, () => ({
+      x: new Float32Array(maxBatch * nEmbd), out: new Float32Array(maxBatch * nEmbd), gate: new Float32Array(maxBatch * m.nFfExpert), up: new Float32Array(maxBatch * m.nFfExpert),
+    })),
   };
+}
+
+type Chooser = { readonly row: number; readonly slot: number; readonly weight: number };
+
+/** Each expert once, over the rows that chose it, its rows split across all threads; calls done(e, out) per expert. */
+function expertsByRows(p: Pass, t: MoeWeights, s: MoeScratch, chooser: readonly Chooser[][], done: (rows: readonly Chooser[], out: Float32Array) => void): void {
+  const { nEmbd } = p.hp;
+  chooser.forEach((rows, e) => {
+    if (rows.length === 0) return;
+    rows.forEach((c, j) => s.rowsIn.array.set(p.buf.xb.array.subarray(c.row * nEmbd, (c.row + 1) * nEmbd), j * nEmbd));
+    p.over(rows.length, () => swiglu(p, t.experts[e], s.rowsIn, s.rowsOut));
+    done(rows, s.rowsOut.array);
+  });
+}
+
+/** Whole experts, each on the thread that holds it: rounds of one expert per thread, gate, up and down each one dispatch. */
+function expertsWhole(p: Pass, t: MoeWeights, s: MoeScratch, chooser: readonly Chooser[][], done: (rows: readonly Chooser[], out: Float32Array) => void): void {
+  const { nEmbd } = p.hp;
+  const ownerOf = (e: number) => t.experts[e].gate.shards.findIndex((sh) => sh.rows > 0);
+  const queues = s.lanes.map((_, thread) => chooser.flatMap((rows, e) => (rows.length > 0 && ownerOf(e) === thread ? [e] : [])));
+  while (queues.some((q) => q.length > 0)) {
+    const round = queues.flatMap((q, lane) => (q.length > 0 ? [{ e: q.shift()!, lane: s.lanes[lane] }] : []));
+    for (const { e, lane } of round) chooser[e].forEach((c, j) => lane.x.set(p.buf.xb.array.subarray(c.row * nEmbd, (c.row + 1) * nEmbd), j * nEmbd));
+    const rowsOf = (e: number) => chooser[e].length;
+    const width = t.experts[round[0].e].gate.rows;
+    p.mm.batchEach(round.map(({ e, lane }) => ({ m: t.experts[e].gate, x: lane.x.subarray(0, rowsOf(e) * nEmbd), n: rowsOf(e), out: lane.gate.subarray(0, rowsOf(e) * width) })));
+    p.mm.batchEach(round.map(({ e, lane }) => ({ m: t.experts[e].up, x: lane.x.subarray(0, rowsOf(e) * nEmbd), n: rowsOf(e), out: lane.up.subarray(0, rowsOf(e) * width) })));
+    for (const { e, lane } of round) {
+      // SwiGLU on the main thread's kernels, row by row, as swiglu() does.
+      const h = p.buf.hb;
+      for (let j = 0; j < rowsOf(e); j++) {
+        h.array.set(lane.gate.subarray(j * width, (j + 1) * width));
+        p.buf.hb2.array.set(lane.up.subarray(j * width, (j + 1) * width));
+        p.k.swiglu(h.at, h.at, p.buf.hb2.at, width);
+        lane.gate.set(h.array.subarray(0, width), j * width);
+      }
+    }
+    p.mm.batchEach(round.map(({ e, lane }) => ({ m: t.experts[e].down, x: lane.gate.subarray(0, rowsOf(e) * width), n: rowsOf(e), out: lane.out.subarray(0, rowsOf(e) * nEmbd) })));
+    for (const { e, lane } of round) done(chooser[e], lane.out);
+  }
 }
 
 export function loadMoe(w: Weights, il: number, m: MoeHparams): MoeWeights {
@@ -102,14 +148,12 @@ export function moeFeedForward(p: Pass, t: MoeWeights, m: MoeHparams, s: MoeScra
     return route(s.logits.array.subarray(i * m.nExpert, (i + 1) * m.nExpert), m, t.exp_probs_b);
   });
   // Each expert once, over the rows that chose it; its weighted output to the row's slot for that choice.
-  const chooser: { row: number; slot: number; weight: number }[][] = Array.from({ length: m.nExpert }, () => []);
+  const chooser: Chooser[][] = Array.from({ length: m.nExpert }, () => []);
   routes.forEach((r, row) => r.experts.forEach((e, slot) => chooser[e].push({ row, slot, weight: r.weights[slot] })));
-  chooser.forEach((rows, e) => {
-    if (rows.length === 0) return;
-    rows.forEach((c, j) => s.rowsIn.array.set(xb.array.subarray(c.row * nEmbd, (c.row + 1) * nEmbd), j * nEmbd));
-    p.over(rows.length, () => swiglu(p, t.experts[e], s.rowsIn, s.rowsOut));
+  const whole = s.lanes.length > 0;
+  (whole ? expertsWhole : expertsByRows)(p, t, s, chooser, (rows, outs) => {
     rows.forEach((c, j) => {
-      const out = s.rowsOut.array.subarray(j * nEmbd, (j + 1) * nEmbd);
+      const out = outs.subarray(j * nEmbd, (j + 1) * nEmbd);
       const dst = (c.row * m.nExpertUsed + c.slot) * nEmbd;
       for (let d = 0; d < nEmbd; d++) s.chosen[dst + d] = fround(out[d] * c.weight);
     });
