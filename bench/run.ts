@@ -4,6 +4,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   kernels: () => import("./kernels.bench.ts"),
   pool: () => import("./pool.bench.ts"),
   server: () => import("./server.bench.ts"),
+  experts: () => import("./experts.bench.ts"),
 };
 
 const names = process.argv.slice(2);
