@@ -9,7 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  loadModel, ModelFormatError, readGguf, readTensorBytes, Tokenizer, Transformer, UnsupportedArchitectureError, writeGgufFile, type GgufKv,
+  loadModel, ModelFormatError, readGguf, readTensorBytes, Tokenizer, Transformer, UnsupportedArchitectureError, UnsupportedTensorTypeError, writeGgufFile,
+  type GgufKv,
 } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
@@ -111,6 +112,26 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     } finally {
       await pool.close();
     }
+  });
+
+  it("a block_count smaller than the file's layers names the key and the first layer it would ignore", async () => {
+    const file = altered("qwen2-q4_0", { set: [{ key: "qwen2.block_count", type: 4, value: 1 }] });
+    const error = await loadModel(file, { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelFormatError);
+    expect((error as Error).message).toMatch(/'qwen2\.block_count' is 1, but the file has 'blk\.1\./);
+  });
+
+  it("a zero embedding length and a token embedding of the wrong width are refused", async () => {
+    const zero = altered("qwen2-q4_0", { set: [{ key: "qwen2.embedding_length", type: 4, value: 0 }] });
+    expect(((await loadModel(zero, { threads: 1 }).catch((e: unknown) => e)) as Error).message).toMatch(/'qwen2\.embedding_length' must be a positive integer, got 0/);
+    const wide = altered("qwen2-q4_0", { set: [{ key: "qwen2.embedding_length", type: 4, value: 96 }, { key: "qwen2.attention.head_count", type: 4, value: 6 }] });
+    expect(((await loadModel(wide, { threads: 1 }).catch((e: unknown) => e)) as Error).message).toMatch(/'token_embd\.weight' has dims \[64, 151669\], expected \[96, 151669\]/);
+  });
+
+  it("a weight of a type no kernel computes (Q4_K) names the tensor, the supported types and what to do", async () => {
+    const error = await loadModel(fixture("models", "kquant-q4_k_m.gguf"), { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsupportedTensorTypeError);
+    expect((error as Error).message).toMatch(/tensor 'blk\.0\.\w+\.weight' has type q\d_K.*supported: .*q4_0.*re-quantize/);
   });
 
   it("an architecture outside the registry lists the supported ones", async () => {

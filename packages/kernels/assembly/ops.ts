@@ -25,7 +25,7 @@ export function rmsNorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): 
 /**
  * Rotates pairs of each head's first nDims dimensions by the angles of one position, given as cos/sin pairs
  * (cs[2i], cs[2i+1]) for pair i. NORM pairs neighbours (2i, 2i+1), as Llama's GGUF layout wants; NEOX pairs
- * i with i + nDims/2 (Qwen2, DeepSeek). Dimensions past nDims are left alone. GCC contracts ggml's
+ * i with i + nDims/2 (Qwen2). Dimensions past nDims are left alone. GCC contracts ggml's
  * `x0*cos - x1*sin` and `x0*sin + x1*cos` (rotate_pairs in ggml-cpu/ops.cpp) into fused multiply-adds over
  * the first product, which is what rotate() does.
  */

@@ -8,7 +8,7 @@ export class UnsupportedTensorTypeError extends Error {
   ) {
     super(
       `tensor '${tensorName}' has type ${typeName}, which cpu-llm cannot compute with yet ` +
-        `(supported: ${supported.join(", ")})`,
+        `(supported: ${supported.join(", ")}; re-quantize the model to one of them, e.g. llama-quantize --allow-requantize IN OUT Q4_0)`,
     );
   }
 }

@@ -134,6 +134,8 @@ export const GGML_TYPES: readonly GgmlTypeTraits[] = rows.filter((t) => t !== un
 
 /** Names of the types that can be converted to float (the ones the engine computes with). */
 export const COMPUTABLE_TYPES: readonly string[] = GGML_TYPES.filter((t) => t.toFloat).map((t) => t.name);
+/** Types a weight matrix can have: those with a matrix-vector kernel. */
+export const MATRIX_TYPES: readonly string[] = GGML_TYPES.filter((t) => t.matvec).map((t) => t.name);
 
 /** Bytes of a row of n elements; n must be a multiple of the block size. */
 export function rowBytes(traits: GgmlTypeTraits, n: number): number {

@@ -6,7 +6,7 @@ export {
   toFloatOf,
   fromFloatOf,
   GGML_TYPES,
-  COMPUTABLE_TYPES,
+  COMPUTABLE_TYPES, MATRIX_TYPES,
   ACTIVATION_TYPES,
   type GgmlTypeTraits,
   type ToFloat,

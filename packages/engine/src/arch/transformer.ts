@@ -8,7 +8,8 @@ import type { GgufFile } from "../gguf/readGguf.js";
 import type { Architecture } from "./architecture.js";
 import { loadOutputHead, outputLogits, type OutputHead } from "./blocks/outputHead.js";
 import { TokenEmbedding } from "./blocks/tokenEmbedding.js";
-import { readHparams, type Hparams } from "./hparams.js";
+import { ModelFormatError } from "../errors.js";
+import { archNumber, readHparams, type Hparams } from "./hparams.js";
 import { Pass, type BatchRow } from "./pass.js";
 import { architectureOf } from "./registry.js";
 import { TENSOR } from "./tensorNames.js";
@@ -34,6 +35,22 @@ export function modelHparams(file: GgufFile): Hparams {
   return arch.hparams ? arch.hparams(hp, file as GgufFile & { path: string }) : hp;
 }
 
+/**
+ * What every architecture's file must agree on before anything is placed: the token embedding is
+ * (nEmbd, nVocab), and no layer lies beyond block_count (it would be silently ignored).
+ */
+function checkTensorsAgree(file: GgufFile & { path: string }, hp: Hparams): void {
+  const embd = file.tensors.find((t) => t.name === TENSOR.token_embd);
+  if (!embd) throw new ModelFormatError(file.path, TENSOR.token_embd, "is missing: this architecture needs it");
+  if (embd.dims[0] !== hp.nEmbd || embd.dims[1] !== hp.nVocab) {
+    throw new ModelFormatError(file.path, TENSOR.token_embd, `has dims [${embd.dims.join(", ")}], expected [${hp.nEmbd}, ${hp.nVocab}] (embedding_length, vocabulary)`);
+  }
+  // Multi-token-prediction layers (nextn_predict_layers) follow the trunk's; nothing else may.
+  const layers = hp.nLayer + (archNumber(file, "nextn_predict_layers") ?? 0);
+  const stray = file.tensors.find((t) => Number(/^blk\.(\d+)\./.exec(t.name)?.[1] ?? -1) >= layers);
+  if (stray) throw new ModelFormatError(file.path, `${hp.arch}.block_count`, `is ${hp.nLayer}, but the file has '${stray.name}'`);
+}
+
 export class Transformer {
   private constructor(
     readonly arch: Architecture,
@@ -57,6 +74,7 @@ export class Transformer {
     const arch = architectureOf(f);
     let hp = modelHparams(f);
     const maxBatch = options.maxBatch ?? 32;
+    checkTensorsAgree(f, hp);
     const w = new Weights(f, pool, hp, maxBatch, options.expertPlacement);
     // Per-pair RoPE frequency divisors stored as a tensor (Llama 3.1's long-context scaling): ggml_rope_ext's
     // freq_factors, which llama.cpp passes for every architecture whose file has them.

@@ -2,7 +2,7 @@
 // holding (and reading from the file) its own rows; small vectors (norm weights, biases) to the main thread's
 // first arena as float32. A tensor the architecture needs and the file lacks is a ModelFormatError naming it.
 import {
-  MatMul, readFileInto, toFloatOf, type GgmlTypeTraits, type ShardedMatrix, type WorkerPool,
+  MATRIX_TYPES, MatMul, readFileInto, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix, type WorkerPool,
 } from "@cpu-llm/kernels";
 import { ModelFormatError } from "../errors.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/readGguf.js";
@@ -38,7 +38,7 @@ export class Weights {
     // a 3-D tensor (stacked experts, per-head projections) is one matrix per slice.
     const tied = !this.has(TENSOR.output);
     const matrices = file.tensors
-      .filter((t) => (t.dims.length === 2 || t.dims.length === 3) && (t.name !== TENSOR.token_embd || tied))
+      .filter((t) => (t.dims.length === 2 || t.dims.length === 3) && (t.name !== TENSOR.token_embd || tied) && t.type.matvec)
       .flatMap((t) => Array.from({ length: t.dims[2] ?? 1 }, (_, i) => ({ ...matrixShape(t), owner: this.ownerOf(t.name, i) })));
     const most = (f: (m: { rows: number; cols: number }) => number) => Math.max(hp.nEmbd, ...matrices.map(f));
     this.mm = new MatMul(pool, { maxCols: most((m) => m.cols), maxRows: most((m) => m.rows), maxBatch });
@@ -60,9 +60,16 @@ export class Weights {
     return t;
   }
 
+  /** A tensor that is multiplied: an UnsupportedTensorTypeError naming it when no kernel computes its type. */
+  private weight(name: string): GgufTensorInfo {
+    const t = this.tensor(name);
+    if (!t.type.matvec) throw new UnsupportedTensorTypeError(name, t.type.name, MATRIX_TYPES);
+    return t;
+  }
+
   /** A matrix placed in the pool's arenas (its bytes are read by load()). */
   matrix(name: string, shape?: { rows: number; cols: number }): ShardedMatrix {
-    const t = this.tensor(name);
+    const t = this.weight(name);
     const { rows, cols } = matrixShape(t);
     if (shape && (rows !== shape.rows || cols !== shape.cols)) {
       throw new ModelFormatError(this.file.path, name, `is ${rows}×${cols}, expected ${shape.rows}×${shape.cols}`);
@@ -74,7 +81,7 @@ export class Weights {
 
   /** Each slice of a 3-D tensor (ne2 of them: experts, heads) as a matrix of its own, placed like matrix(). */
   matrices(name: string, shape: { rows: number; cols: number; slices: number }): ShardedMatrix[] {
-    const t = this.tensor(name);
+    const t = this.weight(name);
     const { rows, cols } = matrixShape(t);
     if (t.dims.length !== 3 || rows !== shape.rows || cols !== shape.cols || t.dims[2] !== shape.slices) {
       throw new ModelFormatError(this.file.path, name, `has dims [${t.dims.join(", ")}], expected [${shape.cols}, ${shape.rows}, ${shape.slices}]`);

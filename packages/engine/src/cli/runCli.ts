@@ -8,7 +8,7 @@ import { runCommand } from "./run.js";
 import { logitsCommand } from "./logits.js";
 import { synthCommand } from "./synth.js";
 import { benchCommand } from "./bench.js";
-import { ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError } from "../errors.js";
+import { ContextOverflowError, InsufficientMemoryError, ModelFormatError, UnsupportedArchitectureError } from "../errors.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
 
@@ -46,7 +46,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 2;
     }
     const known = e instanceof GgufFormatError || e instanceof TokenizerError || e instanceof UnsupportedTensorTypeError
-      || e instanceof ContextOverflowError || e instanceof InsufficientMemoryError || e instanceof UnsupportedArchitectureError;
+      || e instanceof ContextOverflowError || e instanceof InsufficientMemoryError || e instanceof UnsupportedArchitectureError || e instanceof ModelFormatError;
     const fsError = e instanceof Error && "code" in e && typeof e.code === "string" && "path" in e;
     if (known || fsError) {
       process.stderr.write(`cpu-llm ${name}: ${(e as Error).message}\n`);
