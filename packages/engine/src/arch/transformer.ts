@@ -4,11 +4,11 @@
 // every product takes all rows at once; the small per-row work (norms, RoPE, residuals) runs on the main
 // thread's kernels; attention runs where the KV cache lives, each thread on its own KV heads (KvCache).
 import { KvCache, type GgmlTypeTraits, type KvCacheLayout, type WorkerPool } from "@cpu-llm/kernels";
+import { ModelFormatError } from "../errors.js";
 import type { GgufFile } from "../gguf/readGguf.js";
 import type { Architecture } from "./architecture.js";
 import { loadOutputHead, outputLogits, type OutputHead } from "./blocks/outputHead.js";
 import { TokenEmbedding } from "./blocks/tokenEmbedding.js";
-import { ModelFormatError } from "../errors.js";
 import { archNumber, readHparams, type Hparams } from "./hparams.js";
 import { Pass, type BatchRow } from "./pass.js";
 import { architectureOf } from "./registry.js";
