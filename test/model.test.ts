@@ -1,7 +1,7 @@
 // loadModel and streaming completion on the bundled model, and free-running greedy against llama.cpp.
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ContextOverflowError, InsufficientMemoryError, loadModel, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
+import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, loadModel, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
 
 async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
@@ -81,6 +81,12 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect(ids[0]).toBe(model.tokenizer.vocab.bos);
     expect(ids[1]).not.toBe(model.tokenizer.vocab.bos);
     expect(a.result.promptTokens).toBe(ids.length);
+  });
+
+  it("an empty conversation, an unknown role or a non-text content is a ChatMessagesError before any compute", () => {
+    expect(() => model.chat([])).toThrow(ChatMessagesError);
+    expect(() => model.chat([{ role: "wizard" as "user", content: "hi" }])).toThrow(/message 0: role must be one of system, user, assistant, got "wizard"/);
+    expect(() => model.chat([{ role: "user", content: "hi" }, { role: "assistant", content: null as unknown as string }])).toThrow(/message 1: content must be a string, got null/);
   });
 
   it("emits text held back for a stop string that never completes, and runs one completion at a time", async () => {

@@ -72,3 +72,8 @@ export class ModelFormatError extends Error {
     super(`${path}: '${item}' ${reason}`);
   }
 }
+
+/** A conversation chat() cannot render: no messages, or a message whose role or content is not one it knows. */
+export class ChatMessagesError extends TypeError {
+  override readonly name = "ChatMessagesError";
+}

@@ -22,7 +22,7 @@ export { Context, type ContextOptions } from "./context.js";
 export { Sequence, chatInput, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./sequence.js";
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
 export {
-  ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, NoFreeSequenceError, SequenceBusyError, DisposedError,
+  ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, ChatMessagesError, NoFreeSequenceError, SequenceBusyError, DisposedError,
 } from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";
-export { ChatTemplate, BUILTIN_TEMPLATES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";
+export { ChatTemplate, BUILTIN_TEMPLATES, CHAT_ROLES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";

@@ -1,7 +1,7 @@
 // One conversation's place in a context: its own run of KV cells, the tokens in them, and generation over them
 // (sampling, stop strings, log-probabilities). Its tokens go through the context's scheduler, batched with the
 // other sequences' at every step; what it computes is bit for bit what it would compute alone.
-import type { ChatMessage, ChatTemplate } from "./chat/chatTemplate.js";
+import { checkChatMessages, type ChatMessage, type ChatTemplate } from "./chat/chatTemplate.js";
 import { ContextOverflowError, SequenceBusyError, DisposedError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
 import { opensThinkBlock, ReasoningSplit } from "./generation/reasoningSplit.js";
@@ -294,6 +294,7 @@ export class Sequence {
  * text parsed, and BOS added only when the template does not write it itself (it must not come twice).
  */
 export function chatInput<O extends CompletionOptions>(template: ChatTemplate, tokenizer: Tokenizer, messages: readonly ChatMessage[], options: O): { prompt: string; options: O } {
+  checkChatMessages(messages);
   const prompt = template.render(messages, true);
   const vocab = tokenizer.vocab;
   const bos = vocab.bos >= 0 ? vocab.tokens[vocab.bos] : "";

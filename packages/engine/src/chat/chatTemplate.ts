@@ -1,13 +1,27 @@
 // Chat prompts from the GGUF's own `tokenizer.chat_template` (a Jinja template, rendered with
 // @huggingface/jinja as transformers does), or a built-in template for files that carry none.
 import { Template } from "@huggingface/jinja";
+import { ChatMessagesError } from "../errors.js";
 import { metaString } from "../gguf/metadata.js";
 import type { GgufFile } from "../gguf/readGguf.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 
+/** The roles a conversation's messages take. */
+export const CHAT_ROLES = ["system", "user", "assistant"] as const;
+
 export interface ChatMessage {
-  role: "system" | "user" | "assistant";
+  role: (typeof CHAT_ROLES)[number];
   content: string;
+}
+
+/** A ChatMessagesError naming the first problem: an empty conversation, an unknown role, a content that is not text. */
+export function checkChatMessages(messages: unknown): asserts messages is readonly ChatMessage[] {
+  if (!Array.isArray(messages) || messages.length === 0) throw new ChatMessagesError("a conversation needs at least one message");
+  messages.forEach((m: unknown, i) => {
+    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+    if (!(CHAT_ROLES as readonly unknown[]).includes(role)) throw new ChatMessagesError(`message ${i}: role must be one of ${CHAT_ROLES.join(", ")}, got ${JSON.stringify(role)}`);
+    if (typeof content !== "string") throw new ChatMessagesError(`message ${i}: content must be a string, got ${content === null ? "null" : typeof content}`);
+  });
 }
 
 /** Built-in templates (spelled as their models' own), for files without `tokenizer.chat_template`. */
