@@ -138,6 +138,30 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  // Each flag outside what its option accepts is one line naming the flag and the range, exit code 2, before
+  // the model loads: nothing is clamped, turned greedy, or left to fail later.
+  it.each([
+    [["--temp=-1"], /--temp must be a number ≥ 0 \(0 is greedy\), got '-1'/],
+    [["--min-p", "2"], /--min-p must be a number from 0 to 1, got '2'/],
+    [["--top-p", "1.5"], /--top-p must be a number from 0 to 1, got '1.5'/],
+    [["--top-k=-4"], /--top-k must be a whole number ≥ 0 \(0 keeps all\), got '-4'/],
+    [["-t", "0"], /-t must be a whole number from 1 to \d+ .*, got '0'/],
+    [["-t", "1.5"], /-t must be a whole number from 1 to \d+ .*, got '1.5'/],
+    [["-t", "999"], /-t must be a whole number from 1 to \d+ \(the CPUs this process may use\), got '999'/],
+    [["-c", "0"], /-c must be a whole number ≥ 1, got '0'/],
+    [["-c-5"], /-c must be a whole number ≥ 1, got '-5'/],
+    [["-n-5"], /-n must be a whole number ≥ 0, got '-5'/],
+    [["-n", "1.5"], /-n must be a whole number ≥ 0, got '1.5'/],
+    [["--json", "--top=-1"], /--top must be a whole number ≥ 0, got '-1'/],
+    [["--seed", "x"], /--seed must be a whole number/],
+  ])("run %j: one line naming the flag and its range, exit code 2", (flags, message) => {
+    const r = run("run", ...flags, "-p", "hi");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stdout).toBe("");
+  });
+
   it("refuses Node 20 with a message, before loading anything", () => {
     const node20 = ["/usr/local/bin/node", "/usr/bin/node"].find((p) => {
       try {

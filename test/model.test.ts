@@ -1,7 +1,8 @@
 // loadModel and streaming completion on the bundled model, and free-running greedy against llama.cpp.
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, loadModel, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
+import fc from "fast-check";
+import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, InvalidOptionError, loadModel, type CompletionOptions, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
 
 async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
@@ -76,11 +77,46 @@ describe("loadModel + complete (bundled stories260K)", () => {
     const b = await collect(model.chat(messages, { temperature: 0, maxTokens: 16 }));
     expect(a.result.generatedTokens).toBeGreaterThan(0);
     expect(b.result.text).toBe(a.result.text);
-    // The Llama 2 template writes "<s>" itself: parsed as the BOS token, not doubled.
-    const ids = model.tokenize(model.chatTemplate.render(messages), { parseSpecial: true, addSpecial: false });
+    // The Llama 2 template writes "<s>" itself; the rendering drops it because the vocabulary adds its own
+    // (as llama-server does), so the prompt has one BOS, not two.
+    const ids = model.tokenize(model.chatTemplate.render(messages), { parseSpecial: true, addSpecial: true });
     expect(ids[0]).toBe(model.tokenizer.vocab.bos);
     expect(ids[1]).not.toBe(model.tokenizer.vocab.bos);
     expect(a.result.promptTokens).toBe(ids.length);
+  });
+
+  it("numeric options outside their ranges are an InvalidOptionError naming the option, before any compute", async () => {
+    await expect(loadModel(DEMO_MODEL, { contextSize: NaN })).rejects.toThrow(/contextSize must be a whole number ≥ 1, got NaN/);
+    await expect(loadModel(DEMO_MODEL, { threads: 0 })).rejects.toThrow(InvalidOptionError);
+    const first = (options: CompletionOptions) => model.complete("Once", options).next();
+    await expect(first({ maxTokens: 1.5 })).rejects.toThrow(/maxTokens must be a whole number ≥ 0, got 1.5/);
+    await expect(first({ temperature: -1 })).rejects.toThrow(/temperature must be a number ≥ 0/);
+    await expect(first({ topP: 2 })).rejects.toThrow(/topP must be a number from 0 to 1, got 2/);
+    await expect(first({ logprobs: -1 })).rejects.toThrow(InvalidOptionError);
+    expect(() => model.createContext({ sequences: 0 })).toThrow(/sequences must be a whole number ≥ 1, got 0/);
+  });
+
+  // Random option objects: each either fails with a typed error before any token, or completes with as many
+  // tokens as it may (the model's sequence stays usable either way).
+  it("random completion options give a typed error before any compute or a valid completion (property)", async () => {
+    const anyNumber = fc.oneof(fc.double({ noNaN: false }), fc.integer({ min: -5, max: 50 }), fc.constant(undefined));
+    await fc.assert(
+      fc.asyncProperty(fc.record({ maxTokens: anyNumber, temperature: anyNumber, topK: anyNumber, topP: anyNumber, minP: anyNumber, seed: anyNumber }), async (options) => {
+        const gen = model.complete("Once upon", { ...options, maxTokens: options.maxTokens === undefined ? 3 : options.maxTokens });
+        let first;
+        try {
+          first = await gen.next();
+        } catch (e) {
+          expect(e).toBeInstanceOf(e instanceof ContextOverflowError ? ContextOverflowError : InvalidOptionError);
+          return;
+        }
+        const { chunks, result } = await collect(gen);
+        const n = (first.done ? 0 : 1) + chunks.length;
+        expect(n).toBeLessThanOrEqual(options.maxTokens ?? 3);
+        expect(["length", "stop"]).toContain((first.done ? first.value : result).finishReason);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("an empty conversation, an unknown role or a non-text content is a ChatMessagesError before any compute", () => {

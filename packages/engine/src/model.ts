@@ -6,6 +6,7 @@ import { modelHparams, Transformer } from "./arch/transformer.js";
 import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { Context, type ContextOptions } from "./context.js";
 import { DisposedError } from "./errors.js";
+import { checkNumber, checkOptions, NUMERIC_OPTIONS, THREADS_NOTE } from "./options.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
 import { planContextSize } from "./runtime/memoryPlan.js";
@@ -91,6 +92,7 @@ export class Model {
    */
   createContext(options: ContextOptions = {}): Context {
     if (this.closed) throw new DisposedError("this model");
+    checkOptions(options);
     const keyType = kvTypeByName(options.cacheTypeK ?? options.kvCacheType ?? "f16");
     const valueType = kvTypeByName(options.cacheTypeV ?? options.kvCacheType ?? "f16");
     const sequences = options.sequences ?? 1;
@@ -163,9 +165,12 @@ export class Model {
  */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
   assertSupportedNode();
+  checkOptions(options);
   options.signal?.throwIfAborted();
   // The workers boot (module compile, kernels, pinning) while this thread parses the header and vocabulary.
-  const plan = planThreads(readTopology(), options.threads);
+  const topology = readTopology();
+  if (options.threads !== undefined) checkNumber(options.threads, { ...NUMERIC_OPTIONS.threads, max: topology.allowedCpus.length, note: THREADS_NOTE }, "threads");
+  const plan = planThreads(topology, options.threads);
   const starting = WorkerPool.create({
     threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus, pinCaller: options.pinCallingThread && options.numa !== false,
   });

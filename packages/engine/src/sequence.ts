@@ -2,6 +2,7 @@
 // (sampling, stop strings, log-probabilities). Its tokens go through the context's scheduler, batched with the
 // other sequences' at every step; what it computes is bit for bit what it would compute alone.
 import { checkChatMessages, type ChatMessage, type ChatTemplate } from "./chat/chatTemplate.js";
+import { checkOptions } from "./options.js";
 import { ContextOverflowError, SequenceBusyError, DisposedError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
 import { opensThinkBlock, ReasoningSplit } from "./generation/reasoningSplit.js";
@@ -211,6 +212,7 @@ export class Sequence {
 
   private async *generate(prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
     const { tokenizer } = this.host;
+    checkOptions(options);
     const maxTokens = options.maxTokens ?? 256;
     const ids = this.promptTokens(prompt, options);
     if (ids.length === 0) throw new RangeError("the prompt has no tokens (and the model adds no BOS)");

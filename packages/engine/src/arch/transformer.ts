@@ -22,8 +22,10 @@ export interface TransformerOptions {
   readonly onProgress?: (fraction: number) => void;
   /**
    * How stacked experts (MoE) are spread over the threads: each expert's rows split across all of them
-   * ("rows", the default: every thread works whichever experts are chosen), or whole experts dealt round-robin
-   * and run side by side ("whole"). bench/RESULTS.md has the two measured.
+   * ("rows": every thread works on every chosen expert), or whole experts dealt round-robin and run side by side
+   * ("whole": a third of the dispatches, but a thread idles when the chosen experts fall unevenly). Default:
+   * "whole" when a token chooses at least two experts per thread, else "rows". On 2 threads with V2-Lite's 6 of
+   * 64, "whole" decoded 10-27% faster and prefilled 5-11% faster (`pnpm bench experts`, bench/RESULTS.md).
    */
   readonly expertPlacement?: "rows" | "whole";
 }
@@ -75,7 +77,8 @@ export class Transformer {
     let hp = modelHparams(f);
     const maxBatch = options.maxBatch ?? 32;
     checkTensorsAgree(f, hp);
-    const w = new Weights(f, pool, hp, maxBatch, options.expertPlacement);
+    const placement = options.expertPlacement ?? (hp.moe && hp.moe.nExpertUsed >= 2 * pool.threads ? "whole" : "rows");
+    const w = new Weights(f, pool, hp, maxBatch, placement);
     // Per-pair RoPE frequency divisors stored as a tensor (Llama 3.1's long-context scaling): ggml_rope_ext's
     // freq_factors, which llama.cpp passes for every architecture whose file has them.
     if (w.has(TENSOR.rope_freqs)) hp = { ...hp, rope: { ...hp.rope, freqFactors: w.floats(TENSOR.rope_freqs) } };

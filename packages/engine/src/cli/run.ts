@@ -1,6 +1,8 @@
+import { readTopology } from "@cpu-llm/kernels";
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
-import { kvCacheTypeOption, parseCommandArgs, UsageError } from "./usage.js";
+import { THREADS_NOTE } from "../options.js";
+import { kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
 
 /** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
 export function progressBar(): ((fraction: number) => void) | undefined {
@@ -13,13 +15,6 @@ export function progressBar(): ((fraction: number) => void) | undefined {
 }
 
 const USAGE = "run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--kv f16|q8_0|f32] [-t THREADS] [-c CTX] [--json [--top K]]";
-
-const number = (v: string | undefined, name: string): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got '${v}'`);
-  return n;
-};
 
 /** `cpu-llm run`: streams a completion to stdout; with --json, one line with ids, text and timings. */
 export async function runCommand(args: string[]): Promise<void> {
@@ -43,8 +38,8 @@ export async function runCommand(args: string[]): Promise<void> {
   const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
     onProgress: progressBar(),
     kvCacheType: kv,
-    threads: number(v.threads, "--threads"),
-    contextSize: number(v.ctx, "--ctx"),
+    threads: numberFlag(v.threads, "-t", "threads", { max: readTopology().allowedCpus.length, note: THREADS_NOTE }),
+    contextSize: numberFlag(v.ctx, "-c", "contextSize"),
   });
   try {
     const prompt = v.prompt ?? "Once upon a time";
@@ -52,13 +47,13 @@ export async function runCommand(args: string[]): Promise<void> {
     const onSigint = () => abort.abort();
     process.once("SIGINT", onSigint);
     const completion = model.complete(prompt, {
-      maxTokens: number(v.n, "-n") ?? 128,
-      temperature: number(v.temp, "--temp"),
-      topK: number(v["top-k"], "--top-k"),
-      topP: number(v["top-p"], "--top-p"),
-      minP: number(v["min-p"], "--min-p"),
-      seed: number(v.seed, "--seed"),
-      logprobs: number(v.top, "--top"),
+      maxTokens: numberFlag(v.n, "-n", "maxTokens") ?? 128,
+      temperature: numberFlag(v.temp, "--temp", "temperature"),
+      topK: numberFlag(v["top-k"], "--top-k", "topK"),
+      topP: numberFlag(v["top-p"], "--top-p", "topP"),
+      minP: numberFlag(v["min-p"], "--min-p", "minP"),
+      seed: numberFlag(v.seed, "--seed", "seed"),
+      logprobs: numberFlag(v.top, "--top", "logprobs"),
       signal: abort.signal,
     });
     const ids: number[] = [];

@@ -8,7 +8,8 @@ import { runCommand } from "./run.js";
 import { logitsCommand } from "./logits.js";
 import { synthCommand } from "./synth.js";
 import { benchCommand } from "./bench.js";
-import { ContextOverflowError, InsufficientMemoryError, ModelFormatError, UnsupportedArchitectureError } from "../errors.js";
+import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, ModelFormatError, UnsupportedArchitectureError } from "../errors.js";
+import { InvalidOptionError } from "../options.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
 
@@ -41,7 +42,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await command.run(args);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof InvalidOptionError || e instanceof ChatMessagesError) {
       process.stderr.write(`cpu-llm ${name}: ${e.message}\n`);
       return 2;
     }

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
+import { checkNumber, describeRule, NUMERIC_OPTIONS, type NumberRule, type NumericOption } from "../options.js";
 
 /** Bad command-line arguments: reported with the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -31,4 +32,18 @@ export function kvCacheTypeOption(value: string | undefined): KvCacheType {
   const kv = value ?? "f16";
   if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
   return kv as KvCacheType;
+}
+
+/**
+ * A flag's value as the number the API option `option` accepts (NUMERIC_OPTIONS: one table for both), or
+ * undefined when the flag is absent; a UsageError naming the flag and the accepted values otherwise.
+ */
+export function numberFlag(value: string | undefined, flag: string, option: NumericOption, narrower: NumberRule = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const rule: NumberRule = { ...NUMERIC_OPTIONS[option], ...narrower };
+  try {
+    return checkNumber(value.trim() === "" ? NaN : Number(value), rule, flag);
+  } catch {
+    throw new UsageError(`${flag} must be ${describeRule(rule)}, got '${value}'`);
+  }
 }

@@ -1,5 +1,6 @@
 // Token sampling in llama.cpp's default order (common/sampling.cpp): repetition/presence/frequency penalties,
 // logit bias, top-k, top-p, min-p, temperature, then a seeded draw. Temperature 0 is greedy (lowest id on ties).
+import { checkOptions } from "../options.js";
 
 export interface SamplingOptions {
   /** 0 = greedy. Default 0.8 (llama.cpp's). */
@@ -47,6 +48,7 @@ export class Sampler {
   private readonly o: Required<Omit<SamplingOptions, "logitBias" | "seed">> & Pick<SamplingOptions, "logitBias">;
 
   constructor(options: SamplingOptions = {}) {
+    checkOptions(options);
     this.o = {
       temperature: options.temperature ?? 0.8,
       topK: options.topK ?? 40,

@@ -47,7 +47,7 @@ export function moeScratch(w: Weights, maxBatch: number, m: MoeHparams): MoeScra
 
 type Chooser = { readonly row: number; readonly slot: number; readonly weight: number };
 
-/** Each expert once, over the rows that chose it, its rows split across all threads; calls done(e, out) per expert. */
+/** Each expert once, over the rows that chose it, its rows split across all threads; done(rows, out) per expert. */
 function expertsByRows(p: Pass, t: MoeWeights, s: MoeScratch, chooser: readonly Chooser[][], done: (rows: readonly Chooser[], out: Float32Array) => void): void {
   const { nEmbd } = p.hp;
   chooser.forEach((rows, e) => {
@@ -110,7 +110,7 @@ function topK(values: ArrayLike<number>, k: number): number[] {
 }
 
 /**
- * Row i's chosen experts and their weights: probabilities from the router's scores, chosen by probability plus
+ * A row's chosen experts and their weights: probabilities from the router's scores, chosen by probability plus
  * the selection bias within the best groups (a group scores the sum of its two best), weights normalised and
  * scaled as the model says.
  */
