@@ -7,35 +7,26 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   loadModel, ModelFormatError, readGguf, readTensorBytes, Tokenizer, Transformer, UnsupportedArchitectureError, UnsupportedTensorTypeError, writeGgufFile,
   type GgufKv,
 } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
-import { teacherForced } from "./helpers/teacherForced.js";
+import { referenceCases, teacherForced, testPool } from "./helpers/teacherForced.js";
 
-let pool: WorkerPool;
-beforeAll(async () => {
-  pool = await WorkerPool.create({ threads: 2 });
-});
-afterAll(async () => {
-  await pool?.close();
-});
-
-const PROMPTS = ["once_upon_a_time", "mixed_fox_zh"];
-const cases = (models: string[]) => models.flatMap((m) => PROMPTS.map((prompt) => [m, prompt]));
+const pool = testPool();
 
 describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan against llama.cpp", () => {
-  it.each(cases(["qwen2-f16", "baichuan-rope-f16"]))("%s, F32 cache: top-5 within 0.05 (%s)", (model, prompt) => {
-    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf32`);
+  it.each(referenceCases(["qwen2-f16", "baichuan-rope-f16"]))("%s, F32 cache: top-5 within 0.05 (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf32`);
     expect(Math.max(...steps)).toBeLessThan(0.05);
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.1);
   });
 
-  it.each(cases(["qwen2-q4_0", "baichuan-rope-q4_0", "baichuan-alibi-q4_0"]))("%s, F32 cache: top-5 within 1e-3 on at least 90 per cent of steps, 0.5 on all (%s)", (model, prompt) => {
-    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf32`);
+  it.each(referenceCases(["qwen2-q4_0", "baichuan-rope-q4_0", "baichuan-alibi-q4_0"]))("%s, F32 cache: top-5 within 1e-3 on at least 90 per cent of steps, 0.5 on all (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf32`);
     expect(steps.filter((d) => d <= 1e-3).length / steps.length).toBeGreaterThanOrEqual(0.9);
     expect(Math.max(...steps)).toBeLessThan(0.5);
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(1.0);
@@ -43,8 +34,8 @@ describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan against llama.cpp", () =
     expect(Math.max(...steps)).toBeLessThan(1e-6);
   });
 
-  it.each(cases(["qwen2-f16", "qwen2-q4_0", "baichuan-rope-f16"]))("%s with an F16 cache against llama.cpp's default: top-5 within 0.1 (%s)", (model, prompt) => {
-    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf16`, "f16");
+  it.each(referenceCases(["qwen2-f16", "qwen2-q4_0", "baichuan-rope-f16"]))("%s with an F16 cache against llama.cpp's default: top-5 within 0.1 (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf16`, "f16");
     expect(Math.max(...steps)).toBeLessThan(0.1);
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.2);
   });
@@ -54,8 +45,8 @@ describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan against llama.cpp", () =
   // layers amplify the flips. llama.cpp's own kvf16 and kvf32 references for these files already differ by
   // 0.10-0.23 (median 0.10-0.21) at the steps before their greedy paths part; ours (F32 sums over an F16
   // cache) is at 0.40-0.54 at most and 0.11-0.15 median from kvf16, while it matches kvf32 to 5e-7 above.
-  it.each(cases(["baichuan-rope-q4_0", "baichuan-alibi-q4_0"]))("%s with an F16 cache against llama.cpp's default: median step within 0.2, all within 0.6 (%s)", (model, prompt) => {
-    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf16`, "f16");
+  it.each(referenceCases(["baichuan-rope-q4_0", "baichuan-alibi-q4_0"]))("%s with an F16 cache against llama.cpp's default: median step within 0.2, all within 0.6 (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf16`, "f16");
     expect([...steps].sort((a, b) => a - b)[steps.length >> 1]).toBeLessThan(0.2);
     expect(Math.max(...steps)).toBeLessThan(0.6);
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(1.2);
@@ -65,7 +56,7 @@ describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan against llama.cpp", () =
 describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan vocabularies", () => {
   // The Baichuan vocabulary has no llama.cpp test vectors: its references' prompt ids (BOS per the vocab,
   // special text not parsed) are the vectors, with Chinese text and digits in mixed_fox_zh.
-  it.each(cases(["qwen2-f16", "baichuan-rope-f16", "baichuan-alibi-q4_0"]))("%s tokenizes the %s prompt as llama.cpp did", (model, prompt) => {
+  it.each(referenceCases(["qwen2-f16", "baichuan-rope-f16", "baichuan-alibi-q4_0"]))("%s tokenizes the %s prompt as llama.cpp did", (model, prompt) => {
     const tokenizer = Tokenizer.fromGguf(readGguf(fixture("models", `${model}.gguf`)));
     const ref = JSON.parse(fs.readFileSync(fixture("reference", `${model}.${prompt}.greedy48.kvf32.json`), "utf8"));
     expect(tokenizer.encode(ref.prompt)).toEqual(ref.prompt_ids);
@@ -106,11 +97,11 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
 
   it("a baichuan file without output.weight is refused: Baichuan never ties its output", async () => {
     const file = altered("baichuan-rope-q4_0", { drop: (name) => name === "output.weight" });
-    const pool = await WorkerPool.create({ threads: 1 });
+    const one = await WorkerPool.create({ threads: 1 });
     try {
-      expect(() => Transformer.load(readGguf(file), pool)).toThrow(/'output\.weight' is missing/);
+      expect(() => Transformer.load(readGguf(file), one)).toThrow(/'output\.weight' is missing/);
     } finally {
-      await pool.close();
+      await one.close();
     }
   });
 

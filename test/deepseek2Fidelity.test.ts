@@ -2,26 +2,16 @@
 // (helpers/teacherForced.ts), with the Llama issue's bounds against the F32-cache references: F16 files top-5
 // within 0.05; Q4_0 files within 1e-3 on at least 90% of steps and 0.5 on all; the argmax equal wherever
 // llama.cpp's top-2 gap exceeds twice the bound.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { kvTypeByName, loadModel, readGguf, Transformer } from "@cpu-llm/engine";
-import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
-import { singleSequence, teacherForced } from "./helpers/teacherForced.js";
+import { REFERENCE_PROMPTS, referenceCases, singleSequence, teacherForced, testPool } from "./helpers/teacherForced.js";
 
-let pool: WorkerPool;
-beforeAll(async () => {
-  pool = await WorkerPool.create({ threads: 2 });
-});
-afterAll(async () => {
-  await pool?.close();
-});
-
-const PROMPTS = ["once_upon_a_time", "mixed_fox_zh"];
-const cases = (models: string[]) => models.flatMap((m) => PROMPTS.map((prompt) => [m, prompt]));
+const pool = testPool();
 
 describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
-  it.each(cases(["deepseek2-f16"]))("%s, F32 cache: top-5 within 0.05 (%s)", (model, prompt) => {
-    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf32`);
+  it.each(referenceCases(["deepseek2-f16"]))("%s, F32 cache: top-5 within 0.05 (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf32`);
     expect(Math.max(...steps)).toBeLessThan(0.05);
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.1);
     // Measured: 0.0029 and 0.0031 at most.
@@ -30,8 +20,8 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
 
   // deepseek2-q4_0: softmax gating, one shared expert, YaRN; deepseek2v3-q4_0: sigmoid gating, exp_probs_b,
   // normalised and scaled weights, two expert groups, queries through q_lora.
-  it.each(cases(["deepseek2-q4_0", "deepseek2v3-q4_0"]))("%s, F32 cache: top-5 within 1e-3 on at least 90 per cent of steps, 0.5 on all (%s)", (model, prompt) => {
-    const { steps, gaps, argmaxMisses } = teacherForced(pool, model, `${model}.${prompt}.greedy48.kvf32`);
+  it.each(referenceCases(["deepseek2-q4_0", "deepseek2v3-q4_0"]))("%s, F32 cache: top-5 within 1e-3 on at least 90 per cent of steps, 0.5 on all (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf32`);
     expect(steps.filter((d) => d <= 1e-3).length / steps.length).toBeGreaterThanOrEqual(0.9);
     expect(Math.max(...steps)).toBeLessThan(0.5);
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(1.0);
@@ -40,8 +30,8 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
   });
 
   it("deepseek2-f16 with an F16 cache against llama.cpp's default: top-5 within 0.1", () => {
-    for (const prompt of PROMPTS) {
-      const { steps, gaps, argmaxMisses } = teacherForced(pool, "deepseek2-f16", `deepseek2-f16.${prompt}.greedy48.kvf16`, "f16");
+    for (const prompt of REFERENCE_PROMPTS) {
+      const { steps, gaps, argmaxMisses } = teacherForced(pool(), "deepseek2-f16", `deepseek2-f16.${prompt}.greedy48.kvf16`, "f16");
       expect(Math.max(...steps)).toBeLessThan(0.1);
       for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(0.2);
     }
@@ -53,14 +43,14 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     for (const model of ["deepseek2-q4_0", "deepseek2v3-q4_0"]) {
       const file = readGguf(fixture("models", `${model}.gguf`));
       const ids = [100000, 671, 3344, 8222, 30, 98, 5, 1772, 280, 19, 4, 60000, 12, 7, 900, 33];
-      const batched = singleSequence(file, pool, 64, "f32", 8);
+      const batched = singleSequence(file, pool(), 64, "f32", 8);
       const nVocab = batched.model.hp.nVocab;
       const rows: Float32Array[] = [];
       for (let pos = 0; pos < ids.length; pos += 8) {
         const logits = batched.run(ids.slice(pos, pos + 8), pos);
         for (let i = 0; i < 8; i++) rows.push(logits.slice(i * nVocab, (i + 1) * nVocab));
       }
-      const single = singleSequence(file, pool, 64, "f32", 1);
+      const single = singleSequence(file, pool(), 64, "f32", 1);
       const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
       ids.forEach((id, pos) => expect(bits(single.forward(id, pos)).equals(bits(rows[pos])), `row ${pos} of ${model}`).toBe(true));
     }
@@ -70,7 +60,7 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     const file = readGguf(fixture("models", "deepseek2v3-q4_0.gguf"));
     const ids = [100000, 671, 3344, 8222, 30, 98, 5, 1772, 280, 19, 4, 60000];
     const run = (expertPlacement: "rows" | "whole") => {
-      const model = Transformer.load(file, pool, { maxBatch: 8, expertPlacement });
+      const model = Transformer.load(file, pool(), { maxBatch: 8, expertPlacement });
       const cache = model.createCache({ sequences: 1, contextSize: 32, keyType: kvTypeByName("f32"), valueType: kvTypeByName("f32") });
       const batch = model.forward(cache, ids.slice(0, 8).map((token, position) => ({ token, sequence: 0, position, logits: true }))).slice();
       const steps = ids.slice(8).map((token, i) => model.forward(cache, [{ token, sequence: 0, position: 8 + i, logits: true }]).slice());

@@ -3,8 +3,27 @@
 // ids (and all logits where raw rows exist).
 import * as fs from "node:fs";
 import { kvTypeByName, readGguf, Transformer, type GgufFile } from "@cpu-llm/engine";
-import type { WorkerPool } from "@cpu-llm/kernels";
+import { WorkerPool } from "@cpu-llm/kernels";
+import { afterAll, beforeAll } from "vitest";
 import { fixture } from "./fixtures.js";
+
+/** The two prompts every random-weight model has references for. */
+export const REFERENCE_PROMPTS = ["once_upon_a_time", "mixed_fox_zh"];
+
+/** [model, prompt] for each model and reference prompt, for it.each. */
+export const referenceCases = (models: readonly string[]) => models.flatMap((m) => REFERENCE_PROMPTS.map((prompt) => [m, prompt]));
+
+/** A 2-thread pool for this test file, made before its tests and closed after them. */
+export function testPool(): () => WorkerPool {
+  let pool: WorkerPool | undefined;
+  beforeAll(async () => {
+    pool = await WorkerPool.create({ threads: 2 });
+  });
+  afterAll(async () => {
+    await pool?.close();
+  });
+  return () => pool!;
+}
 
 interface Reference {
   prompt_ids: number[];
