@@ -3,7 +3,10 @@
 // within 0.05; Q4_0 files within 1e-3 on at least 90% of steps and 0.5 on all; the argmax equal wherever
 // llama.cpp's top-2 gap exceeds twice the bound.
 import { describe, expect, it } from "vitest";
-import { kvTypeByName, loadModel, readGguf, Transformer } from "@cpu-llm/engine";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { kvTypeByName, loadModel, readGguf, readTensorBytes, readTensorFloats, Transformer, writeGgufFile } from "@cpu-llm/engine";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 import { REFERENCE_PROMPTS, referenceCases, singleSequence, teacherForced, testPool } from "./helpers/teacherForced.js";
 
@@ -68,6 +71,39 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     };
     const bits = (rows: Float32Array[]) => rows.map((a) => Buffer.from(a.buffer).toString("base64"));
     expect(bits(run("whole"))).toEqual(bits(run("rows")));
+  });
+
+  // Files converted before llama.cpp split attn_kv_b hold each head's key rows untransposed next to its value
+  // rows. Built here from deepseek2-f16 (F16 values survive the transpose exactly), such a file must give
+  // the split file's logits bit for bit.
+  it("a file with the older attn_kv_b runs as the split one, bit for bit", () => {
+    const source = fixture("models", "deepseek2-f16.gguf");
+    const split = readGguf(source);
+    const [lora, nope, v, heads] = [64, 32, 32, 4];
+    const dropped = new Set(["attention.key_length_mla", "attention.value_length_mla", "attention.key_length", "attention.value_length"].map((k) => `deepseek2.${k}`));
+    const tensors = split.tensors.flatMap((t) => {
+      if (t.name.endsWith("attn_v_b.weight")) return [];
+      if (!t.name.endsWith("attn_k_b.weight")) return [{ name: t.name, dims: t.dims, type: t.type, raw: () => readTensorBytes(source, t) }];
+      const kb = readTensorFloats(split, t.name); // (heads, lora, nope)
+      const vb = readTensorFloats(split, t.name.replace("attn_k_b", "attn_v_b")); // (heads, v, lora)
+      const kvb = new Float32Array(heads * (nope + v) * lora);
+      for (let h = 0; h < heads; h++) {
+        for (let c = 0; c < nope; c++) for (let r = 0; r < lora; r++) kvb[(h * (nope + v) + c) * lora + r] = kb[(h * lora + r) * nope + c];
+        for (let j = 0; j < v; j++) kvb.set(vb.subarray((h * v + j) * lora, (h * v + j + 1) * lora), (h * (nope + v) + nope + j) * lora);
+      }
+      return [{ name: t.name.replace("attn_k_b", "attn_kv_b"), dims: [lora, heads * (nope + v)], type: "f16", data: kvb }];
+    });
+    const legacyPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-kvb-")), "deepseek2-legacy.gguf");
+    writeGgufFile(legacyPath, {
+      metadata: [...[...split.metadata.values()].filter((kv) => !dropped.has(kv.key)), { key: "deepseek2.attention.key_length", type: 4, value: nope + 32 }, { key: "deepseek2.attention.value_length", type: 4, value: v }],
+      tensors,
+    });
+    const ids = [100000, 671, 3344, 8222, 30, 98];
+    const logits = (file: string) => {
+      const s = singleSequence(readGguf(file), pool(), 16, "f32", 8);
+      return Buffer.from(s.run(ids, 0).slice().buffer).toString("base64");
+    };
+    expect(logits(legacyPath)).toBe(logits(source));
   });
 
   it("the MLA cache keeps one latent and one RoPE key per token and layer", async () => {

@@ -2,7 +2,8 @@
 // holding (and reading from the file) its own rows; small vectors (norm weights, biases) to the main thread's
 // first arena as float32. A tensor the architecture needs and the file lacks is a ModelFormatError naming it.
 import {
-  MATRIX_TYPES, MatMul, readFileInto, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix, type WorkerPool,
+  fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix,
+  type WorkerPool,
 } from "@cpu-llm/kernels";
 import { ModelFormatError } from "../errors.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/readGguf.js";
@@ -92,6 +93,29 @@ export class Weights {
       this.reads.push({ m, position: t.fileOffset + i * sliceBytes });
       return m;
     });
+  }
+
+  /** Rows [first, first + rows) of a 2-D tensor as a matrix of their own, read from the file by load(). */
+  matrixRows(name: string, first: number, rows: number): ShardedMatrix {
+    const t = this.weight(name);
+    const { cols } = matrixShape(t);
+    const rowBytes = t.nBytes / (t.dims[1] ?? 1);
+    const m = this.mm.alloc(t.type, rows, cols);
+    this.reads.push({ m, position: t.fileOffset + first * rowBytes });
+    return m;
+  }
+
+  /**
+   * A matrix made from floats (rows × cols, row-major) rather than read: stored as F16 (a weight rebuilt at load,
+   * such as a transposed slice), each thread's rows written into its arena now.
+   */
+  matrixFrom(values: Float32Array, rows: number, cols: number): ShardedMatrix {
+    const f16 = ggmlTypeByName("f16")!;
+    const m = this.mm.alloc(f16, rows, cols);
+    const bytes = new Uint8Array(rows * m.rowBytes);
+    fromFloatOf(f16, "rebuilt matrix")(bytes, 0, values, 0, values.length);
+    for (const s of m.shards) s.arena.bytes.set(bytes.subarray(s.rowStart * m.rowBytes, (s.rowStart + s.rows) * m.rowBytes), s.offset);
+    return m;
   }
 
   /** A vector of `n` float32s in the main arena (uninitialised). */

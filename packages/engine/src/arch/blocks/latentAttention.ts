@@ -47,16 +47,35 @@ export function latentAttentionScratch(w: Weights, maxBatch: number, m: MlaHpara
 }
 
 /**
- * Layer il's tensors. Files from before llama.cpp split attn_kv_b into attn_k_b and attn_v_b are refused with
- * the tensor named (re-convert them with a current llama.cpp).
+ * attn_k_b and attn_v_b per head, from a file converted before llama.cpp split attn_kv_b (kvLoraRank columns,
+ * per head nope key rows then valueDim value rows): the value rows are read as they are; the key rows are
+ * transposed at load, as llama.cpp's converter now does, and kept as F16.
  */
+function splitKvB(w: Weights, name: string, m: MlaHparams): Pick<LatentAttentionWeights, "attn_k_b" | "attn_v_b"> {
+  const { nHead } = w.hp;
+  const { kvLoraRank: lora, nopeDim: nope, valueDim } = m;
+  const t = w.tensor(name);
+  if (t.dims[0] !== lora || t.dims[1] !== nHead * (nope + valueDim)) {
+    throw new ModelFormatError(w.file.path, name, `has dims [${t.dims.join(", ")}], expected [${lora}, ${nHead * (nope + valueDim)}]`);
+  }
+  const all = w.floats(name); // (nHead * (nope + valueDim), lora)
+  const heads = Array.from({ length: nHead }, (_, h) => h * (nope + valueDim));
+  return {
+    attn_k_b: heads.map((first) => {
+      const k = new Float32Array(lora * nope); // (lora, nope): the key rows transposed
+      for (let c = 0; c < nope; c++) for (let r = 0; r < lora; r++) k[r * nope + c] = all[(first + c) * lora + r];
+      return w.matrixFrom(k, lora, nope);
+    }),
+    attn_v_b: heads.map((first) => w.matrixRows(name, first + nope, valueDim)),
+  };
+}
+
+/** Layer il's tensors: attn_k_b and attn_v_b, or the older attn_kv_b split at load. */
 export function loadLatentAttention(w: Weights, il: number, m: MlaHparams): LatentAttentionWeights {
   const { nEmbd, nHead } = w.hp;
   const name = (pattern: string) => blockTensor(pattern, il);
   const qDim = nHead * (m.nopeDim + m.ropeDim);
-  if (!w.has(name(TENSOR.attn_k_b)) && w.has(name(TENSOR.attn_kv_b))) {
-    throw new ModelFormatError(w.file.path, name(TENSOR.attn_kv_b), "is the older unsplit form: this engine reads attn_k_b and attn_v_b (convert the model with a current llama.cpp)");
-  }
+  const legacy = !w.has(name(TENSOR.attn_k_b)) && w.has(name(TENSOR.attn_kv_b));
   const queries = m.qLoraRank > 0
     ? {
       attn_q_a: w.matrix(name(TENSOR.attn_q_a), { rows: m.qLoraRank, cols: nEmbd }),
@@ -69,8 +88,10 @@ export function loadLatentAttention(w: Weights, il: number, m: MlaHparams): Late
     ...queries,
     attn_kv_a_mqa: w.matrix(name(TENSOR.attn_kv_a_mqa), { rows: m.kvLoraRank + m.ropeDim, cols: nEmbd }),
     attn_kv_a_norm: w.vector(name(TENSOR.attn_kv_a_norm), m.kvLoraRank),
-    attn_k_b: w.matrices(name(TENSOR.attn_k_b), { rows: m.kvLoraRank, cols: m.nopeDim, slices: nHead }),
-    attn_v_b: w.matrices(name(TENSOR.attn_v_b), { rows: m.valueDim, cols: m.kvLoraRank, slices: nHead }),
+    ...(legacy ? splitKvB(w, name(TENSOR.attn_kv_b), m) : {
+      attn_k_b: w.matrices(name(TENSOR.attn_k_b), { rows: m.kvLoraRank, cols: m.nopeDim, slices: nHead }),
+      attn_v_b: w.matrices(name(TENSOR.attn_v_b), { rows: m.valueDim, cols: m.kvLoraRank, slices: nHead }),
+    }),
     attn_output: w.matrix(name(TENSOR.attn_output), { rows: nEmbd, cols: nHead * m.valueDim }),
   };
 }
