@@ -162,6 +162,18 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("a directory as the model is one line; a reader that goes away ends the command quietly", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-dir-"));
+    const r = run("run", dir, "-p", "hi");
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`cpu-llm run: EISDIR: '${dir}' is a directory, not a GGUF file`);
+    fs.rmSync(dir, { recursive: true });
+    const piped = spawnSync("bash", ["-c", `set -o pipefail; "${process.execPath}" "${CLI}" run -n 200 | head -c 20`], { encoding: "utf8" });
+    expect(piped.stdout).toBe("Once upon a time, th");
+    expect(piped.stderr).toBe("");
+    expect(piped.status).toBe(0);
+  });
+
   it("refuses Node 20 with a message, before loading anything", () => {
     const node20 = ["/usr/local/bin/node", "/usr/bin/node"].find((p) => {
       try {

@@ -10,5 +10,11 @@ try {
   process.exit(1);
 }
 
+// A reader that goes away (`cpu-llm run … | head -c 20`) ends the command quietly, as other Unix tools do.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  process.exit(0);
+});
+
 const { runCli } = await import("./runCli.js");
 process.exitCode = await runCli(process.argv.slice(2));

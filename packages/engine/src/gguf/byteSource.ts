@@ -11,7 +11,10 @@ export interface ByteSource {
 export function fileSource(path: string): ByteSource {
   const fd = fs.openSync(path, "r");
   try {
-    const size = fs.fstatSync(fd).size;
+    const stat = fs.fstatSync(fd);
+    // Linux opens a directory for reading; the first read would fail with a bare "EISDIR ... read".
+    if (stat.isDirectory()) throw Object.assign(new Error(`EISDIR: '${path}' is a directory, not a GGUF file`), { code: "EISDIR", path });
+    const size = stat.size;
     return {
       size,
       read: (dst, position) => {
