@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { kvTypeByName, loadModel, readGguf, readTensorBytes, readTensorFloats, Transformer, writeGgufFile } from "@cpu-llm/engine";
+import { kvTypeByName, loadModel, readGguf, readTensorBytes, readTensorFloats, Transformer, writeGgufFile, type GgufTensorSpec } from "@cpu-llm/engine";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 import { REFERENCE_PROMPTS, referenceCases, singleSequence, teacherForced, testPool } from "./helpers/teacherForced.js";
 
@@ -81,7 +81,7 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     const split = readGguf(source);
     const [lora, nope, v, heads] = [64, 32, 32, 4];
     const dropped = new Set(["attention.key_length_mla", "attention.value_length_mla", "attention.key_length", "attention.value_length"].map((k) => `deepseek2.${k}`));
-    const tensors = split.tensors.flatMap((t) => {
+    const tensors = split.tensors.flatMap((t): GgufTensorSpec[] => {
       if (t.name.endsWith("attn_v_b.weight")) return [];
       if (!t.name.endsWith("attn_k_b.weight")) return [{ name: t.name, dims: t.dims, type: t.type, raw: () => readTensorBytes(source, t) }];
       const kb = readTensorFloats(split, t.name); // (heads, lora, nope)

@@ -1,6 +1,6 @@
 // What a user does: `npm install` the packages into a new project and `import { loadModel } from "@cpu-llm/engine"`.
 // The packages are packed from this workspace (pnpm pack) and installed offline, then a script generates text.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,7 +17,7 @@ const hasTools = ["pnpm", "npm"].every((tool) => {
 });
 
 describe.skipIf(!hasTools)("a fresh project that depends on @cpu-llm/engine", () => {
-  it("imports loadModel and tells the bundled story", () => {
+  it("imports loadModel and tells the bundled story; its TypeScript compiles against the published types", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-fresh-"));
     try {
       for (const pkg of ["kernels", "engine"]) {
@@ -40,6 +40,27 @@ console.log(JSON.stringify(text));
       );
       const out = execFileSync(process.execPath, ["main.js"], { cwd: project, encoding: "utf8" });
       expect(JSON.parse(out)).toBe(", there was a little girl named Lily. She");
+      // The published types compile in a plain Node project: no DOM lib, every .d.ts checked.
+      fs.writeFileSync(
+        path.join(project, "typed.ts"),
+        `import { DEMO_MODEL, loadModel, type CompletionChunk, type Model } from "@cpu-llm/engine";
+const model: Model = await loadModel(DEMO_MODEL, { threads: 1, contextSize: 64 });
+const chunks: CompletionChunk[] = [];
+for await (const chunk of model.complete("Once", { maxTokens: 2 })) chunks.push(chunk);
+await model.close();
+`,
+      );
+      fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify({
+        compilerOptions: {
+          target: "ES2023", lib: ["ES2023"], module: "NodeNext", moduleResolution: "NodeNext", types: ["node"],
+          typeRoots: [path.join(ROOT, "node_modules/@types")], strict: true, skipLibCheck: false, noEmit: true,
+        },
+        files: ["typed.ts"],
+      }));
+      const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+      const checked = spawnSync(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: project, encoding: "utf8" });
+      expect(checked.stdout + checked.stderr).toBe("");
+      expect(checked.status).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

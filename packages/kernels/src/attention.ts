@@ -1,6 +1,7 @@
 // Attention of one query position over a sequence's KV cache, on one thread's kernels: for each head,
 // scores = K·q (the weight type's matvec kernel: an integer dot when K is Q8_0, after quantizing q like any
 // activation), softmax(scores · scale), then out = Σ p_t V_t. Grouped-query heads share a KV head.
+import type { WasmMemory } from "./wasm/wasmTypes.js";
 import { ACTIVATION_TYPES, ggmlType, type GgmlTypeTraits } from "./ggmlTypes.js";
 import type { KernelExports } from "./wasm/wasmKernels.js";
 
@@ -112,7 +113,7 @@ export const ATTENTION_ROWS = {
  * [0, position], so rows of one sequence in the same batch see each other causally and rows of different
  * sequences never meet. Query rows (this thread's heads) are at qIn, outputs go to out.
  */
-export function runAttentionRows(k: KernelExports, memory: WebAssembly.Memory, at: number): void {
+export function runAttentionRows(k: KernelExports, memory: WasmMemory, at: number): void {
   const A = ATTENTION_ROWS;
   const w = new Int32Array(memory.buffer, at, A.header);
   const u = (i: number) => w[i] >>> 0;

@@ -47,3 +47,4 @@ export {
   attend, alibiSlopes, runAttentionRows, ATTENTION_ROWS, type KvTensor, type AttentionScratch, type AttentionShape,
 } from "./attention.js";
 export { KvCache, KV_CACHE_TYPES, kvTypeByName, type KvCacheLayout, type KvCacheType, type AttentionRow } from "./kvCache.js";
+export type { WasmMemory, WasmModule, WasmGlobal } from "./wasm/wasmTypes.js";

@@ -3,7 +3,7 @@
 // first arena as float32. A tensor the architecture needs and the file lacks is a ModelFormatError naming it.
 import {
   fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix,
-  type WorkerPool,
+  type WasmMemory, type WorkerPool,
 } from "@cpu-llm/kernels";
 import { ModelFormatError } from "../errors.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/readGguf.js";
@@ -14,7 +14,7 @@ import { TENSOR } from "./tensorNames.js";
 export class Vector {
   readonly array: Float32Array;
   constructor(
-    memory: WebAssembly.Memory,
+    memory: WasmMemory,
     readonly at: number,
     n: number,
   ) {

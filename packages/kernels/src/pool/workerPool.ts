@@ -2,6 +2,7 @@
 // main thread itself (it does its share of every op instead of sleeping through it); threads 1..n-1 are
 // workers, each pinned to its own physical core when it can be. Every thread owns arenas: shared wasm32
 // memories (at most 4 GiB each) holding its row shard of each matrix, first touched by itself.
+import type { WasmMemory, WasmModule } from "../wasm/wasmTypes.js";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { readRangesInto, type FileRead } from "./readFileInto.js";
 import { pinThisThread } from "../system/pinThisThread.js";
@@ -52,7 +53,7 @@ export class Arena {
   constructor(
     readonly thread: number,
     readonly index: number,
-    readonly memory: WebAssembly.Memory,
+    readonly memory: WasmMemory,
   ) {}
 
   get bytes(): Uint8Array {
@@ -78,7 +79,7 @@ export class WorkerPool {
 
   private constructor(
     readonly choice: KernelChoice,
-    private readonly module: WebAssembly.Module,
+    private readonly module: WasmModule,
     private readonly control: SharedArrayBuffer,
     private readonly workers: { worker: Worker; port: MessagePort }[],
     /** What happened when each thread tried to pin itself. */

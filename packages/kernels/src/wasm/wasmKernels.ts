@@ -1,6 +1,7 @@
 // Loads the AssemblyScript kernels (build/kernels.{relaxed,simd}.wasm) and picks a variant: relaxed SIMD when
 // the engine validates it AND it computes the same results as the plain one on a probe (Node 20's relaxed dot
 // validates with a flag but computes the old draft semantics), plain simd128 otherwise.
+import type { WasmGlobal, WasmMemory, WasmModule } from "./wasmTypes.js";
 import * as fs from "node:fs";
 
 /**
@@ -11,7 +12,7 @@ export const KERNEL_RESERVED_BYTES = 65536 + 65536 * 4;
 
 export interface KernelExports {
   initF16Table(): void;
-  readonly RELAXED: WebAssembly.Global;
+  readonly RELAXED: WasmGlobal;
   /** Activations to Q8_0 blocks at dst, and per block d (f32) and Σq (i32) at scales. */
   quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
   dequantizeRowQ8_0(dst: number, src: number, n: number): void;
@@ -54,7 +55,7 @@ const wasmUrl = (variant: KernelVariant) => new URL(`../../build/kernels.${varia
 const modules: Partial<Record<KernelVariant, WebAssembly.Module | null>> = {};
 
 /** The compiled module of a variant, or null when this engine cannot validate it. */
-export function kernelModule(variant: KernelVariant): WebAssembly.Module | null {
+export function kernelModule(variant: KernelVariant): WasmModule | null {
   if (!(variant in modules)) {
     const bytes = fs.readFileSync(wasmUrl(variant));
     modules[variant] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
@@ -63,13 +64,13 @@ export function kernelModule(variant: KernelVariant): WebAssembly.Module | null 
 }
 
 /** A shared memory of `pages` 64 KiB pages that can grow to 4 GiB. */
-export function sharedMemory(pages: number): WebAssembly.Memory {
+export function sharedMemory(pages: number): WasmMemory {
   return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
 }
 
 /** Kernels on a memory (at least KERNEL_RESERVED_BYTES long); fills the memory's half → float table. */
-export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
-  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+export function instantiateKernels(module: WasmModule, memory: WasmMemory): KernelExports {
+  const kernels = new WebAssembly.Instance(module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory } }).exports as unknown as KernelExports;
   kernels.initF16Table();
   return kernels;
 }
