@@ -9,8 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  loadModel, ModelFormatError, readGguf, readTensorBytes, Tokenizer, Transformer, UnsupportedArchitectureError, UnsupportedTensorTypeError, writeGgufFile,
-  type GgufKv,
+  checkModel, loadModel, ModelFormatError, readGguf, readTensorBytes, Tokenizer, Transformer, UnsupportedArchitectureError, UnsupportedTensorTypeError,
+  writeGgufFile, type GgufKv, type GgufTensorSpec,
 } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
@@ -67,15 +67,18 @@ describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan vocabularies", () => {
   });
 });
 
-/** A copy of a fixture model with some tensors left out and some metadata replaced. */
-function altered(model: string, change: { drop?: (name: string) => boolean; set?: GgufKv[] }): string {
+/** A copy of a fixture model with some tensors left out, some added, and some metadata replaced. */
+function altered(model: string, change: { drop?: (name: string) => boolean; set?: GgufKv[]; add?: GgufTensorSpec[] }): string {
   const source = fixture("models", `${model}.gguf`);
   const file = readGguf(source);
   const keys = new Set((change.set ?? []).map((kv) => kv.key));
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-arch-")), `${model}-altered.gguf`);
   writeGgufFile(out, {
     metadata: [...[...file.metadata.values()].filter((kv) => !keys.has(kv.key)), ...(change.set ?? [])],
-    tensors: file.tensors.filter((t) => !change.drop?.(t.name)).map((t) => ({ name: t.name, dims: t.dims, type: t.type, raw: () => readTensorBytes(source, t) })),
+    tensors: [
+      ...file.tensors.filter((t) => !change.drop?.(t.name)).map((t) => ({ name: t.name, dims: t.dims, type: t.type, raw: () => readTensorBytes(source, t) })),
+      ...(change.add ?? []),
+    ],
   });
   return out;
 }
@@ -123,6 +126,16 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     const error = await loadModel(fixture("models", "kquant-q4_k_m.gguf"), { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedTensorTypeError);
     expect((error as Error).message).toMatch(/tensor 'blk\.0\.\w+\.weight' has type q\d_K.*supported: .*q4_0.*re-quantize/);
+  });
+
+  // checkModel (and `cpu-llm inspect`) gives the verdict loadModel would, without placing anything.
+  it("checkModel says whether a file loads, why not, and which tensors a load would leave unread", () => {
+    expect(checkModel(readGguf(fixture("models", "qwen2-q4_0.gguf")))).toEqual({ loadable: true, unusedTensors: [] });
+    const noBias = checkModel(readGguf(altered("qwen2-q4_0", { drop: (name) => name === "blk.1.attn_k.bias" })));
+    expect(noBias).toMatchObject({ loadable: false, problem: expect.stringMatching(/'blk\.1\.attn_k\.bias' is missing/) });
+    expect(checkModel(readGguf(fixture("models", "kquant-q4_k_m.gguf")))).toMatchObject({ loadable: false, problem: expect.stringMatching(/has type q\d_K/) });
+    const extra = altered("qwen2-q4_0", { add: [{ name: "blk.0.attn_extra.weight", dims: [64], type: "f32", data: new Float32Array(64) }] });
+    expect(checkModel(readGguf(extra))).toEqual({ loadable: true, unusedTensors: ["blk.0.attn_extra.weight"] });
   });
 
   it("an architecture outside the registry lists the supported ones", async () => {

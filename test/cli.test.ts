@@ -162,6 +162,12 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("inspect says whether the model loads, and why not", () => {
+    expect(run("inspect", DEMO_MODEL).stdout).toMatch(/^loadable {8}yes$/m);
+    if (!fixturesPresent()) return;
+    expect(run("inspect", fixture("models", "kquant-q4_k_m.gguf")).stdout).toMatch(/^loadable {8}no: tensor '[^']+' has type q\d_K, which cpu-llm cannot compute with yet/m);
+  });
+
   it("a directory as the model is one line; a reader that goes away ends the command quietly", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-dir-"));
     const r = run("run", dir, "-p", "hi");

@@ -41,7 +41,7 @@ export function modelHparams(file: GgufFile): Hparams {
  * What every architecture's file must agree on before anything is placed: the token embedding is
  * (nEmbd, nVocab), and no layer lies beyond block_count (it would be silently ignored).
  */
-function checkTensorsAgree(file: GgufFile & { path: string }, hp: Hparams): void {
+export function checkTensorsAgree(file: GgufFile & { path: string }, hp: Hparams): void {
   const embd = file.tensors.find((t) => t.name === TENSOR.token_embd);
   if (!embd) throw new ModelFormatError(file.path, TENSOR.token_embd, "is missing: this architecture needs it");
   if (embd.dims[0] !== hp.nEmbd || embd.dims[1] !== hp.nVocab) {
@@ -51,6 +51,19 @@ function checkTensorsAgree(file: GgufFile & { path: string }, hp: Hparams): void
   const layers = hp.nLayer + (archNumber(file, "nextn_predict_layers") ?? 0);
   const stray = file.tensors.find((t) => Number(/^blk\.(\d+)\./.exec(t.name)?.[1] ?? -1) >= layers);
   if (stray) throw new ModelFormatError(file.path, `${hp.arch}.block_count`, `is ${hp.nLayer}, but the file has '${stray.name}'`);
+}
+
+/**
+ * Everything a model reads from its file, in the order a load places it; on a checking Weights (no pool), the
+ * same lookups and checks with nothing placed (checkModel).
+ */
+export function readModelWeights(arch: Architecture, w: Weights, hp: Hparams) {
+  // Per-pair RoPE frequency divisors stored as a tensor (Llama 3.1's long-context scaling): ggml_rope_ext's
+  // freq_factors, which llama.cpp passes for every architecture whose file has them.
+  const withFactors = w.has(TENSOR.rope_freqs) ? { ...hp, rope: { ...hp.rope, freqFactors: w.floats(TENSOR.rope_freqs) } } : hp;
+  const layers = Array.from({ length: hp.nLayer }, (_, il) => arch.loadLayer(w, il));
+  const head = loadOutputHead(w, { tied: arch.tiedOutput });
+  return { hp: withFactors, layers, head, embedding: w.tensor(TENSOR.token_embd) };
 }
 
 export class Transformer {
@@ -74,20 +87,16 @@ export class Transformer {
     if (!file.path) throw new Error("Transformer.load needs a GgufFile read from a path");
     const f = file as GgufFile & { path: string };
     const arch = architectureOf(f);
-    let hp = modelHparams(f);
+    const hp = modelHparams(f);
     const maxBatch = options.maxBatch ?? 32;
     checkTensorsAgree(f, hp);
     const placement = options.expertPlacement ?? (hp.moe && hp.moe.nExpertUsed >= 2 * pool.threads ? "whole" : "rows");
     const w = new Weights(f, pool, hp, maxBatch, placement);
-    // Per-pair RoPE frequency divisors stored as a tensor (Llama 3.1's long-context scaling): ggml_rope_ext's
-    // freq_factors, which llama.cpp passes for every architecture whose file has them.
-    if (w.has(TENSOR.rope_freqs)) hp = { ...hp, rope: { ...hp.rope, freqFactors: w.floats(TENSOR.rope_freqs) } };
-    const layers = Array.from({ length: hp.nLayer }, (_, il) => arch.loadLayer(w, il));
-    const head = loadOutputHead(w, { tied: arch.tiedOutput });
-    const pass = new Pass(hp, pool.mainKernelsOf(0), w.mm, w, maxBatch);
+    const read = readModelWeights(arch, w, hp);
+    const pass = new Pass(read.hp, pool.mainKernelsOf(0), w.mm, w, maxBatch);
     const scratch = arch.scratch?.(w, maxBatch);
     w.load(options.onProgress);
-    return new Transformer(arch, hp, new TokenEmbedding(f.path, w.tensor(TENSOR.token_embd)), layers, head, pass, scratch);
+    return new Transformer(arch, read.hp, new TokenEmbedding(f.path, read.embedding), read.layers, read.head, pass, scratch);
   }
 
   /** A KV cache for this model's layers and heads on the same pool, with room for `maxBatch` rows a pass. */

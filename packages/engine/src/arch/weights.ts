@@ -23,17 +23,24 @@ export class Vector {
 }
 
 export class Weights {
-  readonly mm: MatMul;
+  private readonly matmul: MatMul | undefined;
   private readonly reads: { m: ShardedMatrix; position: number }[] = [];
+  /** Every tensor asked for, so far: what the file holds beyond them is unused. */
+  readonly used = new Set<string>();
 
+  /**
+   * Places weights on `pool`; with no pool, only checks: every tensor is looked up and checked (presence,
+   * shape, computable type) as a load would, but nothing is allocated or read (checkModel).
+   */
   constructor(
     readonly file: GgufFile & { path: string },
-    readonly pool: WorkerPool,
+    private readonly placeOn: WorkerPool | undefined,
     readonly hp: Hparams,
     maxBatch: number,
     /** How stacked experts are spread over the threads: every expert's rows split ("rows"), or whole experts dealt round-robin ("whole"). */
     readonly expertPlacement: "rows" | "whole" = "rows",
   ) {
+    if (!placeOn) return;
     // Every matrix in the file but the token embedding (rows of which are read one at a time, unless it
     // doubles as the output) is planned at once, so each thread's arenas are sized before the first is placed;
     // a 3-D tensor (stacked experts, per-head projections) is one matrix per slice.
@@ -42,13 +49,30 @@ export class Weights {
       .filter((t) => (t.dims.length === 2 || t.dims.length === 3) && (t.name !== TENSOR.token_embd || tied) && t.type.matvec)
       .flatMap((t) => Array.from({ length: t.dims[2] ?? 1 }, (_, i) => ({ ...matrixShape(t), owner: this.ownerOf(t.name, i) })));
     const most = (f: (m: { rows: number; cols: number }) => number) => Math.max(hp.nEmbd, ...matrices.map(f));
-    this.mm = new MatMul(pool, { maxCols: most((m) => m.cols), maxRows: most((m) => m.rows), maxBatch });
-    this.mm.reserve(matrices);
+    this.matmul = new MatMul(placeOn, { maxCols: most((m) => m.cols), maxRows: most((m) => m.rows), maxBatch });
+    this.matmul.reserve(matrices);
+  }
+
+  /** The pool the weights are placed on (not in a check). */
+  get pool(): WorkerPool {
+    if (!this.placeOn) throw new Error("a checking Weights places nothing");
+    return this.placeOn;
+  }
+
+  /** The products over the placed weights (not in a check). */
+  get mm(): MatMul {
+    if (!this.matmul) throw new Error("a checking Weights places nothing");
+    return this.matmul;
+  }
+
+  /** A matrix's shape and kernels without shards: what a check returns instead of placing it. */
+  private unplaced(t: GgufTensorInfo, rows: number, cols: number): ShardedMatrix {
+    return { type: t.type, rows, cols, rowBytes: (cols / t.type.blockSize) * t.type.typeSize, kernels: { matvec: t.type.matvec! }, shards: [] };
   }
 
   /** The thread that holds slice i of a tensor whole, or undefined for rows split across all threads. */
   private ownerOf(name: string, slice: number): number | undefined {
-    return this.expertPlacement === "whole" && /_exps\.weight$/.test(name) ? slice % this.pool.threads : undefined;
+    return this.expertPlacement === "whole" && /_exps\.weight$/.test(name) ? slice % (this.placeOn?.threads ?? 1) : undefined;
   }
 
   has(name: string): boolean {
@@ -58,6 +82,7 @@ export class Weights {
   tensor(name: string): GgufTensorInfo {
     const t = this.file.tensors.find((x) => x.name === name);
     if (!t) throw new ModelFormatError(this.file.path, name, "is missing: this architecture needs it");
+    this.used.add(name);
     return t;
   }
 
@@ -75,7 +100,8 @@ export class Weights {
     if (shape && (rows !== shape.rows || cols !== shape.cols)) {
       throw new ModelFormatError(this.file.path, name, `is ${rows}×${cols}, expected ${shape.rows}×${shape.cols}`);
     }
-    const m = this.mm.alloc(t.type, rows, cols);
+    if (!this.matmul) return this.unplaced(t, rows, cols);
+    const m = this.matmul.alloc(t.type, rows, cols);
     this.reads.push({ m, position: t.fileOffset });
     return m;
   }
@@ -89,7 +115,8 @@ export class Weights {
     }
     const sliceBytes = t.nBytes / shape.slices;
     return Array.from({ length: shape.slices }, (_, i) => {
-      const m = this.mm.alloc(t.type, rows, cols, this.ownerOf(name, i));
+      if (!this.matmul) return this.unplaced(t, rows, cols);
+      const m = this.matmul.alloc(t.type, rows, cols, this.ownerOf(name, i));
       this.reads.push({ m, position: t.fileOffset + i * sliceBytes });
       return m;
     });
@@ -100,7 +127,8 @@ export class Weights {
     const t = this.weight(name);
     const { cols } = matrixShape(t);
     const rowBytes = t.nBytes / (t.dims[1] ?? 1);
-    const m = this.mm.alloc(t.type, rows, cols);
+    if (!this.matmul) return this.unplaced(t, rows, cols);
+    const m = this.matmul.alloc(t.type, rows, cols);
     this.reads.push({ m, position: t.fileOffset + first * rowBytes });
     return m;
   }
@@ -111,7 +139,8 @@ export class Weights {
    */
   matrixFrom(values: Float32Array, rows: number, cols: number): ShardedMatrix {
     const f16 = ggmlTypeByName("f16")!;
-    const m = this.mm.alloc(f16, rows, cols);
+    if (!this.matmul) return { type: f16, rows, cols, rowBytes: cols * 2, kernels: { matvec: f16.matvec! }, shards: [] };
+    const m = this.matmul.alloc(f16, rows, cols);
     const bytes = new Uint8Array(rows * m.rowBytes);
     fromFloatOf(f16, "rebuilt matrix")(bytes, 0, values, 0, values.length);
     for (const s of m.shards) s.arena.bytes.set(bytes.subarray(s.rowStart * m.rowBytes, (s.rowStart + s.rows) * m.rowBytes), s.offset);
@@ -128,6 +157,7 @@ export class Weights {
   vector(name: string, length?: number): number {
     const t = this.tensor(name);
     if (length !== undefined && t.nElements !== length) throw new ModelFormatError(this.file.path, name, `has ${t.nElements} values, expected ${length}`);
+    if (!this.matmul) return 0;
     const v = this.scratch(t.nElements);
     v.array.set(this.floats(name));
     return v.at;
@@ -137,6 +167,8 @@ export class Weights {
   floats(name: string): Float32Array {
     const t = this.tensor(name);
     const out = new Float32Array(t.nElements);
+    toFloatOf(t.type, t.name); // an UnsupportedTensorTypeError for a type with no converter, in a check too
+    if (!this.matmul) return out;
     const raw = new Uint8Array(t.nBytes);
     readFileInto(this.file.path, raw, t.fileOffset);
     toFloatOf(t.type, t.name)(out, 0, raw, 0, t.nElements);

@@ -1,3 +1,4 @@
+import { checkModel } from "../checkModel.js";
 import { describeModel } from "../describeModel.js";
 import { readGguf } from "../gguf/readGguf.js";
 import { parseModelArgs, UsageError } from "./usage.js";
@@ -12,9 +13,11 @@ export function inspectCommand(args: string[]): void {
   const { model, values } = parseModelArgs(args, { ctx: { type: "string" }, json: { type: "boolean", default: false } }, USAGE);
   const ctx = values.ctx === undefined ? undefined : Number(values.ctx);
   if (ctx !== undefined && !(Number.isInteger(ctx) && ctx > 0)) throw new UsageError(`--ctx must be a positive integer, got '${values.ctx}'`);
-  const d = describeModel(readGguf(model), ctx);
+  const file = readGguf(model);
+  const d = describeModel(file, ctx);
+  const check = file.tensors.length > 0 ? checkModel(file) : undefined;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(d)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...d, check })}\n`);
     return;
   }
   const lines = [
@@ -26,6 +29,8 @@ export function inspectCommand(args: string[]): void {
     `parameters      ${count(d.parameters)} (${bytes(d.weightBytes)} of weights)`,
     `memory          ${bytes(d.memory.totalBytes)} at context ${d.memory.contextSize}: weights ${bytes(d.weightBytes)}` +
       ` + ${d.memory.kvCacheType} KV cache ${bytes(d.memory.kvCacheBytes)} + scratch ${bytes(d.memory.scratchBytes)} (estimate)`,
+    ...(check ? [`loadable        ${check.loadable ? "yes" : `no: ${check.problem}`}`] : []),
+    ...(check?.unusedTensors.length ? [`unused tensors  ${check.unusedTensors.length}: ${check.unusedTensors.slice(0, 8).join(", ")}${check.unusedTensors.length > 8 ? ", …" : ""}`] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
