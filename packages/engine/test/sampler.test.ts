@@ -24,6 +24,21 @@ describe("sampler", () => {
     }), { numRuns: 100 });
   });
 
+  // Planted bugs the suite once let through: top-p before top-k, and min-p with ">" instead of ">=".
+  it("applies top-k before top-p: top-p's cumulative probability is over the top-k candidates", () => {
+    // Top-3 renormalised: 0.367, 0.332, 0.301, so top-p 0.5 keeps 2 tokens; over all ten, it would keep 5 and
+    // top-k would then leave token 2 in.
+    const l = Float32Array.of(3, 2.9, 2.8, 2.7, 2.7, 2.7, 2.7, 2.7, 2.7, 2.7);
+    const drawn = new Set(Array.from({ length: 300 }, (_, seed) => new Sampler({ temperature: 1, topK: 3, topP: 0.5, minP: 0, seed }).sample(l, [])));
+    expect([...drawn].sort()).toEqual([0, 1]);
+  });
+
+  it("min-p keeps a token exactly at the cutoff (logit = max + logf(minP)), as llama.cpp does", () => {
+    const l = Float32Array.of(0, Math.fround(Math.log(0.5)), -5);
+    const drawn = new Set(Array.from({ length: 300 }, (_, seed) => new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0.5, seed }).sample(l, [])));
+    expect([...drawn].sort()).toEqual([0, 1]);
+  });
+
   it("penalises repeated tokens", () => {
     expect(new Sampler({ temperature: 0, repeatPenalty: 2 }).sample(logits, [1, 4])).toBe(2); // 3/2 < 2.5
     expect(new Sampler({ temperature: 0, presencePenalty: 1 }).sample(logits, [1, 4])).toBe(2);
@@ -76,7 +91,8 @@ function sortingSampler(options: { temperature: number; topK: number; topP: numb
       }
       ids = ids.slice(0, Math.max(1, keep));
     }
-    if (options.minP > 0) ids = ids.filter((_, i) => i === 0 || probs[i] >= probs[0] * options.minP);
+    // llama.cpp's min-p: logit ≥ max + logf(minP), in float32.
+    if (options.minP > 0) ids = ids.filter((id, i) => i === 0 || l[id] >= Math.fround(l[ids[0]] + Math.fround(Math.log(options.minP))));
     const final = softmax(ids.map((i) => l[i] / options.temperature));
     let r = random();
     for (let i = 0; i < ids.length; i++) {

@@ -95,8 +95,10 @@ export class Sampler {
     let z = 0;
     for (const i of ids) z += Math.exp(l[i] - max);
     if (o.minP > 0) {
-      const floor = (1 / z) * o.minP; // the most likely candidate's probability is exp(0) / z
-      ids = ids.filter((i, k) => (sorted ? k === 0 : l[i] === max) || Math.exp(l[i] - max) / z >= floor);
+      // p_i ≥ minP · p_max, compared in logits and float32 as llama.cpp does (llama_sampler_min_p_apply):
+      // logit ≥ max + logf(minP), so a token exactly at the cutoff is kept.
+      const floor = Math.fround(max + Math.fround(Math.log(o.minP)));
+      ids = ids.filter((i, k) => (sorted ? k === 0 : l[i] === max) || l[i] >= floor);
       if (!sorted && ids.length <= SORT_ALL) {
         ids.sort((a, b) => l[b] - l[a] || a - b);
         sorted = true;
