@@ -40,6 +40,16 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     }
   });
 
+  // A Q8_0 cache end to end against the F32-cache references (llama.cpp has no Q8_0-cache reference here): the
+  // latent and RoPE key quantized in blocks of 32 move the logits by 0.05-0.09 at the median step and 0.18-0.41
+  // at most (measured); a wrong scale or block would move them by whole units.
+  it.each(referenceCases(["deepseek2-f16", "deepseek2-q4_0"]))("%s with a Q8_0 cache stays near the F32-cache reference (%s)", (model, prompt) => {
+    const { steps, gaps, argmaxMisses } = teacherForced(pool(), model, `${model}.${prompt}.greedy48.kvf32`, "q8_0");
+    expect([...steps].sort((a, b) => a - b)[steps.length >> 1]).toBeLessThan(0.15);
+    expect(Math.max(...steps)).toBeLessThan(0.6);
+    for (const s of argmaxMisses) expect(gaps[s]).toBeLessThan(0.15);
+  });
+
   // Rows that chose the same expert are multiplied by it together, in one product: the gathering and the
   // scatter back must give every row exactly its one-row result.
   it("a batch of rows (prefill, or several sequences) gives each row its one-row logits, bit for bit", () => {

@@ -41,7 +41,7 @@ export function singleSequence(file: GgufFile, p: WorkerPool, contextSize: numbe
 }
 
 /** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
-export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: "f32" | "f16" = "f32") {
+export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: "f32" | "f16" | "q8_0" = "f32") {
   const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
   const run = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv);
   const rawPath = fixture("reference", `${ref}.f32`);
