@@ -1,9 +1,12 @@
 // loadModel and streaming completion on the bundled model, and free-running greedy against llama.cpp.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, InvalidOptionError, loadModel, type CompletionOptions, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
-import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
+import { DEMO_MODEL, fixture, fixturesPresent, ROOT } from "./helpers/fixtures.js";
 
 async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
   const chunks: CompletionChunk[] = [];
@@ -135,6 +138,27 @@ describe("loadModel + complete (bundled stories260K)", () => {
     await expect(model.complete("Hi", { maxTokens: 2 }).next()).rejects.toThrow(SequenceBusyError);
     await first.return(undefined as never);
     expect((await collect(model.complete("Hi", { temperature: 0, maxTokens: 2 }))).result.generatedTokens).toBe(2);
+  });
+
+  // A generator dropped mid-stream (no return(), no break) never runs its finally: the collector gives the
+  // sequence back. Run in its own process to call gc() (--expose-gc); the lock is checked with prefill, which
+  // holds the sequence only while it runs.
+  it("a completion dropped without return() gives its sequence back when collected", () => {
+    const script = `
+      import { DEMO_MODEL, loadModel } from ${JSON.stringify(pathToFileURL(path.join(ROOT, "packages/engine/dist/index.js")).href)};
+      const model = await loadModel(DEMO_MODEL, { threads: 1, contextSize: 64 });
+      const busy = () => model.prefill([1]).then(() => false, (e) => e.name === "SequenceBusyError");
+      await (async () => { const g = model.complete("Once upon a time", { temperature: 0, maxTokens: 8 }); await g.next(); })();
+      const before = await busy();
+      let after = true;
+      for (let i = 0; i < 10 && after; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); after = await busy(); }
+      let text = "";
+      for await (const c of model.complete("Once upon a time", { temperature: 0, maxTokens: 4 })) text += c.text;
+      await model.close();
+      console.log(JSON.stringify({ before, after, text }));`;
+    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({ before: true, after: false, text: ", there was a" });
   });
 
   it("refuses a context whose KV cache cannot fit in memory, with the numbers, before loading", async () => {

@@ -69,10 +69,19 @@ export interface SequenceHost {
 }
 
 export class Sequence {
+  /**
+   * A completion generator dropped without return() never runs its `finally`: when the collector takes it,
+   * this gives its sequence back (the cells hold exactly its tokens so far, so nothing is left half-done).
+   */
+  private static readonly dropped = new FinalizationRegistry<{ readonly sequence: Sequence; readonly lease: object }>(({ sequence, lease }) => {
+    if (sequence.lease === lease) sequence.release();
+  });
+
   /** Tokens in this sequence's cells: positions [0, history.length). */
   private history: number[] = [];
-  /** What is running on this sequence (a completion, a prefill, …), if anything. */
+  /** What is running on this sequence (a completion, a prefill, …), if anything, and which call holds it. */
   private holder: string | undefined;
+  private lease: object | undefined;
   private disposed = false;
 
   /** @internal Sequences come from Context.getSequence(). */
@@ -110,12 +119,19 @@ export class Sequence {
    * Streams a completion of `prompt`. The cache keeps the longest common prefix with what this sequence last
    * ran, so a follow-up that extends the conversation only processes its new tokens.
    */
-  async *complete(prompt: string, options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
-    this.acquire("a completion");
+  complete(prompt: string, options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    const lease = {};
+    const completion = this.completion(lease, prompt, options);
+    Sequence.dropped.register(completion, { sequence: this, lease });
+    return completion;
+  }
+
+  private async *completion(lease: object, prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
+    this.acquire("a completion", lease);
     try {
       return yield* this.generate(prompt, options);
     } finally {
-      this.holder = undefined;
+      if (this.lease === lease) this.release();
     }
   }
 
@@ -143,7 +159,7 @@ export class Sequence {
   reset(): void {
     this.acquire("reset");
     this.history = [];
-    this.holder = undefined;
+    this.release();
   }
 
   /**
@@ -160,7 +176,7 @@ export class Sequence {
       this.host.copyCells(other.id, this.id, length);
       this.history = other.history.slice(0, length);
     } finally {
-      this.holder = undefined;
+      this.release();
     }
   }
 
@@ -177,10 +193,16 @@ export class Sequence {
     this.dispose();
   }
 
-  private acquire(what: string): void {
+  private acquire(what: string, lease: object = {}): void {
     if (this.disposed) throw new DisposedError(`sequence ${this.id}`);
     if (this.holder) throw new SequenceBusyError(this.id, this.holder, what);
     this.holder = what;
+    this.lease = lease;
+  }
+
+  private release(): void {
+    this.holder = undefined;
+    this.lease = undefined;
   }
 
   /** One call that runs tokens (prefill, step, …), holding the sequence meanwhile; DisposedError if disposed first. */
@@ -192,7 +214,7 @@ export class Sequence {
       if (!rows) throw new DisposedError(`sequence ${this.id}`);
       return rows;
     } finally {
-      this.holder = undefined;
+      this.release();
     }
   }
 
