@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readGguf, Tokenizer } from "@cpu-llm/engine";
+import { readGguf, readTensorFloats, Tokenizer, writeGgufFile } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent, listFixtures, ROOT } from "./helpers/fixtures.js";
 
 const CLI = path.join(ROOT, "packages/engine/dist/cli/main.js");
@@ -160,6 +160,27 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stdout).toBe("");
+  });
+
+  it("inspect --check finds a NaN weight (which would generate garbage without any other error)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-nan-"));
+    const file = path.join(dir, "nan.gguf");
+    const g = readGguf(DEMO_MODEL);
+    writeGgufFile(file, {
+      metadata: [...g.metadata.values()],
+      tensors: g.tensors.map((t) => {
+        const data = readTensorFloats(g, t.name);
+        if (t.name === "blk.2.ffn_up.weight") data[77] = NaN;
+        return { name: t.name, dims: t.dims, type: t.type, data };
+      }),
+    });
+    const bad = run("inspect", file, "--check");
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/^values {10}NaN in 'blk\.2\.ffn_up\.weight' at element 77: this model computes garbage$/m);
+    const good = run("inspect", DEMO_MODEL, "--check");
+    expect(good.status).toBe(0);
+    expect(good.stdout).toMatch(/^values {10}all finite$/m);
+    fs.rmSync(dir, { recursive: true });
   });
 
   it("inspect says whether the model loads, and why not", () => {

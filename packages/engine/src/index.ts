@@ -1,6 +1,6 @@
 export { readGguf, parseGguf, GGUF_MAGIC, GGUF_DEFAULT_ALIGNMENT, type GgufFile, type GgufTensorInfo } from "./gguf/readGguf.js";
 export { writeGgufFile, encodeGguf, ggufChunks, kv, type GgufSpec, type GgufTensorSpec } from "./gguf/writeGguf.js";
-export { readTensorBytes, readTensorFloats } from "./gguf/readTensor.js";
+export { readTensorBytes, readTensorFloats, findNonFinite, type NonFiniteValue } from "./gguf/readTensor.js";
 export { metaString, metaNumber, metaBool, metaArray, metaStrings } from "./gguf/metadata.js";
 export { GgufType, type GgufKv, type GgufValue, type GgufArray, type GgufItems } from "./gguf/values.js";
 export { GgufFormatError } from "./gguf/errors.js";

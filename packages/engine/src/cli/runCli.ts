@@ -13,14 +13,15 @@ import { InvalidOptionError } from "../options.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<void> | void; summary: string }> = {
-  inspect: { run: inspectCommand, summary: "inspect MODEL [--ctx N] [--json]        architecture, hyper-parameters, tensors, memory" },
+/** A command runs, and returns its exit code when it is not 0 (a check that found a problem). */
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number | void> | number | void; summary: string }> = {
+  inspect: { run: inspectCommand, summary: "inspect MODEL [--ctx N] [--check] [--json]   architecture, tensors, memory, loadable? (--check: every value finite?)" },
   tokenize: { run: tokenizeCommand, summary: "tokenize MODEL --text TEXT [--no-bos] [--special] [--json]" },
   detokenize: { run: detokenizeCommand, summary: "detokenize MODEL --ids 1,2,3 [--special]" },
   run: { run: runCommand, summary: "run [MODEL] -p PROMPT [-n N] [--temp --top-k --top-p --min-p --seed] [--kv] [--json]  (no MODEL: the bundled story model)" },
   logits: { run: logitsCommand, summary: "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json  teacher-forced logits" },
   bench: { run: benchCommand, summary: "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--json]   llama-bench's pp and tg tests" },
-  synth: { run: synthCommand, summary: "synth --arch llama --preset 1b|8b|tiny --type q4_0|q8_0 -o FILE   random-weight model of a real shape" },
+  synth: { run: synthCommand, summary: "synth --arch ARCH --preset NAME --type q4_0|q8_0 -o FILE   random-weight model of a real shape (llama, qwen2, baichuan, deepseek2)" },
   system: { run: systemCommand, summary: "system [--json]                         cores, NUMA, quota, threads, pinning, SIMD" },
 };
 
@@ -39,8 +40,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await command.run(args);
-    return 0;
+    return (await command.run(args)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError || e instanceof InvalidOptionError || e instanceof ChatMessagesError) {
       process.stderr.write(`cpu-llm ${name}: ${e.message}\n`);
