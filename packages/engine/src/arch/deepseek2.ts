@@ -60,7 +60,7 @@ export const deepseek2 = defineArchitecture<Deepseek2Layer, Deepseek2Scratch>({
     const logMul = fround(opt("rope.scaling.yarn_log_multiplier", 0) / fround(0.1));
     const freqScale = hp.rope.freqScale ?? 1;
     const ln = fround(Math.log(fround(1 / freqScale)));
-    const attnFactor = yarn ? yarnAttnFactor(1 / freqScale, logMul !== 1 ? logMul : 1, logMul) : 1;
+    const attnFactor = yarn ? yarnAttnFactor(1 / freqScale, logMul, logMul) : 1;
     const original = fround(attnFactor * fround(1 + fround(fround(0.1) * ln)));
     const mscale = yarn ? fround(original * fround(1 + fround(fround(fround(0.1) * logMul) * ln))) : 1;
     return {

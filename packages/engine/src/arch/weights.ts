@@ -1,6 +1,8 @@
 // Where an architecture's tensors go when a model loads: matrices to the worker pool's arenas, each thread
 // holding (and reading from the file) its own rows; small vectors (norm weights, biases) to the main thread's
-// first arena as float32. A tensor the architecture needs and the file lacks is a ModelFormatError naming it.
+// first arena as float32. A tensor the architecture needs and the file lacks, or has in another shape, is a
+// ModelFormatError naming it; one no kernel computes, an UnsupportedTensorTypeError. Without a pool the same
+// lookups and checks run with nothing placed (checkModel), and `used` tells which tensors were asked for.
 import {
   fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix,
   type WasmMemory, type WorkerPool,
