@@ -201,6 +201,15 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(piped.status).toBe(0);
   });
 
+  it("an argument parseArgs finds ambiguous (-c -5) is one line of explanation and the usage", () => {
+    const r = run("run", "-c", "-5", "-p", "hi");
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^cpu-llm run: Option '-c' argument is ambiguous\. .*'-c-XYZ'/);
+    expect(lines[1]).toMatch(/^usage: cpu-llm run /);
+  });
+
   it("refuses Node 20 with a message, before loading anything", () => {
     const node20 = ["/usr/local/bin/node", "/usr/bin/node"].find((p) => {
       try {

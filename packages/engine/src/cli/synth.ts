@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { SYNTH_PRESETS, writeSynth } from "../synth.js";
-import { UsageError } from "./usage.js";
+import { oneLine, UsageError } from "./usage.js";
 
 const USAGE = `synth --arch ${Object.keys(SYNTH_PRESETS).join("|")} --preset NAME --type q4_0|q8_0 -o FILE\n  presets: ${Object.entries(SYNTH_PRESETS).map(([a, p]) => `${a}: ${Object.keys(p).join(", ")}`).join("; ")}`;
 
@@ -14,7 +14,7 @@ export function synthCommand(args: string[]): void {
       options: { arch: { type: "string", default: "llama" }, preset: { type: "string" }, type: { type: "string", default: "q4_0" }, output: { type: "string", short: "o" } },
     }).values;
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${USAGE}`);
+    throw new UsageError(`${oneLine((e as Error).message)}\nusage: cpu-llm ${USAGE}`);
   }
   const presets = Object.hasOwn(SYNTH_PRESETS, v.arch) ? SYNTH_PRESETS[v.arch as keyof typeof SYNTH_PRESETS] : undefined;
   if (!presets) throw new UsageError(`--arch must be one of ${Object.keys(SYNTH_PRESETS).join(", ")}, got '${v.arch}'`);

@@ -1,6 +1,6 @@
 import { chooseKernels, formatCpuList, planThreads, readTopology, wasmFeatures, WorkerPool } from "@cpu-llm/kernels";
 import { parseArgs } from "node:util";
-import { UsageError } from "./usage.js";
+import { oneLine, UsageError } from "./usage.js";
 
 /** `cpu-llm system [--json]`: what the engine sees of this machine and what it would use. */
 export async function systemCommand(args: string[]): Promise<void> {
@@ -8,7 +8,7 @@ export async function systemCommand(args: string[]): Promise<void> {
   try {
     json = parseArgs({ args, options: { json: { type: "boolean", default: false } }, strict: true }).values.json ?? false;
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm system [--json]`);
+    throw new UsageError(`${oneLine((e as Error).message)}\nusage: cpu-llm system [--json]`);
   }
   const topology = readTopology();
   const plan = planThreads(topology);

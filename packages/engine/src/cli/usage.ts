@@ -9,12 +9,15 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** node:util's parseArgs explains some errors over several lines (an ambiguous `-c -5`): one line each. */
+export const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ");
+
 /** parseArgs (strict, positionals allowed), its errors turned into a UsageError with the command's usage. */
 export function parseCommandArgs<O extends Options>(args: string[], options: O, usage: string) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: cpu-llm ${usage}`);
+    throw new UsageError(`${oneLine((e as Error).message)}\nusage: cpu-llm ${usage}`);
   }
 }
 
