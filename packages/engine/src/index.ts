@@ -11,7 +11,7 @@ export { TokenizerError } from "./tokenizer/errors.js";
 export { PRE_TOKENIZERS } from "./tokenizer/pretokenizers.js";
 export { describeModel, type ModelDescription } from "./describeModel.js";
 export { checkModel, type ModelCheck } from "./checkModel.js";
-export { assertSupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";
+export { assertSupportedNode, exitOnUnsupportedNode, UnsupportedNodeError, MIN_NODE_MAJOR } from "./nodeVersion.js";
 export { Transformer, modelHparams, type TransformerOptions } from "./arch/transformer.js";
 export { ARCHITECTURES } from "./arch/registry.js";
 export { readHparams, type Hparams } from "./arch/hparams.js";

@@ -16,3 +16,14 @@ export function assertSupportedNode(version = process.versions.node): void {
     );
   }
 }
+
+/** For a program's entry point: on an unsupported Node, one line on stderr as `program: …` and exit code 1. */
+export function exitOnUnsupportedNode(program: string): void {
+  try {
+    assertSupportedNode();
+  } catch (e) {
+    if (!(e instanceof UnsupportedNodeError)) throw e;
+    process.stderr.write(`${program}: ${e.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,17 +1,11 @@
 #!/usr/bin/env node
 // engine-serve: loads a GGUF model on its own thread and serves OpenAI's and ollama's HTTP APIs over it.
-import { assertSupportedNode, UnsupportedNodeError } from "@cpu-llm/engine";
+import { exitOnUnsupportedNode } from "@cpu-llm/engine";
 import { EngineHost } from "./engineHost.js";
 import { HELP, OptionError, parseServeArgs } from "./options.js";
 import { createServer } from "./server.js";
 
-try {
-  assertSupportedNode();
-} catch (e) {
-  if (!(e instanceof UnsupportedNodeError)) throw e;
-  process.stderr.write(`engine-serve: ${e.message}\n`);
-  process.exit(1);
-}
+exitOnUnsupportedNode("engine-serve");
 
 let options;
 try {

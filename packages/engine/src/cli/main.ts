@@ -1,14 +1,8 @@
 #!/usr/bin/env node
 // Entry point: checks the Node version before loading anything else, then dispatches a subcommand.
-import { assertSupportedNode, UnsupportedNodeError } from "../nodeVersion.js";
+import { exitOnUnsupportedNode } from "../nodeVersion.js";
 
-try {
-  assertSupportedNode();
-} catch (e) {
-  if (!(e instanceof UnsupportedNodeError)) throw e;
-  process.stderr.write(`cpu-llm: ${e.message}\n`);
-  process.exit(1);
-}
+exitOnUnsupportedNode("cpu-llm");
 
 // A reader that goes away (`cpu-llm run … | head -c 20`) ends the command quietly, as other Unix tools do.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
