@@ -1,25 +1,31 @@
 // ollama's API (/api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version), so the `ollama` client
 // and OpenWebUI work: NDJSON streaming (on by default), `options` as ollama names them, durations in ns.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { ChatMessage } from "@cpu-llm/engine";
+import { NUMERIC_OPTIONS, type ChatMessage, type NumberRule, type NumericOption } from "@cpu-llm/engine";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
+
+/** A JSON schema for an engine option: its range is the engine's (NUMERIC_OPTIONS), kept in one place. */
+function schemaOf(option: NumericOption): { type: "integer" | "number"; minimum?: number; maximum?: number } {
+  const rule: NumberRule = NUMERIC_OPTIONS[option];
+  return { type: rule.integer ? "integer" : "number", ...(rule.min !== undefined ? { minimum: rule.min } : {}), ...(rule.max !== undefined ? { maximum: rule.max } : {}) };
+}
 
 const OPTIONS = {
   type: ["object", "null"],
   properties: {
     num_ctx: { type: "integer", minimum: 1 },
     num_predict: { type: "integer", minimum: -2 },
-    temperature: { type: "number", minimum: 0 },
-    top_k: { type: "integer", minimum: 0 },
-    top_p: { type: "number", minimum: 0, maximum: 1 },
-    min_p: { type: "number", minimum: 0, maximum: 1 },
-    seed: { type: "integer" },
+    temperature: schemaOf("temperature"),
+    top_k: schemaOf("topK"),
+    top_p: schemaOf("topP"),
+    min_p: schemaOf("minP"),
+    seed: schemaOf("seed"),
     stop: { type: "array", items: { type: "string" } },
-    repeat_penalty: { type: "number", minimum: 0 },
-    repeat_last_n: { type: "integer", minimum: 0 },
-    presence_penalty: { type: "number" },
-    frequency_penalty: { type: "number" },
+    repeat_penalty: schemaOf("repeatPenalty"),
+    repeat_last_n: schemaOf("repeatLastN"),
+    presence_penalty: schemaOf("presencePenalty"),
+    frequency_penalty: schemaOf("frequencyPenalty"),
   },
 } as const;
 
