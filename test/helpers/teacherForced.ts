@@ -13,6 +13,9 @@ export const REFERENCE_PROMPTS = ["once_upon_a_time", "mixed_fox_zh"];
 /** [model, prompt] for each model and reference prompt, for it.each. */
 export const referenceCases = (models: readonly string[]) => models.flatMap((m) => REFERENCE_PROMPTS.map((prompt) => [m, prompt]));
 
+/** The median of a teacher-forced run's per-step differences. */
+export const medianStep = (steps: readonly number[]) => [...steps].sort((a, b) => a - b)[steps.length >> 1];
+
 /** A 2-thread pool for this test file, made before its tests and closed after them. */
 export function testPool(): () => WorkerPool {
   let pool: WorkerPool | undefined;
