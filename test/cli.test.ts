@@ -81,6 +81,10 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
       expect(r.stderr).toMatch(/-p, -n, -d, -r and --npp take whole numbers/);
     }
     expect(run("bench", file, "--kv", "q4_0").stderr).toMatch(/--kv must be f32, f16, q8_0, got 'q4_0'/);
+    expect(run("bench", file, "-t", "0").stderr).toMatch(/-t must be a whole number from 1 to \d+ .*, got '0'/);
+    const top = run("logits", file, "--ids", "1,2", "--top=-1", "--json");
+    expect([top.status, top.stderr.trim()]).toEqual([2, "cpu-llm logits: --top must be a whole number ≥ 0, got '-1'"]);
+    expect(run("inspect", file, "--ctx", "0").stderr).toMatch(/--ctx must be a whole number ≥ 1, got '0'/);
     fs.rmSync(dir, { recursive: true });
   });
 

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import type { KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
-import { kvCacheTypeOption, parseCommandArgs, UsageError } from "./usage.js";
+import { kvCacheTypeOption, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
 const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
 
@@ -43,7 +43,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--sequences takes whole numbers ≥ 1 separated by commas, got '${v.sequences}'`);
     return Number(s);
   });
-  const threads = v.threads === undefined ? undefined : Number(v.threads);
+  const threads = threadsFlag(v.threads);
 
   const loadStart = performance.now();
   const model = await loadModel(modelPath, { threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType });

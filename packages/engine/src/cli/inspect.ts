@@ -2,7 +2,7 @@ import { checkModel } from "../checkModel.js";
 import { describeModel } from "../describeModel.js";
 import { readGguf } from "../gguf/readGguf.js";
 import { findNonFinite } from "../gguf/readTensor.js";
-import { parseModelArgs, UsageError } from "./usage.js";
+import { numberFlag, parseModelArgs } from "./usage.js";
 
 const USAGE = "inspect MODEL [--ctx N] [--check] [--json]";
 
@@ -13,8 +13,7 @@ const count = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 
 /** `cpu-llm inspect`: exit code 1 when --check finds a non-finite value. */
 export function inspectCommand(args: string[]): number {
   const { model, values } = parseModelArgs(args, { ctx: { type: "string" }, check: { type: "boolean", default: false }, json: { type: "boolean", default: false } }, USAGE);
-  const ctx = values.ctx === undefined ? undefined : Number(values.ctx);
-  if (ctx !== undefined && !(Number.isInteger(ctx) && ctx > 0)) throw new UsageError(`--ctx must be a positive integer, got '${values.ctx}'`);
+  const ctx = numberFlag(values.ctx, "--ctx", "contextSize");
   const file = readGguf(model);
   const d = describeModel(file, ctx);
   const check = file.tensors.length > 0 ? checkModel(file) : undefined;

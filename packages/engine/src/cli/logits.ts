@@ -1,5 +1,5 @@
 import { loadModel } from "../model.js";
-import { kvCacheTypeOption, parseCommandArgs, UsageError } from "./usage.js";
+import { kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
 
 const USAGE = "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json";
 
@@ -12,7 +12,7 @@ export async function logitsCommand(args: string[]): Promise<void> {
     if (!/^\d+$/.test(s.trim())) throw new UsageError(`--ids: '${s}' is not a token id`);
     return Number(s);
   });
-  const top = Number(parsed.values.top ?? 5);
+  const top = numberFlag(parsed.values.top, "--top", "logprobs") ?? 5;
   const kv = kvCacheTypeOption(parsed.values.kv);
   const model = await loadModel(modelPath, { kvCacheType: kv, contextSize: Math.max(ids.length, 16) });
   try {

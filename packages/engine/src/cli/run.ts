@@ -1,8 +1,6 @@
-import { readTopology } from "@cpu-llm/kernels";
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
-import { THREADS_NOTE } from "../options.js";
-import { kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
+import { kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
 /** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
 export function progressBar(): ((fraction: number) => void) | undefined {
@@ -38,7 +36,7 @@ export async function runCommand(args: string[]): Promise<void> {
   const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
     onProgress: progressBar(),
     kvCacheType: kv,
-    threads: numberFlag(v.threads, "-t", "threads", { max: readTopology().allowedCpus.length, note: THREADS_NOTE }),
+    threads: threadsFlag(v.threads),
     contextSize: numberFlag(v.ctx, "-c", "contextSize"),
   });
   try {

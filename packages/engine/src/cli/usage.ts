@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
-import { checkNumber, describeRule, NUMERIC_OPTIONS, type NumberRule, type NumericOption } from "../options.js";
+import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
+import { checkNumber, describeRule, NUMERIC_OPTIONS, THREADS_NOTE, type NumberRule, type NumericOption } from "../options.js";
 
 /** Bad command-line arguments: reported with the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -49,4 +49,9 @@ export function numberFlag(value: string | undefined, flag: string, option: Nume
   } catch {
     throw new UsageError(`${flag} must be ${describeRule(rule)}, got '${value}'`);
   }
+}
+
+/** -t: threads, at most the CPUs this process may use. */
+export function threadsFlag(value: string | undefined): number | undefined {
+  return numberFlag(value, "-t", "threads", { max: readTopology().allowedCpus.length, note: THREADS_NOTE });
 }
