@@ -6,7 +6,7 @@ import { modelHparams, Transformer } from "./arch/transformer.js";
 import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { Context, type ContextOptions } from "./context.js";
 import { DisposedError } from "./errors.js";
-import { checkNumber, checkOptions, NUMERIC_OPTIONS, THREADS_NOTE } from "./options.js";
+import { checkNumber, checkOptions, threadsRule } from "./options.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
 import { planContextSize } from "./runtime/memoryPlan.js";
@@ -169,7 +169,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   options.signal?.throwIfAborted();
   // The workers boot (module compile, kernels, pinning) while this thread parses the header and vocabulary.
   const topology = readTopology();
-  if (options.threads !== undefined) checkNumber(options.threads, { ...NUMERIC_OPTIONS.threads, max: topology.allowedCpus.length, note: THREADS_NOTE }, "threads");
+  if (options.threads !== undefined) checkNumber(options.threads, threadsRule(topology.allowedCpus.length), "threads");
   const plan = planThreads(topology, options.threads);
   const starting = WorkerPool.create({
     threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus, pinCaller: options.pinCallingThread && options.numa !== false,

@@ -31,8 +31,10 @@ export const NUMERIC_OPTIONS = {
 
 export type NumericOption = keyof typeof NUMERIC_OPTIONS;
 
-/** Threads are at most the CPUs this process may use (affinity), which only the running machine knows. */
-export const THREADS_NOTE = "the CPUs this process may use";
+/** Threads: at most the CPUs this process may use (affinity), which only the running machine knows. */
+export function threadsRule(allowedCpus: number): NumberRule {
+  return { ...NUMERIC_OPTIONS.threads, max: allowedCpus, note: "the CPUs this process may use" };
+}
 
 /** An option outside what it accepts: names the option (or the flag) and the accepted values. */
 export class InvalidOptionError extends RangeError {

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
-import { checkNumber, describeRule, NUMERIC_OPTIONS, THREADS_NOTE, type NumberRule, type NumericOption } from "../options.js";
+import { checkNumber, describeRule, NUMERIC_OPTIONS, threadsRule, type NumberRule, type NumericOption } from "../options.js";
 
 /** Bad command-line arguments: reported with the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -53,5 +53,5 @@ export function numberFlag(value: string | undefined, flag: string, option: Nume
 
 /** -t: threads, at most the CPUs this process may use. */
 export function threadsFlag(value: string | undefined): number | undefined {
-  return numberFlag(value, "-t", "threads", { max: readTopology().allowedCpus.length, note: THREADS_NOTE });
+  return numberFlag(value, "-t", "threads", threadsRule(readTopology().allowedCpus.length));
 }
