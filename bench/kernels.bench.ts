@@ -122,9 +122,10 @@ async function layerOps(): Promise<Row[]> {
   const w = new Uint8Array(memory.buffer, 48 * MB, rows * nb * 18);
   for (let i = 0; i < w.length; i++) w[i] = (i * 2654435761) >>> 24;
   for (let blk = 0; blk < rows * nb; blk++) w[blk * 18 + 1] = 0x20;
+  k.repackQ4_0x8(48 * MB, nb * 18, rows, 44 * MB); // the layout a loaded model's Q4_0 matrices take
   k.quantizeRowQ8_0(47 * MB, 46 * MB, 1 * MB, 4096);
   const b = new Bench({ time: 300, warmupTime: 50 });
-  b.add("matvec q4_0 4096×256 in cache", () => k.matvecQ4_0(45 * MB, 48 * MB, nb * 18, 47 * MB, 46 * MB, nb, 0, rows))
+  b.add("matvec q4_0 4096×256 in cache", () => k.matvecQ4_0x8(45 * MB, 48 * MB, nb * 18, 47 * MB, 46 * MB, nb, 0, rows))
     .add("rmsNorm 4096", () => k.rmsNorm(0, 1 * MB, 2 * MB, 4096, 1e-5))
     .add("rope norm 32×128", () => k.ropeNorm(1 * MB, 32, 128, 128, 40 * MB))
     .add("softmax 4096", () => k.softmax(3 * MB, 4096, 0.1, 0))

@@ -28,10 +28,13 @@ export interface GgmlTypeTraits {
   readonly matmul?: string;
   /**
    * ggml-cpu on x86 repacks a matrix of this type into interleaved rows when its row count is a multiple of
-   * this, and then sums in another order than its plain vec_dot: matvec/matmul reproduce the repacked sums,
-   * `unpacked` the plain ones, for the other matrices (llama.cpp's logits differ in the last bits otherwise).
+   * this, and then sums in another order than its plain vec_dot. Such a matrix is rewritten at load, in groups
+   * of repackRows rows, by the `repack` kernel (in place; scratch of repackRows · rowBytes), and matvec/matmul
+   * take that layout and reproduce the repacked sums; `unpacked` kernels take the plain rows of the other
+   * matrices and sum as vec_dot does (llama.cpp's logits differ in the last bits otherwise).
    */
   readonly repackRows?: number;
+  readonly repack?: string;
   readonly unpacked?: { readonly matvec: string; readonly matmul: string };
   /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
   readonly accumulateRows?: string;
@@ -81,8 +84,8 @@ const rows: GgmlTypeTraits[] = [
     accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
   }),
   row(2, "q4_0", 32, 18, {
-    toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0", matmul: "matmulQ4_0",
-    repackRows: 8, unpacked: { matvec: "matvecQ4_0Unpacked", matmul: "matmulQ4_0Unpacked" },
+    toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0x8", matmul: "matmulQ4_0x8",
+    repackRows: 8, repack: "repackQ4_0x8", unpacked: { matvec: "matvecQ4_0Unpacked", matmul: "matmulQ4_0Unpacked" },
   }),
   row(3, "q4_1", 32, 20),
   row(6, "q5_0", 32, 22),

@@ -39,6 +39,7 @@ export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDo
 export * from "./pool/index.js";
 export {
   fmaRef, reduceAdd16Ref, vecDotF32Ref, accumulateRowsF32Ref, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
+  vecDotQ4_0Q8_0RepackedRef,
   vecDotQ4_0Q8_0UnpackedRef, vecDotQ8_0Q8_0LanesRef, rotatePairRef,
 } from "./reference/ggmlOrder.js";
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";

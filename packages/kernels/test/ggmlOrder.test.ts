@@ -16,6 +16,7 @@ import {
   swigluGgmlRef,
   vecDotF32Ref,
   vecDotQ4_0Q8_0Ref,
+  vecDotQ4_0Q8_0RepackedRef,
   vecDotQ4_0Q8_0UnpackedRef,
   vecDotQ8_0Q8_0LanesRef,
   vecDotQ8_0Q8_0Ref,
@@ -143,6 +144,43 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
           expect(Math.abs(got[i] - want)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(want)));
         }
       }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("Q4_0 rows ggml repacks (a multiple of 8): one float32 fma per block, in the matvec and the matmul after repackQ4_0x8", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }), fc.integer(), fc.integer({ min: 0, max: 35 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }),
+        (nb, seed, pad, groups, n) => {
+          const rows = 8 * groups;
+          const w = dense(seed, rows * nb * 32, 3);
+          const x = dense(seed ^ 0x5bd1e995, n * nb * 32, 10);
+          const wq = new Uint8Array(rows * nb * 18);
+          quantizeRowQ4_0Ref(wq, 0, w, 0, w.length);
+          const xq = new Uint8Array(n * nb * 34);
+          const scales = new Float32Array(2 * n * nb);
+          for (let c = 0; c < n; c++) {
+            const part = new Float32Array(2 * nb);
+            const q = new Uint8Array(nb * 34);
+            quantizeActivationsQ8_0Ref(q, part, x.subarray(c * nb * 32, (c + 1) * nb * 32), nb * 32);
+            xq.set(q, c * nb * 34);
+            scales.set(part, c * 2 * nb);
+          }
+          k.repackQ4_0x8(put(B + pad, wq), nb * 18, rows, B + 300000);
+          put(B + 65536 + pad, xq);
+          put(B + 131072, new Uint8Array(scales.buffer));
+          k.matvecQ4_0x8(B + 196608, B + pad, nb * 18, B + 65536 + pad, B + 131072, nb, 0, rows);
+          k.matmulQ4_0x8(B + 200000, rows, B + pad, nb * 18, B + 65536 + pad, nb * 34, B + 131072, nb, 0, rows, n, B + 300000);
+          for (let r = 0; r < rows; r++) {
+            const want = vecDotQ4_0Q8_0RepackedRef(wq, r * nb * 18, xq, 0, nb);
+            expect(f32(B + 196608, rows)[r]).toBe(want);
+            const bound = 1e-6 * vecDotMagnitude(wq, r * nb * 18, xq, 0, nb, 18); // float32 accumulation error
+            expect(Math.abs(want - vecDotQ4_0Q8_0Ref(wq, r * nb * 18, xq, 0, nb))).toBeLessThanOrEqual(bound);
+            for (let c = 0; c < n; c++) expect(f32(B + 200000, rows * n)[c * rows + r]).toBe(vecDotQ4_0Q8_0RepackedRef(wq, r * nb * 18, xq, c * nb * 34, nb));
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -145,7 +145,7 @@ export class Weights {
     const m = this.matmul.alloc(f16, rows, cols);
     const bytes = new Uint8Array(rows * m.rowBytes);
     fromFloatOf(f16, "rebuilt matrix")(bytes, 0, values, 0, values.length);
-    for (const s of m.shards) s.arena.bytes.set(bytes.subarray(s.rowStart * m.rowBytes, (s.rowStart + s.rows) * m.rowBytes), s.offset);
+    this.matmul.set(m, bytes);
     return m;
   }
 

@@ -25,14 +25,24 @@ export interface ShardedMatrix {
   /** Input length (ggml ne[0]). */
   readonly cols: number;
   readonly rowBytes: number;
-  /** The type's kernels for a matrix of this many rows (see GgmlTypeTraits.repackRows). */
-  readonly kernels: { readonly matvec: string; readonly matmul?: string };
+  /**
+   * The type's kernels for a matrix of this many rows (see GgmlTypeTraits.repackRows); `repack`, when the
+   * matrix is rewritten into its kernels' layout once its plain rows are in place.
+   */
+  readonly kernels: { readonly matvec: string; readonly matmul?: string; readonly repack?: string };
   readonly shards: readonly MatrixShard[];
 }
 
-/** Balanced contiguous row ranges, one per thread. */
-export function splitRows(rows: number, threads: number): [start: number, end: number][] {
-  return Array.from({ length: threads }, (_, t) => [Math.floor((rows * t) / threads), Math.floor((rows * (t + 1)) / threads)]);
+/** Balanced contiguous row ranges, one per thread; with `unit`, every range starts at a multiple of it. */
+export function splitRows(rows: number, threads: number, unit = 1): [start: number, end: number][] {
+  const units = Math.ceil(rows / unit);
+  const at = (t: number) => Math.min(rows, Math.floor((units * t) / threads) * unit);
+  return Array.from({ length: threads }, (_, t) => [at(t), at(t + 1)]);
+}
+
+/** Rows of a repacked matrix's groups (GgmlTypeTraits.repackRows), or undefined for plain rows. */
+function groupRows(type: GgmlTypeTraits, rows: number): number | undefined {
+  return type.repackRows !== undefined && type.repack !== undefined && rows % type.repackRows === 0 ? type.repackRows : undefined;
 }
 
 interface Scratch {
@@ -80,7 +90,7 @@ export class MatMul {
         input: arena.alloc(n * maxCols * 4),
         scales: arena.alloc(n * (maxCols / 32) * 8 + 64),
         output: arena.alloc(n * maxRows * 4),
-        kernel: arena.alloc(n * (maxCols / 32) * 8 + 64),
+        kernel: arena.alloc(this.kernelScratchBytes()),
       };
       this.scratch.set(arena, s);
     }
@@ -97,7 +107,7 @@ export class MatMul {
     return Array.from({ length: this.pool.threads }, (_, thread) => {
       const arenas: number[] = [0];
       for (const { type, rows, cols, owner } of specs) {
-        const [start, end] = this.split(rows, owner)[thread];
+        const [start, end] = this.split(type, rows, owner)[thread];
         const bytes = align64((end - start) * (cols / type.blockSize) * type.typeSize);
         if (bytes > room) throw new RangeError(`a ${type.name} shard of ${bytes} bytes does not fit one 4 GiB arena`);
         if (arenas[arenas.length - 1] + bytes > room) arenas.push(0);
@@ -108,9 +118,9 @@ export class MatMul {
     });
   }
 
-  /** Rows per thread: balanced, or all on `owner`. */
-  private split(rows: number, owner?: number): [number, number][] {
-    if (owner === undefined) return splitRows(rows, this.pool.threads);
+  /** Rows per thread: balanced (whole groups of a repacked matrix), or all on `owner`. */
+  private split(type: GgmlTypeTraits, rows: number, owner?: number): [number, number][] {
+    if (owner === undefined) return splitRows(rows, this.pool.threads, groupRows(type, rows));
     if (!(Number.isInteger(owner) && owner >= 0 && owner < this.pool.threads)) throw new RangeError(`owner thread ${owner} is not one of the pool's ${this.pool.threads}`);
     return Array.from({ length: this.pool.threads }, (_, t) => (t === owner ? [0, rows] : [0, 0]));
   }
@@ -126,28 +136,50 @@ export class MatMul {
       throw new RangeError(`matrix ${rows}×${cols} exceeds the planned ${this.plan.maxRows}×${this.plan.maxCols}`);
     }
     const rowBytes = (cols / type.blockSize) * type.typeSize;
-    const shards = this.split(rows, owner).map(([start, end], thread) => {
+    const shards = this.split(type, rows, owner).map(([start, end], thread) => {
       const bytes = (end - start) * rowBytes;
       const fits = (a: Arena) => (this.scratch.has(a) ? 0 : this.scratchBytes()) + align64(a.used) + bytes <= a.memory.buffer.byteLength;
       const arena = this.pool.arenasOf(thread).find(fits) ?? this.pool.addArena(thread, bytes + this.scratchBytes());
       this.scratchOf(arena);
       return { thread, arena, offset: arena.alloc(bytes), rowStart: start, rows: end - start };
     });
-    const unpacked = type.repackRows !== undefined && rows % type.repackRows !== 0 ? type.unpacked : undefined;
-    return { type, rows, cols, rowBytes, kernels: unpacked ?? { matvec: type.matvec, matmul: type.matmul }, shards };
+    const kernels = groupRows(type, rows) !== undefined || !type.unpacked
+      ? { matvec: type.matvec, matmul: type.matmul, repack: type.repack }
+      : type.unpacked;
+    return { type, rows, cols, rowBytes, kernels, shards };
   }
 
-  /** Bytes of one arena's scratch, 64-byte alignment of its four regions included. */
+  /** Bytes of one arena's scratch, 64-byte alignment of its five regions included. */
   private scratchBytes(): number {
     const { maxCols, maxRows } = this.plan;
     const n = this.maxBatch;
-    return align64(n * maxCols * 4) * 2 + align64(n * (maxCols / 32) * 8 + 64) * 2 + align64(n * maxRows * 4) + 320;
+    return align64(n * maxCols * 4) * 2 + align64(n * (maxCols / 32) * 8 + 64) + align64(this.kernelScratchBytes()) + align64(n * maxRows * 4) + 320;
   }
 
-  /** Copies a whole matrix (rows × rowBytes, row-major) into its shards. */
+  /** The kernels' own scratch: the widest repack's group of rows (8 Q4_0 rows of maxCols: 4.5 bytes a column). */
+  private kernelScratchBytes(): number {
+    return Math.max(this.maxBatch * (this.plan.maxCols / 32) * 8, 8 * (this.plan.maxCols / 32) * 18) + 64;
+  }
+
+  /** Copies a whole matrix (rows × rowBytes, row-major, the file's layout) into its shards. */
   set(m: ShardedMatrix, bytes: Uint8Array): void {
     if (bytes.length !== m.rows * m.rowBytes) throw new RangeError(`${bytes.length} bytes for a ${m.rows}×${m.rowBytes}-byte matrix`);
     for (const s of m.shards) s.arena.bytes.set(bytes.subarray(s.rowStart * m.rowBytes, (s.rowStart + s.rows) * m.rowBytes), s.offset);
+    this.repack([m]);
+  }
+
+  /** Rewrites matrices whose kernels take another layout than the file's, each thread its own shards at once. */
+  private repack(matrices: readonly ShardedMatrix[]): void {
+    const calls = matrices.flatMap((m) => m.kernels.repack === undefined ? [] : m.shards.filter((s) => s.rows > 0).map((s) => ({ m, s })));
+    // One dispatch per round: round i runs every thread's i-th shard.
+    const perThread = Array.from({ length: this.pool.threads }, (_, t) => calls.filter((c) => c.s.thread === t));
+    for (let i = 0; i < Math.max(0, ...perThread.map((c) => c.length)); i++) {
+      this.pool.run(perThread.map((c) => {
+        if (i >= c.length) return null;
+        const { m, s } = c[i];
+        return { fn: m.kernels.repack as KernelName, arena: s.arena.index, args: [s.offset, m.rowBytes, s.rows, this.scratchOf(s.arena).kernel] };
+      }));
+    }
   }
 
   /**
@@ -165,6 +197,7 @@ export class MatMul {
     const mainBytes = reads[0].reduce((n, r) => n + r.length, 0);
     let done = 0;
     this.pool.readFile(path, reads, onProgress && ((bytes) => onProgress((done += bytes) / mainBytes)));
+    this.repack(matrices.map(({ m }) => m));
   }
 
   /** out = m · x for one activation row (decode). */

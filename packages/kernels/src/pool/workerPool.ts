@@ -17,9 +17,10 @@ import {
 
 /** Names of the kernel exports a dispatch may call, in op-code order. */
 export const KERNEL_NAMES = [
-  "quantizeRowQ8_0", "convertRowF16", "copyRowF32", "matvecQ4_0", "matvecQ8_0", "matvecF16", "matvecF32",
-  "matmulQ4_0", "matmulQ8_0", "streamRead", "rmsNorm", "ropeNorm", "ropeNeox", "softmax", "swiglu", "add", "scale",
+  "quantizeRowQ8_0", "convertRowF16", "copyRowF32", "matvecQ4_0x8", "matvecQ8_0", "matvecF16", "matvecF32",
+  "matmulQ4_0x8", "matmulQ8_0", "streamRead", "rmsNorm", "ropeNorm", "ropeNeox", "softmax", "swiglu", "add", "scale",
   "accumulateRowsF32", "accumulateRowsF16", "accumulateRowsQ8_0", "matvecQ4_0Unpacked", "matmulQ4_0Unpacked",
+  "repackQ4_0x8",
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 

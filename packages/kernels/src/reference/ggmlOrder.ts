@@ -122,6 +122,22 @@ function eightLanesRef(nb: number, scale: (b: number) => number, term: (b: numbe
   return fround(fround(r[0] + r[2]) + fround(r[1] + r[3]));
 }
 
+/**
+ * A Q4_0 row as ggml-cpu's repacked x86 gemv (ggml_gemv_q4_0_8x8_q8_0, for matrices whose rows are a multiple
+ * of 8) adds it: per block the exact integer Σ (nibble − 8)·q, then acc = fma(that, f32(d_w · d_x), acc).
+ */
+export function vecDotQ4_0Q8_0RepackedRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  let acc = 0;
+  for (let b = 0; b < nb; b++) {
+    const wo = wOff + b * Q4_0_BYTES;
+    const xo = xOff + b * Q8_0_BYTES;
+    let s = 0;
+    for (let j = 0; j < 16; j++) s += ((w[wo + 2 + j] & 15) - 8) * i8(x[xo + 2 + j]) + ((w[wo + 2 + j] >> 4) - 8) * i8(x[xo + 18 + j]);
+    acc = fmaRef(s, fround(halfAt(w, wo) * halfAt(x, xo)), acc);
+  }
+  return acc;
+}
+
 /** ggml_vec_dot_q4_0_q8_0 (x86, AVX2 and up), for matrices ggml does not repack. */
 export function vecDotQ4_0Q8_0UnpackedRef(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
   const wo = (b: number) => wOff + b * Q4_0_BYTES;

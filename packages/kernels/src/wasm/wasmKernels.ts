@@ -16,13 +16,14 @@ export interface KernelExports {
   /** Activations to Q8_0 blocks at dst, and per block d (f32) and Σq (i32) at scales. */
   quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
   dequantizeRowQ8_0(dst: number, src: number, n: number): void;
-  vecDotQ4_0Q8_0(w: number, x: number, xs: number, nb: number): number;
   vecDotQ4_0Q8_0Unpacked(w: number, x: number, xs: number, nb: number): number;
   vecDotQ8_0Q8_0(w: number, x: number, xs: number, nb: number): number;
   vecDotF32F32(a: number, b: number, n: number): number;
-  matvecQ4_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
+  /** Rewrites rows (a multiple of 8) of plain Q4_0 at w into matvecQ4_0x8's grouped layout; scratch: 8 · rowBytes. */
+  repackQ4_0x8(w: number, rowBytes: number, rows: number, scratch: number): void;
+  matvecQ4_0x8(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
   matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
-  matmulQ4_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
+  matmulQ4_0x8(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
   matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
   matvecQ4_0Unpacked(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
   matmulQ4_0Unpacked(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
@@ -122,12 +123,15 @@ function probeAgrees(relaxed: WebAssembly.Module, simd: WebAssembly.Module): boo
   for (let b = 0; b < rows * blocks; b++) bytes[b * 18 + 1] = 0x2c + (next() % 16);
   const floats = new Float32Array(memory.buffer, at + 20_000, blocks * 32);
   const activations = Float32Array.from(floats, () => (next() / 2 ** 24 - 0.5) * 8);
+  const weights = bytes.slice(0, rows * blocks * 18);
   const outputs = [relaxed, simd].map((module) => {
     const k = instantiateKernels(module, memory);
+    bytes.set(weights);
     floats.set(activations);
     k.quantizeRowQ8_0(at + 30_000, at + 40_000, floats.byteOffset, floats.length);
-    k.matvecQ4_0(at + 50_000, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
     k.matvecQ4_0Unpacked(at + 50_000 + 4 * rows, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
+    k.repackQ4_0x8(at, blocks * 18, rows, at + 60_000);
+    k.matvecQ4_0x8(at + 50_000, at, blocks * 18, at + 30_000, at + 40_000, blocks, 0, rows);
     k.softmax(floats.byteOffset, 40, 0.7, 0);
     return [...new Float32Array(memory.buffer, at + 50_000, 2 * rows), ...floats.subarray(0, 40)];
   });
