@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import type { KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
-import { kvCacheTypeOption, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
+import { CLI_LOAD_OPTIONS, kvCacheTypeOption, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
 const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
 
@@ -46,7 +46,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const threads = threadsFlag(v.threads);
 
   const loadStart = performance.now();
-  const model = await loadModel(modelPath, { threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType });
+  const model = await loadModel(modelPath, { ...CLI_LOAD_OPTIONS, threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType });
   const loadMs = performance.now() - loadStart;
   const nThreads = model.threads;
   const nVocab = model.tokenizer.size;

@@ -1,5 +1,5 @@
 import { loadModel } from "../model.js";
-import { kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
+import { CLI_LOAD_OPTIONS, kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
 
 const USAGE = "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json";
 
@@ -14,7 +14,7 @@ export async function logitsCommand(args: string[]): Promise<void> {
   });
   const top = numberFlag(parsed.values.top, "--top", "logprobs") ?? 5;
   const kv = kvCacheTypeOption(parsed.values.kv);
-  const model = await loadModel(modelPath, { kvCacheType: kv, contextSize: Math.max(ids.length, 16) });
+  const model = await loadModel(modelPath, { ...CLI_LOAD_OPTIONS, kvCacheType: kv, contextSize: Math.max(ids.length, 16) });
   try {
     for (const id of ids) if (id >= model.tokenizer.size) throw new UsageError(`--ids: ${id} is past the vocabulary (${model.tokenizer.size} tokens)`);
     const rows = (await model.logits(ids)).map((logits) => {

@@ -1,6 +1,6 @@
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
-import { kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
+import { CLI_LOAD_OPTIONS, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
 /** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
 export function progressBar(): ((fraction: number) => void) | undefined {
@@ -34,6 +34,7 @@ export async function runCommand(args: string[]): Promise<void> {
   if (parsed.positionals.length > 1) throw new UsageError(`one MODEL at most\nusage: cpu-llm ${USAGE}`);
   const kv = kvCacheTypeOption(v.kv);
   const model = await loadModel(parsed.positionals[0] ?? DEMO_MODEL, {
+    ...CLI_LOAD_OPTIONS,
     onProgress: progressBar(),
     kvCacheType: kv,
     threads: threadsFlag(v.threads),
