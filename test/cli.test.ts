@@ -67,6 +67,13 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     const lines = b.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.map((l) => l.test)).toEqual(["pp16", "tg8"]);
     for (const l of lines) expect(l).toMatchObject({ threads: 1, avg_ts: expect.any(Number), stddev_ts: expect.any(Number) });
+    // --temp adds generation as it runs: every step's token sampled from the last logits.
+    const sampled = run("bench", file, "-p", "0", "-n", "8", "-r", "1", "-t", "1", "--temp", "0.8", "--json");
+    expect(sampled.status, sampled.stderr).toBe(0);
+    const rows = sampled.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.map((l) => l.test)).toEqual(["tg8", "tg8 temp 0.8"]);
+    expect(rows[1].avg_ts).toBeGreaterThan(0);
+    expect(run("bench", file, "--temp=-1").stderr).toMatch(/--temp must be .*, got '-1'/);
     expect(run("run", file, "-p", "hi", "-n", "4", "--json").status).toBe(0);
     // llama-batched-bench's decode test: one line per sequence count, aggregate generated tokens per second.
     const s = run("bench", file, "--sequences", "1,3", "--npp", "4", "-n", "6", "-r", "1", "-t", "2", "--kv", "q8_0", "--json");

@@ -1,9 +1,10 @@
 import * as fs from "node:fs";
 import type { KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
-import { CLI_LOAD_OPTIONS, kvCacheTypeOption, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
+import { Sampler } from "../sampling/sampler.js";
+import { CLI_LOAD_OPTIONS, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
-const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--sequences 1,2,4,8 [--npp 32]] [--json]";
+const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--temp T] [--sequences 1,2,4,8 [--npp 32]] [--json]";
 
 interface Row {
   test: string;
@@ -20,6 +21,9 @@ interface Row {
  * n_depth, "tg128 @ d4096"). With --sequences, llama-batched-bench's decode test
  * instead: N sequences each read a prompt of --npp tokens, then all decode n tokens together (one batch per
  * step); avg_ts is the aggregate generated tokens per second. Tokens are random ids; r repetitions, mean ± sd.
+ * With --temp T, tg is run a second time as generation runs ("tg128 temp 0.8"): each step's token is drawn from
+ * the previous step's logits by the sampler (llama.cpp's default chain: top-k 40, top-p 0.95, min-p 0.05, fixed
+ * seed), so the pair shows what sampling costs a step.
  */
 export async function benchCommand(args: string[]): Promise<void> {
   const parsed = parseCommandArgs(args, {
@@ -31,6 +35,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     kv: { type: "string", default: "f16" },
     sequences: { type: "string" },
     npp: { type: "string", default: "32" },
+    temp: { type: "string" },
     json: { type: "boolean", default: false },
   }, USAGE);
   const [modelPath] = parsed.positionals;
@@ -44,6 +49,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     return Number(s);
   });
   const threads = threadsFlag(v.threads);
+  const temperature = numberFlag(v.temp, "--temp", "temperature");
 
   const loadStart = performance.now();
   const model = await loadModel(modelPath, { ...CLI_LOAD_OPTIONS, threads, contextSize: depth + Math.max(p, n) + 8, kvCacheType });
@@ -75,6 +81,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   try {
     if (counts) {
       if (depth > 0) throw new UsageError("-d goes with pp and tg, not with --sequences (use --npp)");
+      if (temperature !== undefined) throw new UsageError("--temp goes with tg, not with --sequences");
       await benchSequences(model, counts, npp, n, kvCacheType, randomIds, measure);
     } else {
       if (p > 0) {
@@ -91,6 +98,16 @@ export async function benchCommand(args: string[]): Promise<void> {
             for (const id of randomIds(n)) await model.step(id);
           });
         });
+        if (temperature !== undefined) {
+          await measure(`tg${n} temp ${temperature}`, n, async () => {
+            await fill();
+            const sampler = new Sampler({ temperature, seed: 1 });
+            const history = randomIds(1);
+            return timed(async () => {
+              for (let i = 0; i < n; i++) history.push(sampler.sample(await model.step(history[history.length - 1]), history));
+            });
+          });
+        }
       }
     }
   } finally {
