@@ -6,6 +6,11 @@ export interface FileRead {
   readonly offset: number;
   readonly position: number;
   readonly length: number;
+  /**
+   * A kernel call that rewrites the range once it is read (a repacked matrix's shard: the type's `repack` kernel
+   * with these arguments), run by the reading thread before its next range.
+   */
+  readonly then?: { readonly fn: string; readonly args: readonly number[] };
 }
 
 /** Reads view.length bytes of a file at position straight into view (a wasm memory: no second copy). */
@@ -13,19 +18,23 @@ export function readFileInto(path: string, view: Uint8Array, position: number): 
   readRangesInto(path, [{ view, position }]);
 }
 
-/** Reads ranges of one file into their views, opening it once; `onRead` hears each range's bytes as it lands. */
+/**
+ * Reads ranges of one file into their views, opening it once; a range's `then` runs once it is read, and
+ * `onRead` then hears the range's bytes.
+ */
 export function readRangesInto(
-  path: string, ranges: readonly { readonly view: Uint8Array; readonly position: number }[], onRead?: (bytes: number) => void,
+  path: string, ranges: readonly { readonly view: Uint8Array; readonly position: number; readonly then?: () => void }[], onRead?: (bytes: number) => void,
 ): void {
   const fd = fs.openSync(path, "r");
   try {
-    for (const { view, position } of ranges) {
+    for (const { view, position, then } of ranges) {
       for (let done = 0; done < view.length; ) {
         // readSync takes at most 2 GiB at once.
         const n = fs.readSync(fd, view, done, Math.min(view.length - done, 1 << 30), position + done);
         if (n === 0) throw new Error(`${path}: file ends ${view.length - done} bytes early`);
         done += n;
       }
+      then?.();
       onRead?.(view.length);
     }
   } finally {

@@ -165,39 +165,43 @@ export class MatMul {
   set(m: ShardedMatrix, bytes: Uint8Array): void {
     if (bytes.length !== m.rows * m.rowBytes) throw new RangeError(`${bytes.length} bytes for a ${m.rows}×${m.rowBytes}-byte matrix`);
     for (const s of m.shards) s.arena.bytes.set(bytes.subarray(s.rowStart * m.rowBytes, (s.rowStart + s.rows) * m.rowBytes), s.offset);
-    this.repack([m]);
+    this.repack(m);
   }
 
-  /** Rewrites matrices whose kernels take another layout than the file's, each thread its own shards at once. */
-  private repack(matrices: readonly ShardedMatrix[]): void {
-    const calls = matrices.flatMap((m) => m.kernels.repack === undefined ? [] : m.shards.filter((s) => s.rows > 0).map((s) => ({ m, s })));
-    // One dispatch per round: round i runs every thread's i-th shard.
-    const perThread = Array.from({ length: this.pool.threads }, (_, t) => calls.filter((c) => c.s.thread === t));
-    for (let i = 0; i < Math.max(0, ...perThread.map((c) => c.length)); i++) {
-      this.pool.run(perThread.map((c) => {
-        if (i >= c.length) return null;
-        const { m, s } = c[i];
-        return { fn: m.kernels.repack as KernelName, arena: s.arena.index, args: [s.offset, m.rowBytes, s.rows, this.scratchOf(s.arena).kernel] };
-      }));
-    }
+  /** Rewrites a matrix whose kernels take another layout than the file's, each thread its own shard at once. */
+  private repack(m: ShardedMatrix): void {
+    this.pool.run(m.shards.map((s) => {
+      const call = s.rows > 0 ? this.repackCall(m, s) : undefined;
+      return call ? { fn: call.fn as KernelName, arena: s.arena.index, args: call.args } : null;
+    }));
+  }
+
+  /** The repack kernel's call for shard s, if m's kernels take another layout than the file's. */
+  private repackCall(m: ShardedMatrix, s: MatrixShard): { fn: string; args: number[] } | undefined {
+    if (m.kernels.repack === undefined) return undefined;
+    return { fn: m.kernels.repack, args: [s.offset, m.rowBytes, s.rows, this.scratchOf(s.arena).kernel] };
   }
 
   /**
    * Reads matrices stored row-major in a file (each at its `position`): every thread reads its own rows of all
-   * of them in one dispatch, so no thread waits for another between matrices. `onProgress` hears the fraction
-   * of the main thread's bytes read (the other threads read alike).
+   * of them in one dispatch, so no thread waits for another between matrices, and rewrites each shard of a
+   * repacked matrix as soon as it is read. `onProgress` hears the fraction of the main thread's bytes read and
+   * rewritten (the other threads read alike).
    */
   load(path: string, matrices: readonly { readonly m: ShardedMatrix; readonly position: number }[], onProgress?: (fraction: number) => void): void {
     const reads: FileRead[][] = Array.from({ length: this.pool.threads }, () => []);
     for (const { m, position } of matrices) {
       for (const s of m.shards) {
-        if (s.rows > 0) reads[s.thread].push({ arena: s.arena.index, offset: s.offset, position: position + s.rowStart * m.rowBytes, length: s.rows * m.rowBytes });
+        if (s.rows === 0) continue;
+        reads[s.thread].push({
+          arena: s.arena.index, offset: s.offset, position: position + s.rowStart * m.rowBytes, length: s.rows * m.rowBytes,
+          then: this.repackCall(m, s),
+        });
       }
     }
     const mainBytes = reads[0].reduce((n, r) => n + r.length, 0);
     let done = 0;
     this.pool.readFile(path, reads, onProgress && ((bytes) => onProgress((done += bytes) / mainBytes)));
-    this.repack(matrices.map(({ m }) => m));
   }
 
   /** out = m · x for one activation row (decode). */

@@ -47,7 +47,11 @@ function run(op: number, arena: number, args: Int32Array): void {
   }
   if (op === OP_READ_FILE) {
     const { path, reads } = portMessage<{ path: string; reads: FileRead[] }>("OP_READ_FILE");
-    readRangesInto(path, reads.map((r) => ({ ...r, view: new Uint8Array(memories[r.arena].buffer, r.offset, r.length) })));
+    readRangesInto(path, reads.map((r) => ({
+      view: new Uint8Array(memories[r.arena].buffer, r.offset, r.length),
+      position: r.position,
+      then: r.then && (() => kernels[r.arena][r.then!.fn](...r.then!.args)),
+    })));
     return;
   }
   const fn = kernels[arena][init.names[op]];

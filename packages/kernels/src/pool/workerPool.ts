@@ -170,15 +170,19 @@ export class WorkerPool {
 
   /**
    * Reads ranges of a file into arenas: reads[t] lists thread t's own (first touch by the owner), and every
-   * thread works through its list at once, in one dispatch. `onMainRead` hears the main thread's progress
-   * in bytes, the others' being alike.
+   * thread works through its list at once, in one dispatch, each range's `then` kernel after its read.
+   * `onMainRead` hears the main thread's progress in bytes, the others' being alike.
    */
   readFile(path: string, reads: readonly (readonly FileRead[])[], onMainRead?: (bytes: number) => void): void {
     if (reads.length > this.threads) throw new RangeError(`${reads.length} read lists for ${this.threads} threads`);
     for (let t = 1; t < reads.length; t++) if (reads[t].length > 0) this.workers[t - 1].port.postMessage({ path, reads: reads[t] });
     this.dispatchOps(
       Array.from({ length: this.threads }, (_, t) => (reads[t]?.length ? { op: OP_READ_FILE, arena: 0, args: [] } : null)),
-      () => readRangesInto(path, reads[0].map((r) => ({ ...r, view: new Uint8Array(this.arenas[0][r.arena].memory.buffer, r.offset, r.length) })), onMainRead),
+      () => readRangesInto(path, reads[0].map((r) => ({
+        view: new Uint8Array(this.arenas[0][r.arena].memory.buffer, r.offset, r.length),
+        position: r.position,
+        then: r.then && (() => (this.mainKernels[r.arena] as unknown as Record<string, (...a: number[]) => void>)[r.then!.fn](...r.then!.args)),
+      })), onMainRead),
     );
   }
 
