@@ -6,6 +6,7 @@ import { modelHparams, Transformer } from "./arch/transformer.js";
 import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { Context, type ContextOptions } from "./context.js";
 import { DisposedError } from "./errors.js";
+import { collectGarbage } from "./collectGarbage.js";
 import { checkNumber, checkOptions, threadsRule } from "./options.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
@@ -42,30 +43,36 @@ export class Model {
   private defaultContext: Context | undefined;
   private defaultSequence: Sequence | undefined;
   private closed = false;
+  /** The weights and the threads: dropped at close, so their memories go even while the Model is referenced. */
+  private engine: { readonly transformer: Transformer; readonly pool: WorkerPool } | undefined;
+  /** Threads doing the matrix products, the main thread included. */
+  readonly threads: number;
+  /** Most rows (tokens of all sequences together) one forward pass takes. */
+  readonly batchSize: number;
 
   /** @internal Models come from loadModel(). */
   constructor(
     readonly file: GgufFile,
     readonly tokenizer: Tokenizer,
-    private readonly transformer: Transformer,
-    private readonly pool: WorkerPool,
+    transformer: Transformer,
+    pool: WorkerPool,
     private readonly defaults: { readonly contextSize: number; readonly kvCacheType: KvCacheType },
-  ) {}
+  ) {
+    this.engine = { transformer, pool };
+    this.threads = pool.threads;
+    this.batchSize = transformer.maxBatch;
+  }
+
+  private get transformer(): Transformer {
+    if (!this.engine) throw new DisposedError("this model");
+    return this.engine.transformer;
+  }
 
   /** Tokens of context of the default context (the one `complete`, `chat`, `prefill`, … use). */
   get contextSize(): number {
     return this.defaults.contextSize;
   }
 
-  /** Threads doing the matrix products, the main thread included. */
-  get threads(): number {
-    return this.pool.threads;
-  }
-
-  /** Most rows (tokens of all sequences together) one forward pass takes. */
-  get batchSize(): number {
-    return this.transformer.maxBatch;
-  }
 
   /** Bytes of KV cache one token of one sequence takes with these key and value types. */
   kvBytesPerToken(cacheTypeK: KvCacheType = this.defaults.kvCacheType, cacheTypeV: KvCacheType = cacheTypeK): number {
@@ -147,11 +154,30 @@ export class Model {
     return this.sequence.logits(ids);
   }
 
+  /**
+   * Ends every context and sequence, stops the threads and releases the weights' and caches' memory now: the
+   * model lets go of them and a full garbage collection runs (WebAssembly memories are freed only by one, and
+   * V8 does not count them as pressure: four load/close cycles of a 1B model otherwise left 2.8 GiB resident).
+   * A context or sequence the application still holds keeps its cache.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // No local of this frame may hold a context or the pool across the collection (a heap snapshot found the
+    // loop variable of a `for … of` over the contexts keeping a cache alive): only the promise of the closing.
+    const stopped = this.letGo();
+    await stopped;
+    collectGarbage();
+  }
+
+  /** Disposes every context and drops the engine; resolves when the threads have stopped. */
+  private letGo(): Promise<void> {
     for (const c of this.contexts) c.dispose();
-    await this.pool.close();
+    this.contexts.clear();
+    this.defaultContext = this.defaultSequence = undefined;
+    const stopped = this.engine?.pool.close() ?? Promise.resolve();
+    this.engine = undefined;
+    return stopped;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
