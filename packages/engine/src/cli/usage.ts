@@ -2,7 +2,6 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
 import { checkNumber, describeRule, NUMERIC_OPTIONS, threadsRule, type NumberRule, type NumericOption } from "../options.js";
 
-/** Bad command-line arguments: reported with the command's usage, exit code 2. */
 /**
  * What every command that loads a model asks of loadModel: the CLI's main thread does nothing but run the
  * engine, so it is pinned to its own core too. Unpinned, the scheduler now and then put it on the core of the
@@ -10,6 +9,7 @@ import { checkNumber, describeRule, NUMERIC_OPTIONS, threadsRule, type NumberRul
  */
 export const CLI_LOAD_OPTIONS = { pinCallingThread: true } as const;
 
+/** Bad command-line arguments: reported with the command's usage, exit code 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
@@ -19,13 +19,38 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 /** node:util's parseArgs explains some errors over several lines (an ambiguous `-c -5`): one line each. */
 export const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ");
 
-/** parseArgs (strict, positionals allowed), its errors turned into a UsageError with the command's usage. */
+/**
+ * parseArgs (strict, positionals allowed), its errors turned into a UsageError with the command's usage. A
+ * negative number after a flag that takes a value (`-c -5`) is that flag's value, so the flag's own check
+ * names the range, where parseArgs would call the flag ambiguous.
+ */
 export function parseCommandArgs<O extends Options>(args: string[], options: O, usage: string) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: joinNegativeValues(args, options), options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${oneLine((e as Error).message)}\nusage: cpu-llm ${usage}`);
   }
+}
+
+/** `-c -5` → `-c-5`, `--ctx -5` → `--ctx=-5` for the options that take a value. */
+function joinNegativeValues(args: readonly string[], options: Options): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (takesValue.has(args[i]) && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(args[i].startsWith("--") ? `${args[i]}=${next}` : `${args[i]}${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }
 
 /** parseArgs with one positional MODEL, turning its errors into UsageError. */
