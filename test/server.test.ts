@@ -297,6 +297,20 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       expect(code, args.join(" ")).toBe(2);
       expect(err.trim().split("\n")[0]).toMatch(/^engine-serve: /);
     }
+    // Numbers are checked by the engine's rules, in the CLI's words; a negative number is the flag's value.
+    for (const [args, message] of [
+      [["-c", "-5"], "engine-serve: --ctx-size must be a whole number from 1 to 16777216, got '-5'"],
+      [["-np", "1.5"], "engine-serve: --parallel must be a whole number from 1 to 256, got '1.5'"],
+      [["-t", "0"], /^engine-serve: --threads must be a whole number from 1 to \d+ \(the CPUs this process may use\), got '0'$/],
+    ] as const) {
+      const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      child.stderr!.on("data", (d) => (err += d));
+      expect(await new Promise((r) => child.once("exit", r))).toBe(2);
+      const first = err.split("\n")[0];
+      if (typeof message === "string") expect(first).toBe(message);
+      else expect(first).toMatch(message);
+    }
     // A model that cannot load: its reason in one line, exit code 1.
     const missing = spawn(process.execPath, [MAIN, path.join(os.tmpdir(), "no-such-model.gguf"), "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";

@@ -27,4 +27,4 @@ export {
 } from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";
 export { ChatTemplate, BUILTIN_TEMPLATES, CHAT_ROLES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";
-export { NUMERIC_OPTIONS, InvalidOptionError, checkOptions, type NumberRule, type NumericOption } from "./options.js";
+export { NUMERIC_OPTIONS, InvalidOptionError, checkOptions, numberFromText, joinNegativeValues, threadsRule, type NumberRule, type NumericOption } from "./options.js";

@@ -1,5 +1,6 @@
 // The numeric options of the API and what each accepts: one table, which the API checks before any compute
-// (checkOptions) and the CLI's flags parse against (cli/usage.ts numberFlag), so a range lives in one place.
+// (checkOptions) and the flags of the CLI (cli/usage.ts numberFlag) and engine-serve parse against
+// (numberFromText), so a range lives in one place.
 
 export interface NumberRule {
   readonly integer?: boolean;
@@ -64,9 +65,46 @@ export function checkNumber(value: unknown, rule: NumberRule, label: string): nu
   return value as number;
 }
 
+/**
+ * A number written as text (a command-line flag's value) checked against a rule: the number, or an
+ * InvalidOptionError naming `label` and quoting the text. Blank text is no number (Number("") would be 0).
+ */
+export function numberFromText(text: string, rule: NumberRule, label: string): number {
+  try {
+    return checkNumber(text.trim() === "" ? NaN : Number(text), rule, label);
+  } catch {
+    throw new InvalidOptionError(label, text, rule);
+  }
+}
+
 /** Checks every numeric option that is set (undefined means the default). */
 export function checkOptions(options: object): void {
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && Object.hasOwn(NUMERIC_OPTIONS, key)) checkNumber(value, NUMERIC_OPTIONS[key as NumericOption], key);
   }
+}
+
+/**
+ * Command-line arguments for node:util's parseArgs with a negative number after a flag that takes a value
+ * joined to it (`-c -5` → `-c-5`, `--ctx -5` → `--ctx=-5`), so that the flag's own check names its range
+ * where parseArgs would call the flag ambiguous. `options` is parseArgs' table. (The CLI and engine-serve.)
+ */
+export function joinNegativeValues(args: readonly string[], options: Readonly<Record<string, { readonly type: string; readonly short?: string }>>): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (takesValue.has(args[i]) && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(args[i].startsWith("--") ? `${args[i]}=${next}` : `${args[i]}${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }

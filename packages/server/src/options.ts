@@ -2,8 +2,8 @@
 // numbers are meant, ranges where ranges exist), each violation one line naming the flag.
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { DEMO_MODEL } from "@cpu-llm/engine";
-import { KV_CACHE_TYPES, type KvCacheType } from "@cpu-llm/kernels";
+import { DEMO_MODEL, joinNegativeValues, NUMERIC_OPTIONS, numberFromText, threadsRule, type NumberRule } from "@cpu-llm/engine";
+import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
 
 export interface ServeOptions {
   readonly model: string;
@@ -53,33 +53,37 @@ export class OptionError extends Error {
   override readonly name = "OptionError";
 }
 
-/** A whole number in [min, max] from a flag's text. */
-function whole(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+/**
+ * A flag's number, checked by the engine's rule for the option it sets (the CLI's flags use the same rules and
+ * messages), or undefined when the flag is absent.
+ */
+function flagNumber(flag: string, text: string | undefined, rule: NumberRule): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new OptionError(`${flag} takes a whole number from ${min} to ${max}, got '${text}'`);
+  try {
+    return numberFromText(text, rule, flag);
+  } catch (e) {
+    throw new OptionError((e as Error).message);
   }
-  return n;
 }
+
+const whole = (min: number, max?: number): NumberRule => ({ integer: true, min, max });
 
 export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
   // llama-server's short spellings (-np, -ctk, -ctv) are not single letters: map them to long ones first.
   const aliases: Record<string, string> = { "-np": "--parallel", "-ctk": "--cache-type-k", "-ctv": "--cache-type-v" };
   const args = argv.map((a) => aliases[a] ?? a);
+  const options = {
+    host: { type: "string" }, port: { type: "string" }, threads: { type: "string", short: "t" }, "ctx-size": { type: "string", short: "c" },
+    parallel: { type: "string" }, queue: { type: "string" }, "cache-type-k": { type: "string" }, "cache-type-v": { type: "string" },
+    numa: { type: "string" }, "api-key": { type: "string" }, "api-key-file": { type: "string" }, metrics: { type: "boolean" },
+    alias: { type: "string", short: "a" }, cors: { type: "boolean" }, "body-limit": { type: "string" }, help: { type: "boolean", short: "h" },
+  } as const;
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        host: { type: "string" }, port: { type: "string" }, threads: { type: "string", short: "t" }, "ctx-size": { type: "string", short: "c" },
-        parallel: { type: "string" }, queue: { type: "string" }, "cache-type-k": { type: "string" }, "cache-type-v": { type: "string" },
-        numa: { type: "string" }, "api-key": { type: "string" }, "api-key-file": { type: "string" }, metrics: { type: "boolean" },
-        alias: { type: "string", short: "a" }, cors: { type: "boolean" }, "body-limit": { type: "string" }, help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: joinNegativeValues(args, options), allowPositionals: true, strict: true, options });
   } catch (e) {
-    throw new OptionError((e as Error).message);
+    // parseArgs explains some errors over several lines: one line.
+    throw new OptionError((e as Error).message.replace(/\s*\n\s*/g, " "));
   }
   const v = parsed.values;
   if (v.help) return "help";
@@ -103,10 +107,12 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
   }
   if (apiKey !== undefined && apiKey.length === 0) throw new OptionError("the API key is empty");
   return {
-    model, host: v.host ?? "127.0.0.1", port: whole("--port", v.port, 0, 65535) ?? 8080,
-    threads: whole("--threads", v.threads, 1, 1024), contextSize: whole("--ctx-size", v["ctx-size"], 1, 2 ** 24),
-    parallel: whole("--parallel", v.parallel, 1, 256) ?? 4, queue: whole("--queue", v.queue, 0, 100_000) ?? 64,
+    model, host: v.host ?? "127.0.0.1", port: flagNumber("--port", v.port, whole(0, 65535)) ?? 8080,
+    threads: flagNumber("--threads", v.threads, threadsRule(readTopology().allowedCpus.length)),
+    contextSize: flagNumber("--ctx-size", v["ctx-size"], { ...NUMERIC_OPTIONS.contextSize, max: 2 ** 24 }),
+    parallel: flagNumber("--parallel", v.parallel, { ...NUMERIC_OPTIONS.sequences, max: 256 }) ?? 4,
+    queue: flagNumber("--queue", v.queue, whole(0, 100_000)) ?? 64,
     cacheTypeK: k as KvCacheType, cacheTypeV: cacheV as KvCacheType, numa: numa as ServeOptions["numa"], apiKey, metrics: v.metrics ?? false, alias: v.alias,
-    cors: v.cors ?? false, bodyLimit: whole("--body-limit", v["body-limit"], 1024, 2 ** 30) ?? 1048576, graceMs: 10_000,
+    cors: v.cors ?? false, bodyLimit: flagNumber("--body-limit", v["body-limit"], whole(1024, 2 ** 30)) ?? 1048576, graceMs: 10_000,
   };
 }

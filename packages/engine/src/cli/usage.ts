@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
-import { checkNumber, describeRule, NUMERIC_OPTIONS, threadsRule, type NumberRule, type NumericOption } from "../options.js";
+import { joinNegativeValues, numberFromText, NUMERIC_OPTIONS, threadsRule, type NumberRule, type NumericOption } from "../options.js";
 
 /**
  * What every command that loads a model asks of loadModel: the CLI's main thread does nothing but run the
@@ -16,7 +16,7 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** node:util's parseArgs explains some errors over several lines (an ambiguous `-c -5`): one line each. */
+/** node:util's parseArgs explains some errors over several lines (an ambiguous `-c -p`): one line each. */
 export const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ");
 
 /**
@@ -30,27 +30,6 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
   } catch (e) {
     throw new UsageError(`${oneLine((e as Error).message)}\nusage: cpu-llm ${usage}`);
   }
-}
-
-/** `-c -5` → `-c-5`, `--ctx -5` → `--ctx=-5` for the options that take a value. */
-function joinNegativeValues(args: readonly string[], options: Options): string[] {
-  const takesValue = new Set<string>();
-  for (const [name, o] of Object.entries(options)) {
-    if (o.type !== "string") continue;
-    takesValue.add(`--${name}`);
-    if (o.short) takesValue.add(`-${o.short}`);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const next = args[i + 1];
-    if (takesValue.has(args[i]) && next !== undefined && /^-[\d.]/.test(next)) {
-      out.push(args[i].startsWith("--") ? `${args[i]}=${next}` : `${args[i]}${next}`);
-      i++;
-    } else {
-      out.push(args[i]);
-    }
-  }
-  return out;
 }
 
 /** parseArgs with one positional MODEL, turning its errors into UsageError. */
@@ -75,11 +54,10 @@ export function kvCacheTypeOption(value: string | undefined): KvCacheType {
  */
 export function numberFlag(value: string | undefined, flag: string, option: NumericOption, narrower: NumberRule = {}): number | undefined {
   if (value === undefined) return undefined;
-  const rule: NumberRule = { ...NUMERIC_OPTIONS[option], ...narrower };
   try {
-    return checkNumber(value.trim() === "" ? NaN : Number(value), rule, flag);
-  } catch {
-    throw new UsageError(`${flag} must be ${describeRule(rule)}, got '${value}'`);
+    return numberFromText(value, { ...NUMERIC_OPTIONS[option], ...narrower }, flag);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 
