@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { kvTypeByName, loadModel, readGguf, readTensorBytes, readTensorFloats, Transformer, writeGgufFile, type GgufTensorSpec } from "@cpu-llm/engine";
+import { describeModel, kvTypeByName, loadModel, readGguf, readTensorBytes, readTensorFloats, Transformer, writeGgufFile, type GgufTensorSpec } from "@cpu-llm/engine";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 import { medianStep, REFERENCE_PROMPTS, referenceCases, singleSequence, teacherForced, testPool } from "./helpers/teacherForced.js";
 
@@ -122,6 +122,8 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
       // 3 layers × (kv_lora_rank 64 + rope 32) F16 values; plain attention of this shape keeps 4 heads × (64 + 32) per layer.
       expect(model.kvBytesPerToken("f16")).toBe(3 * 96 * 2);
       expect(model.kvBytesPerToken("q8_0")).toBe(3 * 3 * 34);
+      // `cpu-llm inspect` reports the loader's figure (memoryEstimate.ts), not a second formula.
+      expect(describeModel(readGguf(fixture("models", "deepseek2-q4_0.gguf")), 64).memory.kvCacheBytes).toBe(64 * model.kvBytesPerToken("f16"));
       const ids = model.tokenize("Once upon a time");
       expect(await model.logits(ids)).toHaveLength(ids.length);
     } finally {

@@ -2,6 +2,9 @@
 import { metaArray, metaNumber, metaString } from "./gguf/metadata.js";
 import type { GgufFile } from "./gguf/readGguf.js";
 import { GgufType } from "./gguf/values.js";
+import { modelHparams } from "./arch/transformer.js";
+import type { Hparams } from "./arch/hparams.js";
+import { kvBytesPerToken, scratchBytesEstimate } from "./memoryEstimate.js";
 
 export interface ModelDescription {
   file: string | undefined;
@@ -27,9 +30,6 @@ const HYPER_KEYS = [
   "rope.scaling.factor", "expert_count", "expert_used_count", "expert_shared_count", "expert_feed_forward_length",
   "leading_dense_block_count", "vocab_size",
 ];
-
-/** Prompt rows processed per step when estimating scratch memory (llama.cpp's default n_ubatch). */
-const SCRATCH_BATCH = 512;
 
 export function describeModel(file: GgufFile, contextSize?: number): ModelDescription {
   const arch = metaString(file, "general.architecture");
@@ -66,16 +66,18 @@ export function describeModel(file: GgufFile, contextSize?: number): ModelDescri
   const valueLength = num("attention.value_length") ?? (nHead ? nEmbd / nHead : 0);
   const kvLoraRank = num("attention.kv_lora_rank");
   const ctx = contextSize ?? num("context_length") ?? 0;
-  // Per token and layer: K and V of every KV head, or MLA's compressed latent plus the RoPE part of the key.
-  const ropeDims = num("rope.dimension_count") ?? 0;
-  const kvPerTokenLayer = kvLoraRank !== undefined ? kvLoraRank + ropeDims : nHeadKv * (keyLength + valueLength);
   const hasWeights = file.tensors.length > 0;
-  const kvCacheBytes = hasWeights ? 2 * ctx * nLayer * kvPerTokenLayer : 0; // F16
   const tokens = metaArray(file, "tokenizer.ggml.tokens")?.items.length ?? 0;
   const nVocab = num("vocab_size") ?? tokens;
   const nFf = num("feed_forward_length") ?? 4 * nEmbd;
-  // Activations of one prompt batch, its attention scores, and logits for the last row only.
-  const scratchBytes = hasWeights ? 4 * (SCRATCH_BATCH * (4 * nEmbd + 2 * nFf + nHead * ctx) + nVocab) : 0;
+  // A model the engine can load: loadModel's own figures (memoryEstimate.ts). Any other: the same scratch, and
+  // K and V of every KV head per token and layer, or MLA's compressed latent plus the RoPE part of the key.
+  const engineHp = loadableHparams(file);
+  const ropeDims = num("rope.dimension_count") ?? 0;
+  const kvPerToken = engineHp ? kvBytesPerToken(engineHp, "f16")
+    : 2 * nLayer * (kvLoraRank !== undefined ? kvLoraRank + ropeDims : nHeadKv * (keyLength + valueLength));
+  const kvCacheBytes = hasWeights ? ctx * kvPerToken : 0;
+  const scratchBytes = hasWeights ? scratchBytesEstimate(engineHp ?? { nVocab, nEmbd, nFf }) : 0;
 
   return {
     file: file.path,
@@ -97,4 +99,13 @@ export function describeModel(file: GgufFile, contextSize?: number): ModelDescri
       totalBytes: weightBytes + kvCacheBytes + scratchBytes,
     },
   };
+}
+
+/** The engine's hyper-parameters when it can load this architecture and its header is whole, else undefined. */
+function loadableHparams(file: GgufFile): Hparams | undefined {
+  try {
+    return modelHparams(file);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,12 +1,13 @@
 // The public face: `const model = await loadModel(path)`, then `model.complete(prompt)` streams chunks, or
 // `model.createContext({ sequences: 4 })` for several conversations decoded together.
 import * as os from "node:os";
-import { KvCache, kvTypeByName, planThreads, readTopology, WorkerPool, type KvCacheType } from "@cpu-llm/kernels";
+import { kvTypeByName, planThreads, readTopology, WorkerPool, type KvCacheType } from "@cpu-llm/kernels";
 import { modelHparams, Transformer } from "./arch/transformer.js";
 import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { Context, type ContextOptions } from "./context.js";
 import { DisposedError } from "./errors.js";
 import { collectGarbage } from "./collectGarbage.js";
+import { kvBytesPerToken, scratchBytesEstimate } from "./memoryEstimate.js";
 import { checkNumber, checkOptions, threadsRule } from "./options.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
@@ -76,7 +77,7 @@ export class Model {
 
   /** Bytes of KV cache one token of one sequence takes with these key and value types. */
   kvBytesPerToken(cacheTypeK: KvCacheType = this.defaults.kvCacheType, cacheTypeV: KvCacheType = cacheTypeK): number {
-    return KvCache.bytesPerToken({ ...this.transformer.cacheShape(), keyType: kvTypeByName(cacheTypeK), valueType: kvTypeByName(cacheTypeV) });
+    return kvBytesPerToken(this.transformer.cacheShape(), cacheTypeK, cacheTypeV);
   }
 
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[] {
@@ -100,11 +101,12 @@ export class Model {
   createContext(options: ContextOptions = {}): Context {
     if (this.closed) throw new DisposedError("this model");
     checkOptions(options);
-    const keyType = kvTypeByName(options.cacheTypeK ?? options.kvCacheType ?? "f16");
-    const valueType = kvTypeByName(options.cacheTypeV ?? options.kvCacheType ?? "f16");
+    const k = options.cacheTypeK ?? options.kvCacheType ?? "f16";
+    const v = options.cacheTypeV ?? options.kvCacheType ?? "f16";
+    const [keyType, valueType] = [kvTypeByName(k), kvTypeByName(v)];
     const sequences = options.sequences ?? 1;
     const contextSize = planContextSize({
-      bytesPerToken: KvCache.bytesPerToken({ ...this.transformer.cacheShape(), keyType, valueType }), sequences, requested: options.contextSize,
+      bytesPerToken: kvBytesPerToken(this.transformer.cacheShape(), k, v), sequences, requested: options.contextSize,
       trained: this.transformer.hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: 0,
     });
     const cache = this.transformer.createCache({ sequences, contextSize, keyType, valueType });
@@ -206,11 +208,10 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     const hp = modelHparams(file); // UnsupportedArchitectureError before anything else is read
     const tokenizer = Tokenizer.fromGguf(file);
     const kvCacheType = options.kvCacheType ?? "f16";
-    const kvType = kvTypeByName(kvCacheType);
     const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
-    const scratchBytes = 16 * 2 ** 20 + 4 * (hp.nVocab + 8 * Math.max(hp.nEmbd, hp.nFf)) * 32;
+    const scratchBytes = scratchBytesEstimate(hp);
     const contextSize = planContextSize({
-      bytesPerToken: KvCache.bytesPerToken({ ...hp, keyType: kvType, valueType: kvType }), sequences: 1,
+      bytesPerToken: kvBytesPerToken(hp, kvCacheType), sequences: 1,
       requested: options.contextSize, trained: hp.nCtxTrain, freeBytes: os.freemem(), otherBytes: weightBytes + scratchBytes,
     });
     pool = await starting;
