@@ -33,6 +33,15 @@ const f32 = (at: number, n: number) => new Float32Array(memory.buffer, at, n);
 const put = (at: number, x: Float32Array | Uint8Array) => (heap.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), at), at);
 const floats = (n: fc.Arbitrary<number>, min = -10, max = 10) =>
   n.chain((len) => fc.float32Array({ minLength: len, maxLength: len, noNaN: true, noDefaultInfinity: true, min, max }));
+/** n activation rows of nb blocks, quantized row by row as the kernels' callers do: blocks and (d, Σq) pairs. */
+const activationRows = (x: Float32Array, n: number, nb: number) => {
+  const xq = new Uint8Array(n * nb * 34);
+  const scales = new Float32Array(2 * n * nb);
+  for (let c = 0; c < n; c++) {
+    quantizeActivationsQ8_0Ref(xq.subarray(c * nb * 34), scales.subarray(c * 2 * nb), x.subarray(c * nb * 32, (c + 1) * nb * 32), nb * 32);
+  }
+  return { xq, scales };
+};
 /** Dense pseudo-random floats in (-scale, scale) from a seed: quantized blocks full of distinct values. */
 const dense = (seed: number, n: number, scale: number) => {
   let s = seed >>> 0 || 1;
@@ -158,15 +167,7 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
           const x = dense(seed ^ 0x5bd1e995, n * nb * 32, 10);
           const wq = new Uint8Array(rows * nb * 18);
           quantizeRowQ4_0Ref(wq, 0, w, 0, w.length);
-          const xq = new Uint8Array(n * nb * 34);
-          const scales = new Float32Array(2 * n * nb);
-          for (let c = 0; c < n; c++) {
-            const part = new Float32Array(2 * nb);
-            const q = new Uint8Array(nb * 34);
-            quantizeActivationsQ8_0Ref(q, part, x.subarray(c * nb * 32, (c + 1) * nb * 32), nb * 32);
-            xq.set(q, c * nb * 34);
-            scales.set(part, c * 2 * nb);
-          }
+          const { xq, scales } = activationRows(x, n, nb);
           k.repackQ4_0x8(put(B + pad, wq), nb * 18, rows, B + 300000);
           put(B + 65536 + pad, xq);
           put(B + 131072, new Uint8Array(scales.buffer));
@@ -218,15 +219,7 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
         const wq = new Uint8Array(rows * nb * 34);
         quantizeRowQ8_0Ref(wq, 0, w, 0, w.length);
         if (seed % 3 === 0) wq[2] = 0x80; // a weight of -128, which only a crafted file holds
-        const xq = new Uint8Array(n * nb * 34);
-        const scales = new Float32Array(2 * n * nb);
-        for (let c = 0; c < n; c++) {
-          const part = new Float32Array(2 * nb);
-          const q = new Uint8Array(nb * 34);
-          quantizeActivationsQ8_0Ref(q, part, x.subarray(c * nb * 32, (c + 1) * nb * 32), nb * 32);
-          xq.set(q, c * nb * 34);
-          scales.set(part, c * 2 * nb);
-        }
+        const { xq, scales } = activationRows(x, n, nb);
         put(B, wq);
         put(B + 65536, xq);
         put(B + 131072, new Uint8Array(scales.buffer));

@@ -38,18 +38,20 @@ function roundHalfEven(v: number): number {
 /** A byte as int8. */
 export const i8 = (b: number) => (b << 24) >> 24;
 
+/** One block's exact integer Σ (nibble − 8)·q: the Q4_0 block at w[wo], the Q8_0 block at x[xo]. */
+export function blockSumQ4_0Ref(w: Uint8Array, wo: number, x: Uint8Array, xo: number): number {
+  let s = 0;
+  for (let j = 0; j < 16; j++) s += ((w[wo + 2 + j] & 15) - 8) * i8(x[xo + 2 + j]) + ((w[wo + 2 + j] >> 4) - 8) * i8(x[xo + 18 + j]);
+  return s;
+}
+
 /** Σ_blocks d_w·d_x·Σ (nibble − 8)·x, in float64 (the kernels must agree to float32 accumulation error). */
 export function vecDotQ4_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
   let sum = 0;
   for (let b = 0; b < nb; b++) {
     const wo = wOff + b * Q4_0_BYTES;
     const xo = xOff + b * Q8_0_BYTES;
-    let s = 0;
-    for (let j = 0; j < 16; j++) {
-      const q = w[wo + 2 + j];
-      s += ((q & 15) - 8) * i8(x[xo + 2 + j]) + ((q >> 4) - 8) * i8(x[xo + 18 + j]);
-    }
-    sum += s * halfAt(w, wo) * halfAt(x, xo);
+    sum += blockSumQ4_0Ref(w, wo, x, xo) * halfAt(w, wo) * halfAt(x, xo);
   }
   return sum;
 }

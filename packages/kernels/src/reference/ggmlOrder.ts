@@ -1,7 +1,7 @@
 // Scalar references for the kernels that reproduce llama.cpp's x86 (AVX-512 build, GCC) summation order, the
 // oracles of test/ggmlOrder.test.ts. Each follows the ggml source (and, where GCC vectorised a loop, the
 // disassembly of libggml-cpu) one rounding at a time; the kernels must match them bit for bit.
-import { i8 } from "./dot.js";
+import { blockSumQ4_0Ref, i8 } from "./dot.js";
 import { halfAt, Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
 
 const fround = Math.fround;
@@ -131,9 +131,7 @@ export function vecDotQ4_0Q8_0RepackedRef(w: Uint8Array, wOff: number, x: Uint8A
   for (let b = 0; b < nb; b++) {
     const wo = wOff + b * Q4_0_BYTES;
     const xo = xOff + b * Q8_0_BYTES;
-    let s = 0;
-    for (let j = 0; j < 16; j++) s += ((w[wo + 2 + j] & 15) - 8) * i8(x[xo + 2 + j]) + ((w[wo + 2 + j] >> 4) - 8) * i8(x[xo + 18 + j]);
-    acc = fmaRef(s, fround(halfAt(w, wo) * halfAt(x, xo)), acc);
+    acc = fmaRef(blockSumQ4_0Ref(w, wo, x, xo), fround(halfAt(w, wo) * halfAt(x, xo)), acc);
   }
   return acc;
 }
