@@ -74,7 +74,6 @@ export class Model {
     return this.defaults.contextSize;
   }
 
-
   /** Bytes of KV cache one token of one sequence takes with these key and value types. */
   kvBytesPerToken(cacheTypeK: KvCacheType = this.defaults.kvCacheType, cacheTypeV: KvCacheType = cacheTypeK): number {
     return kvBytesPerToken(this.transformer.cacheShape(), cacheTypeK, cacheTypeV);
@@ -166,9 +165,8 @@ export class Model {
     if (this.closed) return;
     this.closed = true;
     // No local of this frame may hold a context or the pool across the collection (a heap snapshot found the
-    // loop variable of a `for … of` over the contexts keeping a cache alive): only the promise of the closing.
-    const stopped = this.letGo();
-    await stopped;
+    // loop variable of a `for … of` over the contexts keeping a cache alive), hence letGo's own frame.
+    await this.letGo();
     collectGarbage();
   }
 

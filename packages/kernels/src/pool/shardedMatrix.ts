@@ -170,6 +170,7 @@ export class MatMul {
 
   /** Rewrites a matrix whose kernels take another layout than the file's, each thread its own shard at once. */
   private repack(m: ShardedMatrix): void {
+    if (m.kernels.repack === undefined) return;
     this.pool.run(m.shards.map((s) => {
       const call = s.rows > 0 ? this.repackCall(m, s) : undefined;
       return call ? { fn: call.fn as KernelName, arena: s.arena.index, args: call.args } : null;
