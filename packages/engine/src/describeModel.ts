@@ -5,6 +5,8 @@ import { GgufType } from "./gguf/values.js";
 import { modelHparams } from "./arch/transformer.js";
 import type { Hparams } from "./arch/hparams.js";
 import { kvBytesPerToken, scratchBytesEstimate } from "./memoryEstimate.js";
+import { ModelFormatError, UnsupportedArchitectureError } from "./errors.js";
+import { GgufFormatError } from "./gguf/errors.js";
 
 export interface ModelDescription {
   file: string | undefined;
@@ -101,11 +103,15 @@ export function describeModel(file: GgufFile, contextSize?: number): ModelDescri
   };
 }
 
-/** The engine's hyper-parameters when it can load this architecture and its header is whole, else undefined. */
+/**
+ * The engine's hyper-parameters when it knows this architecture and its keys are whole, else undefined (the
+ * typed errors a load would throw for them; anything else is a bug and propagates).
+ */
 function loadableHparams(file: GgufFile): Hparams | undefined {
   try {
     return modelHparams(file);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof ModelFormatError || e instanceof UnsupportedArchitectureError || e instanceof GgufFormatError) return undefined;
+    throw e;
   }
 }

@@ -24,6 +24,11 @@ export class Vector {
   }
 }
 
+/** A matrix's shape and kernels without shards: what a check returns instead of placing it. */
+function unplaced(type: GgmlTypeTraits, rows: number, cols: number): ShardedMatrix {
+  return { type, rows, cols, rowBytes: (cols / type.blockSize) * type.typeSize, kernels: { matvec: type.matvec! }, shards: [] };
+}
+
 export class Weights {
   private readonly matmul: MatMul | undefined;
   private readonly reads: { m: ShardedMatrix; position: number }[] = [];
@@ -67,9 +72,15 @@ export class Weights {
     return this.matmul;
   }
 
-  /** A matrix's shape and kernels without shards: what a check returns instead of placing it. */
-  private unplaced(t: GgufTensorInfo, rows: number, cols: number): ShardedMatrix {
-    return { type: t.type, rows, cols, rowBytes: (cols / t.type.blockSize) * t.type.typeSize, kernels: { matvec: t.type.matvec! }, shards: [] };
+  /**
+   * A rows × cols matrix of t's type placed in the arenas, its bytes read from `position` by load(); in a check,
+   * its shape and kernels without shards.
+   */
+  private place(t: GgufTensorInfo, rows: number, cols: number, position: number, owner?: number): ShardedMatrix {
+    if (!this.matmul) return unplaced(t.type, rows, cols);
+    const m = this.matmul.alloc(t.type, rows, cols, owner);
+    this.reads.push({ m, position });
+    return m;
   }
 
   /** The thread that holds slice i of a tensor whole, or undefined for rows split across all threads. */
@@ -102,10 +113,7 @@ export class Weights {
     if (shape && (rows !== shape.rows || cols !== shape.cols)) {
       throw new ModelFormatError(this.file.path, name, `is ${rows}×${cols}, expected ${shape.rows}×${shape.cols}`);
     }
-    if (!this.matmul) return this.unplaced(t, rows, cols);
-    const m = this.matmul.alloc(t.type, rows, cols);
-    this.reads.push({ m, position: t.fileOffset });
-    return m;
+    return this.place(t, rows, cols, t.fileOffset);
   }
 
   /** Each slice of a 3-D tensor (ne2 of them: experts, heads) as a matrix of its own, placed like matrix(). */
@@ -116,12 +124,7 @@ export class Weights {
       throw new ModelFormatError(this.file.path, name, `has dims [${t.dims.join(", ")}], expected [${shape.cols}, ${shape.rows}, ${shape.slices}]`);
     }
     const sliceBytes = t.nBytes / shape.slices;
-    return Array.from({ length: shape.slices }, (_, i) => {
-      if (!this.matmul) return this.unplaced(t, rows, cols);
-      const m = this.matmul.alloc(t.type, rows, cols, this.ownerOf(name, i));
-      this.reads.push({ m, position: t.fileOffset + i * sliceBytes });
-      return m;
-    });
+    return Array.from({ length: shape.slices }, (_, i) => this.place(t, rows, cols, t.fileOffset + i * sliceBytes, this.ownerOf(name, i)));
   }
 
   /** Rows [first, first + rows) of a 2-D tensor as a matrix of their own, read from the file by load(). */
@@ -129,10 +132,7 @@ export class Weights {
     const t = this.weight(name);
     const { cols } = matrixShape(t);
     const rowBytes = t.nBytes / (t.dims[1] ?? 1);
-    if (!this.matmul) return this.unplaced(t, rows, cols);
-    const m = this.matmul.alloc(t.type, rows, cols);
-    this.reads.push({ m, position: t.fileOffset + first * rowBytes });
-    return m;
+    return this.place(t, rows, cols, t.fileOffset + first * rowBytes);
   }
 
   /**
@@ -141,7 +141,7 @@ export class Weights {
    */
   matrixFrom(values: Float32Array, rows: number, cols: number): ShardedMatrix {
     const f16 = ggmlTypeByName("f16")!;
-    if (!this.matmul) return { type: f16, rows, cols, rowBytes: cols * 2, kernels: { matvec: f16.matvec! }, shards: [] };
+    if (!this.matmul) return unplaced(f16, rows, cols);
     const m = this.matmul.alloc(f16, rows, cols);
     const bytes = new Uint8Array(rows * m.rowBytes);
     fromFloatOf(f16, "rebuilt matrix")(bytes, 0, values, 0, values.length);
