@@ -3,7 +3,9 @@
 // rope_freqs), times freq_scale for linear scaling; with YaRN, pairs below the correction range keep the
 // unscaled angle, pairs above it take the scaled one, the ramp between mixes them, and cos/sin are multiplied
 // by the magnitude factor. All in float32, theta accumulated by repeated multiplication exactly as ggml does,
-// so the rounding matches.
+// and cos/sin as glibc's cosf/sinf, so the rounding matches.
+import { cosF32, sinF32 } from "./sinCosF32.js";
+
 const fround = Math.fround;
 
 export interface RopeParams {
@@ -56,8 +58,8 @@ export function ropeCache(cs: Float32Array, pos: number, p: RopeParams): void {
       const mix = fround(ramp * ext);
       angle = fround(fround(angle * fround(1 - mix)) + fround(extrapolated * mix));
     }
-    cs[2 * i] = fround(fround(Math.cos(angle)) * mscale);
-    cs[2 * i + 1] = fround(fround(Math.sin(angle)) * mscale);
+    cs[2 * i] = fround(cosF32(angle) * mscale);
+    cs[2 * i + 1] = fround(sinF32(angle) * mscale);
     theta = fround(theta * thetaScale);
   }
 }
