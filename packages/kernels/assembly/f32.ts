@@ -109,6 +109,24 @@ export function dotF32Lanes(a: usize, b: usize, strideB: usize, n: i32, padded: 
 }
 
 /**
+ * Σ a[i]·b[i] over n floats (b's elements strideB bytes apart) in the order of llamafile's tinyBLAS (sgemm.cpp,
+ * AVX-512: 16 lanes), which ggml-cpu's mul_mat takes when the activations are contiguous, number two or more
+ * (llamafile_sgemm refuses n < 2) and the shared dimension is a multiple of 16: lane l sums the elements
+ * i ≡ l (mod 16) in order with fused multiply-adds,
+ * then _mm512_reduce_add_ps adds the lanes. Elements past n count as zero (llama.cpp pads its KV length).
+ */
+export function dotF32Sgemm(a: usize, b: usize, strideB: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i = 0; i < n; i += 16) {
+    a0 = fmaF32x4(loadUpTo(a, i, n, 0), termsB(b, strideB, i, n), a0);
+    a1 = fmaF32x4(loadUpTo(a, i + 4, n, 0), termsB(b, strideB, i + 4, n), a1);
+    a2 = fmaF32x4(loadUpTo(a, i + 8, n, 0), termsB(b, strideB, i + 8, n), a2);
+    a3 = fmaF32x4(loadUpTo(a, i + 12, n, 0), termsB(b, strideB, i + 12, n), a3);
+  }
+  return reduceAdd16(a0, a1, a2, a3);
+}
+
+/**
  * Σ a[i]·b[i] over n floats as llama.cpp's x86 build computes it (ggml_vec_dot_f32, AVX-512): the first
  * n & ~63 elements in 64 lanes, then the rest one by one into the float sum. GCC vectorises that tail loop
  * (seen in libggml-cpu's disassembly): the products of groups of 16 and 8 are rounded before each is added,

@@ -3,7 +3,7 @@
 // vector exponential (expf.ts).
 import { expF32x4, siluF32x4 } from "./expf";
 import { f16Lookup, f16ToF32 } from "./f16";
-import { dotF32Lanes, halvesHigh, halvesLow, loadUpTo } from "./f32";
+import { dotF32Lanes, dotF32Sgemm, halvesHigh, halvesLow, loadUpTo } from "./f32";
 import { fmaF32, reduceAdd16 } from "./fma";
 import { f32ToF16, QK, Q8_0_BYTES } from "./q8_0";
 
@@ -163,13 +163,23 @@ export function argmax(x: usize, n: i32): i32 {
 }
 
 /**
- * out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum).
- * llama.cpp computes it as V-transposed · p, one ggml_vec_dot_f32 per output dimension over its KV length,
- * which is padded to 256 (so a multiple of 64: no sequential tail); the padding's zeros change no sum.
+ * out[j] = Σ_t p[t] · V[t][j] over nPos rows of F32 values, rowBytes apart (attention's weighted sum), for a
+ * query that is its batch's only row. llama.cpp computes it as V-transposed · p; with one query column
+ * ggml-cpu's mul_mat skips tinyBLAS (llamafile_sgemm refuses n < 2) and takes one ggml_vec_dot_f32 per output
+ * dimension over its KV length, which is padded to 256 (so a multiple of 64: no sequential tail); the
+ * padding's zeros change no sum.
  */
 export function accumulateRowsF32(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
   const padded = (nPos + 63) & ~63;
   for (let j = 0; j < n; j++) store<f32>(out + <usize>(j * 4), dotF32Lanes(p, v + <usize>(j * 4), <usize>rowBytes, nPos, padded));
+}
+
+/**
+ * The same for a query among several of its batch (a prompt read in one step): with two or more query columns
+ * llama.cpp's mul_mat goes through tinyBLAS, which sums in another order (dotF32Sgemm).
+ */
+export function accumulateRowsF32Tiled(out: usize, p: usize, v: usize, rowBytes: i32, nPos: i32, n: i32): void {
+  for (let j = 0; j < n; j++) store<f32>(out + <usize>(j * 4), dotF32Sgemm(p, v + <usize>(j * 4), <usize>rowBytes, nPos));
 }
 
 /** The same over F16 values (n a multiple of 8 is fastest). */

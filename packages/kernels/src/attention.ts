@@ -38,6 +38,13 @@ export interface AttentionShape {
   readonly slopes?: Float32Array;
   /** Values per head, and so outputs per query head (MLA: the latent's width); headDim when absent. */
   readonly valueDim?: number;
+  /**
+   * The query's sequence has other rows in this batch (a prompt read in one step). llama.cpp's ·V then has
+   * several query columns and sums in tinyBLAS's order; a lone decoding row sums in ggml_vec_dot's. We decide
+   * per sequence, so a sequence's logits never depend on which other sequences share its batch; llama.cpp
+   * decides by the whole batch, which is the same when one sequence runs.
+   */
+  readonly tiled?: boolean;
 }
 
 /**
@@ -85,7 +92,7 @@ export function attend(
       kernels[values.type.accumulateGroup](out + h0 * valueDim * 4, scores, vv, values.rowBytes, nPos, valueDim, group);
     } else {
       for (let i = 0; i < group; i++) {
-        kernels[values.type.accumulateRows!](out + (h0 + i) * valueDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, valueDim);
+        kernels[(shape.tiled && values.type.accumulateRowsTiled) || values.type.accumulateRows!](out + (h0 + i) * valueDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, valueDim);
       }
     }
   }
@@ -141,9 +148,12 @@ export function runAttentionRows(k: KernelExports, memory: WasmMemory, at: numbe
   const scratch = { query: u(A.query), queryScales: u(A.queryScales), scores: u(A.scores), partial: u(A.partial) };
   const slopes = u(A.slopes) ? new Float32Array(memory.buffer, u(A.slopes), nHead) : undefined;
   const cells = (s: typeof keys, first: number): KvTensor => ({ type: s.type, offset: s.offset + first * s.rowBytes, rowBytes: s.rowBytes, headBytes: s.headBytes });
+  const rowsOf = new Map<number, number>(); // sequence → its rows in this batch
+  for (let i = 0; i < n; i++) rowsOf.set(rows[2 * i], (rowsOf.get(rows[2 * i]) ?? 0) + 1);
   for (let i = 0; i < n; i++) {
     const first = rows[2 * i] * ctx;
-    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale, slopes, valueDim };
+    const tiled = rowsOf.get(rows[2 * i])! > 1;
+    const shape = { nHead, nKvHead, headDim, nPos: rows[2 * i + 1] + 1, scale, slopes, valueDim, tiled };
     attend(k, u(A.out) + i * nHead * valueDim * 4, u(A.qIn) + i * qDim * 4, shape, cells(keys, first), cells(values, first), scratch);
   }
 }

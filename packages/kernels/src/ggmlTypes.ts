@@ -38,6 +38,11 @@ export interface GgmlTypeTraits {
   readonly unpacked?: { readonly matvec: string; readonly matmul: string };
   /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
   readonly accumulateRows?: string;
+  /**
+   * The same for a query whose sequence has other rows in the same batch, where llama.cpp's sum takes another
+   * order (tinyBLAS for two or more query columns); accumulateRows serves both when absent.
+   */
+  readonly accumulateRowsTiled?: string;
   /** Attention kernels that serve all query heads of a KV group in one pass over the cache, where it pays. */
   readonly scoresGroup?: string;
   readonly accumulateGroup?: string;
@@ -78,6 +83,7 @@ const row = (id: number, name: string, blockSize: number, typeSize: number, comp
 const rows: GgmlTypeTraits[] = [
   row(0, "f32", 1, 4, {
     toFloat: f32ToFloat, fromFloat: f32FromFloat, vecDotType: "f32", matvec: "matvecF32", accumulateRows: "accumulateRowsF32",
+    accumulateRowsTiled: "accumulateRowsF32Tiled",
   }),
   row(1, "f16", 1, 2, {
     toFloat: halfToFloat(f16ToF32), fromFloat: halfFromFloat(f32ToF16), vecDotType: "f16", matvec: "matvecF16",

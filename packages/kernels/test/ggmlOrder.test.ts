@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   accumulateRowsF32Ref,
+  accumulateRowsF32TiledRef,
   expGgmlRef,
   fmaRef,
   instantiateKernels,
@@ -103,18 +104,28 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
     );
   });
 
-  it("accumulateRowsF32: ggml_vec_dot_f32 over positions, zero-padded to 64", () => {
+  it.each([
+    ["accumulateRowsF32", "ggml_vec_dot_f32 over positions, zero-padded to 64", accumulateRowsF32Ref],
+    ["accumulateRowsF32Tiled", "tinyBLAS's 16 lanes over positions", accumulateRowsF32TiledRef],
+  ] as const)("%s: %s", (kernel, _order, ref) => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 12 }), (nPos, n) => {
         const values = Array.from({ length: nPos }, (_, t) => Float32Array.from({ length: n }, (_, j) => Math.fround(Math.sin(t * 1.3 + j * 0.7))));
         const p = Float32Array.from({ length: nPos }, (_, t) => Math.fround(1 / (1 + t)));
         const rows = new Float32Array(nPos * n);
         values.forEach((v, t) => rows.set(v, t * n));
-        k.accumulateRowsF32(B + 131072, put(B, p), put(B + 65536, rows), n * 4, nPos, n);
-        expect(Array.from(f32(B + 131072, n))).toEqual(Array.from({ length: n }, (_, j) => accumulateRowsF32Ref(p, values, j)));
+        k[kernel](B + 131072, put(B, p), put(B + 65536, rows), n * 4, nPos, n);
+        expect(Array.from(f32(B + 131072, n))).toEqual(Array.from({ length: n }, (_, j) => ref(p, values, j)));
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("the two orders part beyond 16 positions (so the references tell them apart)", () => {
+    const nPos = 40;
+    const values = Array.from({ length: nPos }, (_, t) => [Math.fround(Math.sin(t * 1.3))]);
+    const p = Float32Array.from({ length: nPos }, (_, t) => Math.fround(1 / (1 + t)));
+    expect(accumulateRowsF32TiledRef(p, values, 0)).not.toBe(accumulateRowsF32Ref(p, values, 0));
   });
 
   it("softmax: ggml_v_expf in groups of 16, each group's sum in _mm512_reduce_add_ps order", () => {

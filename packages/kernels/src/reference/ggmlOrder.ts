@@ -63,7 +63,22 @@ export function vecDotF32Ref(a: ArrayLike<number>, b: ArrayLike<number>, n: numb
   return sum;
 }
 
-/** Attention's Σ_t p[t]·V[t][j]: ggml_vec_dot_f32 over the KV length, padded with zeros to a multiple of 64. */
+/**
+ * llamafile's tinyBLAS dot (sgemm.cpp, AVX-512): lane l of 16 sums elements l, l + 16, … with FMAs, then
+ * _mm512_reduce_add_ps; elements past n count as zero.
+ */
+export function dotSgemmRef(a: (i: number) => number, b: (i: number) => number, n: number): number {
+  const lanes = new Float32Array(16);
+  for (let i = 0; i < n; i++) lanes[i % 16] = fmaRef(a(i), b(i), lanes[i % 16]);
+  return reduceAdd16Ref(lanes);
+}
+
+/** The same sum for a query among several of its batch: tinyBLAS over the KV length (accumulateRowsF32Tiled). */
+export function accumulateRowsF32TiledRef(p: ArrayLike<number>, values: readonly ArrayLike<number>[], j: number): number {
+  return dotSgemmRef((t) => p[t], (t) => values[t][j], values.length);
+}
+
+/** Attention's Σ_t p[t]·V[t][j] for a lone query: ggml_vec_dot_f32 over the KV length, zero-padded to 64. */
 export function accumulateRowsF32Ref(p: ArrayLike<number>, values: readonly ArrayLike<number>[], j: number): number {
   const n = values.length;
   return dotLanes((t) => p[t], (t) => values[t][j], n, Math.ceil(n / 64) * 64);

@@ -40,6 +40,7 @@ export interface KernelExports {
   matvecF16(out: number, w: number, rowBytes: number, x: number, xs: number, n: number, r0: number, r1: number): void;
   matvecF32(out: number, w: number, rowBytes: number, x: number, xs: number, n: number, r0: number, r1: number): void;
   accumulateRowsF32(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
+  accumulateRowsF32Tiled(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
   accumulateRowsF16(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
   accumulateRowsQ8_0(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
   scoresGroupF16(scores: number, q: number, k: number, rowBytes: number, nPos: number, n: number, g: number, acc: number): void;
