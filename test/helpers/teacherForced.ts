@@ -75,3 +75,24 @@ export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: 
   return { steps, rawMax: raw ? rawMax : undefined, greedyAgree, gaps, argmaxMisses };
 }
 
+
+/** The long-context references: a 325-397-token prompt, greedy 32, F32 cache (fixtures README). */
+export const LONG_REFERENCE = "long_report.greedy32.kvf32";
+
+/**
+ * The long references' teacher-forced pass as llama.cpp made them: prompt and greedy tokens in one batch
+ * (llama.cpp's attention sums ·V in another order for a batch of two or more rows than for one, so a
+ * reference read in one batch is compared with a batch). Per-step max |Δ| at the top-5 ids, and the argmax.
+ */
+export function teacherForcedBatch(pool: WorkerPool, model: string) {
+  const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${model}.${LONG_REFERENCE}.json`), "utf8"));
+  const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
+  const run = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 512, "f32", ids.length);
+  const all = run.run(ids, 0);
+  const nVocab = all.length / ids.length;
+  const steps = r.greedy_ids.map((_, s) => {
+    const row = all.subarray((r.prompt_ids.length - 1 + s) * nVocab, (r.prompt_ids.length + s) * nVocab);
+    return Math.max(...r.top5_per_step[s].map(([t, l]) => Math.abs(row[t] - l)));
+  });
+  return { steps, reference: r, run };
+}
