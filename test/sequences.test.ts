@@ -265,10 +265,12 @@ describe("contexts and sequences with a Q8_0 cache (synthetic tiny Llama, Q8_0 w
   // Random interleavings: each sequence joins after a random number of steps, reads a random prompt, decodes
   // greedily with random pauses, and may reset and start over. Every logit row equals, bit for bit, the row
   // the same sequence gives when replayed alone; running past the context is a ContextOverflowError naming it.
-  it("random interleavings of join / prompt / decode / reset never change a sequence's logits (property)", async () => {
+  // F32 too: its attention sums a prompt's rows in llama.cpp's batch order and a decoding row in its lone-row
+  // order (the scheduler never reads a prompt in a one-row chunk).
+  it.each(["q8_0", "f32"] as const)("random interleavings of join / prompt / decode / reset never change a sequence's logits (property, %s cache)", async (kv) => {
     const CTX = 40;
-    const context = model.createContext({ sequences: 3, contextSize: CTX, kvCacheType: "q8_0" });
-    const reference = model.createContext({ sequences: 1, contextSize: CTX, kvCacheType: "q8_0" });
+    const context = model.createContext({ sequences: 3, contextSize: CTX, kvCacheType: kv });
+    const reference = model.createContext({ sequences: 1, contextSize: CTX, kvCacheType: kv });
     const solo = reference.getSequence();
     const script = fc.record({
       delay: fc.nat(4),

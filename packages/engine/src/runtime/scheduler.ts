@@ -86,8 +86,16 @@ export class Scheduler {
     const rows: BatchRow[] = [];
     const taken: { request: Request; n: number }[] = [];
     for (const request of order) {
-      const n = Math.min(request.tokens.length - request.done, this.model.maxBatch - rows.length);
+      const left = request.tokens.length - request.done;
+      let n = Math.min(left, this.model.maxBatch - rows.length);
       if (n <= 0) break;
+      // A prompt is read in chunks of two rows or more, never one: llama.cpp's attention sums a batch of
+      // several rows in another order than a lone row (kernels' accumulateRowsF32Tiled), so every row of a
+      // prompt gets the batch order whatever else shares the step, and only decoding rows run alone.
+      if (left > 1 && this.model.maxBatch > 1) {
+        if (left - n === 1) n--;
+        if (n < 2) continue;
+      }
       for (let i = request.done; i < request.done + n; i++) {
         const last = i === request.tokens.length - 1;
         rows.push({ token: request.tokens[i], sequence: request.sequence, position: request.start + i, logits: request.allLogits || last });
