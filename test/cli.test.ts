@@ -4,8 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readGguf, readTensorFloats, Tokenizer, writeGgufFile } from "@cpu-llm/engine";
+import { readGguf, Tokenizer } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent, listFixtures, ROOT } from "./helpers/fixtures.js";
+import { writeNanModel } from "./helpers/nanModel.js";
 
 const CLI = path.join(ROOT, "packages/engine/dist/cli/main.js");
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
@@ -174,24 +175,26 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
   });
 
   it("inspect --check finds a NaN weight (which would generate garbage without any other error)", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-nan-"));
-    const file = path.join(dir, "nan.gguf");
-    const g = readGguf(DEMO_MODEL);
-    writeGgufFile(file, {
-      metadata: [...g.metadata.values()],
-      tensors: g.tensors.map((t) => {
-        const data = readTensorFloats(g, t.name);
-        if (t.name === "blk.2.ffn_up.weight") data[77] = NaN;
-        return { name: t.name, dims: t.dims, type: t.type, data };
-      }),
-    });
+    const file = writeNanModel();
     const bad = run("inspect", file, "--check");
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/^values {10}NaN in 'blk\.2\.ffn_up\.weight' at element 77: this model computes garbage$/m);
     const good = run("inspect", DEMO_MODEL, "--check");
     expect(good.status).toBe(0);
     expect(good.stdout).toMatch(/^values {10}all finite$/m);
-    fs.rmSync(dir, { recursive: true });
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+
+  it("run on a model with a NaN weight: one line naming the problem and inspect --check, exit code 1", () => {
+    const file = writeNanModel();
+    for (const args of [["-n", "8"], ["-n", "8", "--temp", "0.8", "--seed", "1"], ["-n", "8", "--json"]]) {
+      const r = run("run", file, "-p", "Once upon a time", ...args);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/^cpu-llm run: the model computed NaN logits at generation step 0 of sequence 0: its weights hold non-finite values \(find them with 'cpu-llm inspect MODEL --check'\)$/m);
+      expect(r.stdout).toBe("");
+    }
+    fs.rmSync(path.dirname(file), { recursive: true });
   });
 
   it("inspect says whether the model loads, and why not", () => {

@@ -5,8 +5,9 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, InvalidOptionError, loadModel, type CompletionOptions, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
+import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, InvalidOptionError, loadModel, NonFiniteLogitsError, type CompletionOptions, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent, ROOT } from "./helpers/fixtures.js";
+import { writeNanModel } from "./helpers/nanModel.js";
 
 async function collect(gen: AsyncGenerator<CompletionChunk, CompletionResult>, onChunk?: (c: CompletionChunk, i: number) => void) {
   const chunks: CompletionChunk[] = [];
@@ -28,6 +29,23 @@ afterAll(async () => {
 });
 
 describe("loadModel + complete (bundled stories260K)", () => {
+  it("a model whose weights hold a NaN: NonFiniteLogitsError naming the step, and the model still serves", async () => {
+    const file = writeNanModel();
+    const bad = await loadModel(file, { threads: 2 });
+    try {
+      for (const options of [{ temperature: 0 }, { temperature: 0.8, seed: 3 }]) {
+        const failure = await collect(bad.complete("Once upon a time", { ...options, maxTokens: 8 })).catch((e) => e);
+        expect(failure).toBeInstanceOf(NonFiniteLogitsError);
+        expect(failure).toMatchObject({ step: 0, value: NaN });
+      }
+      // The sequence is free again: the next request gets the same clear error, not a busy sequence.
+      await expect(collect(bad.complete("Lily", { maxTokens: 2 }))).rejects.toThrow(NonFiniteLogitsError);
+    } finally {
+      await bad.close();
+      fs.rmSync(path.dirname(file), { recursive: true });
+    }
+  });
+
   it("streams a greedy story: chunks add up to the text, timings are filled in", async () => {
     const { chunks, result } = await collect(model.complete("Once upon a time", { temperature: 0, maxTokens: 40 }));
     expect(chunks.map((c) => c.text).join("")).toBe(result.text);

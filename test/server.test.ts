@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readGguf, readTensorBytes, writeGgufFile } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent, ROOT } from "./helpers/fixtures.js";
+import { writeNanModel } from "./helpers/nanModel.js";
 
 const MAIN = path.join(ROOT, "packages/server/dist/main.js");
 
@@ -317,6 +318,43 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
     missing.stderr!.on("data", (d) => (err += d));
     expect(await new Promise((r) => missing.once("exit", r))).toBe(1);
     expect(err).toMatch(/^engine-serve: ENOENT: no such file or directory/m);
+  });
+});
+
+describe.skipIf(!fs.existsSync(MAIN))("engine-serve with a model whose weights hold a NaN", () => {
+  let server: Server;
+  let file: string;
+  beforeAll(async () => {
+    file = writeNanModel();
+    server = await serve(file, "--parallel", "2");
+  });
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+
+  it("answers 500 with JSON naming the problem (OpenAI, streaming or not, and ollama), and keeps serving", async () => {
+    const message = /the model computed NaN logits at generation step 0 of sequence \d+: its weights hold non-finite values \(find them with 'cpu-llm inspect MODEL --check'\)/;
+    const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const failure = await openai.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }], max_tokens: 8 }).catch((e) => e);
+    expect(failure).toBeInstanceOf(OpenAI.APIError);
+    expect(failure.status).toBe(500);
+    expect(failure.message).toMatch(message);
+    const plain = await post(`${server.url}/v1/completions`, { prompt: "Once", max_tokens: 8 });
+    expect(plain.status).toBe(500);
+    expect(await plain.json()).toMatchObject({ error: { type: "server_error", code: 500, message: expect.stringMatching(message) } });
+    // Streaming: the headers are sent before the first token, so the failure comes as an error event.
+    const stream = await post(`${server.url}/v1/chat/completions`, { messages: [{ role: "user", content: "hi" }], max_tokens: 8, stream: true });
+    const events = (await stream.text()).split("\n\n").filter(Boolean).map((e) => e.replace(/^data: /, ""));
+    expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { type: "server_error", message: expect.stringMatching(message) } });
+    const ollama = await post(`${server.url}/api/generate`, { model: "m", prompt: "Once", stream: false, options: { num_predict: 8 } });
+    expect(ollama.status).toBe(500);
+    expect(await ollama.json()).toEqual({ error: expect.stringMatching(message) });
+    // Concurrent requests all get their answer; the server stays up and healthy.
+    const statuses = await Promise.all(Array.from({ length: 4 }, () => post(`${server.url}/v1/completions`, { prompt: "Once", max_tokens: 4 }).then((r) => r.status)));
+    expect(statuses).toEqual([500, 500, 500, 500]);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    expect(server.process.exitCode).toBe(null);
   });
 });
 

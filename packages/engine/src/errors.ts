@@ -77,3 +77,21 @@ export class ModelFormatError extends Error {
 export class ChatMessagesError extends TypeError {
   override readonly name = "ChatMessagesError";
 }
+
+/**
+ * The model computed a NaN or infinite logit for the token it was about to emit: its weights (or the input's
+ * scale) hold non-finite values, and every later token would be garbage. Raised instead of emitting it.
+ */
+export class NonFiniteLogitsError extends Error {
+  override readonly name = "NonFiniteLogitsError";
+  constructor(
+    /** The value of the chosen token's logit (NaN, Infinity or -Infinity). */
+    readonly value: number,
+    /** Tokens generated before this step (0: the first). */
+    readonly step: number,
+    readonly sequence?: number,
+  ) {
+    const which = sequence === undefined ? "" : ` of sequence ${sequence}`;
+    super(`the model computed ${value} logits at generation step ${step}${which}: its weights hold non-finite values (find them with 'cpu-llm inspect MODEL --check')`);
+  }
+}

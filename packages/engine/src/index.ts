@@ -24,6 +24,7 @@ export { Sequence, chatInput, type CompletionOptions, type CompletionChunk, type
 export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
 export {
   ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, ChatMessagesError, NoFreeSequenceError, SequenceBusyError, DisposedError,
+  NonFiniteLogitsError,
 } from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";
 export { ChatTemplate, BUILTIN_TEMPLATES, CHAT_ROLES, builtinTemplateFor, type ChatMessage } from "./chat/chatTemplate.js";

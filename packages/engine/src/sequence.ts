@@ -3,7 +3,7 @@
 // other sequences' at every step; what it computes is bit for bit what it would compute alone.
 import { checkChatMessages, type ChatMessage, type ChatTemplate } from "./chat/chatTemplate.js";
 import { checkOptions } from "./options.js";
-import { ContextOverflowError, SequenceBusyError, DisposedError } from "./errors.js";
+import { ContextOverflowError, SequenceBusyError, DisposedError, NonFiniteLogitsError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
 import { opensThinkBlock, ReasoningSplit } from "./generation/reasoningSplit.js";
 import { firstStop, heldBack } from "./generation/stopStrings.js";
@@ -274,6 +274,8 @@ export class Sequence {
         break;
       }
       const token = sampler.sample(logits, this.history);
+      // One comparison per step: with NaN weights every logit is NaN and the sampler's pick (token 0) with it.
+      if (!Number.isFinite(logits[token])) throw new NonFiniteLogitsError(logits[token], generated, this.id);
       if (tokenizer.isEog(token)) {
         reason = "stop";
         break;

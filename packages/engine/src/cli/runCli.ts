@@ -8,7 +8,7 @@ import { runCommand } from "./run.js";
 import { logitsCommand } from "./logits.js";
 import { synthCommand } from "./synth.js";
 import { benchCommand } from "./bench.js";
-import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, ModelFormatError, UnsupportedArchitectureError } from "../errors.js";
+import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, ModelFormatError, NonFiniteLogitsError, UnsupportedArchitectureError } from "../errors.js";
 import { InvalidOptionError } from "../options.js";
 import { tokenizeCommand } from "./tokenize.js";
 import { UsageError } from "./usage.js";
@@ -47,7 +47,8 @@ export async function runCli(argv: string[]): Promise<number> {
       return 2;
     }
     const known = e instanceof GgufFormatError || e instanceof TokenizerError || e instanceof UnsupportedTensorTypeError
-      || e instanceof ContextOverflowError || e instanceof InsufficientMemoryError || e instanceof UnsupportedArchitectureError || e instanceof ModelFormatError;
+      || e instanceof ContextOverflowError || e instanceof InsufficientMemoryError || e instanceof UnsupportedArchitectureError || e instanceof ModelFormatError
+      || e instanceof NonFiniteLogitsError;
     const fsError = e instanceof Error && "code" in e && typeof e.code === "string" && "path" in e;
     if (known || fsError) {
       process.stderr.write(`cpu-llm ${name}: ${(e as Error).message}\n`);
