@@ -20,7 +20,7 @@ export const NUMERIC_OPTIONS = {
   logprobs: { integer: true, min: 0 },
   // Sampling (llama.cpp's ranges).
   temperature: { min: 0, note: "0 is greedy" },
-  topK: { integer: true, min: 0, note: "0 keeps all" },
+  topK: { integer: true, note: "0 or less keeps all, as llama.cpp's top_k" },
   topP: { min: 0, max: 1 },
   minP: { min: 0, max: 1 },
   repeatPenalty: { min: 0, note: "1 is off" },

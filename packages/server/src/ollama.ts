@@ -1,15 +1,11 @@
 // ollama's API (/api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version), so the `ollama` client
 // and OpenWebUI work: NDJSON streaming (on by default), `options` as ollama names them, durations in ns.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { NUMERIC_OPTIONS, type ChatMessage, type NumberRule, type NumericOption } from "@cpu-llm/engine";
+import type { ChatMessage } from "@cpu-llm/engine";
+import { optionSchema as schemaOf } from "./optionSchema.js";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
-
-/** A JSON schema for an engine option: its range is the engine's (NUMERIC_OPTIONS), kept in one place. */
-function schemaOf(option: NumericOption): { type: "integer" | "number"; minimum?: number; maximum?: number } {
-  const rule: NumberRule = NUMERIC_OPTIONS[option];
-  return { type: rule.integer ? "integer" : "number", ...(rule.min !== undefined ? { minimum: rule.min } : {}), ...(rule.max !== undefined ? { maximum: rule.max } : {}) };
-}
+import { OLLAMA_UNIMPLEMENTED_SCHEMA, refuseOllamaUnimplemented } from "./unimplemented.js";
 
 const OPTIONS = {
   type: ["object", "null"],
@@ -21,7 +17,7 @@ const OPTIONS = {
     top_p: schemaOf("topP"),
     min_p: schemaOf("minP"),
     seed: schemaOf("seed"),
-    stop: { type: "array", items: { type: "string" } },
+    stop: { type: "array", items: { type: "string" }, maxItems: 16 }, // as the OpenAI routes' stop
     repeat_penalty: schemaOf("repeatPenalty"),
     repeat_last_n: schemaOf("repeatLastN"),
     presence_penalty: schemaOf("presencePenalty"),
@@ -29,14 +25,26 @@ const OPTIONS = {
   },
 } as const;
 
-const MESSAGE = { type: "object", required: ["role"], properties: { role: { type: "string", enum: ["system", "user", "assistant"] }, content: { type: "string" } } } as const;
+const MESSAGE = {
+  type: "object", required: ["role"],
+  properties: {
+    role: { type: "string", enum: ["system", "user", "assistant", "tool"] }, content: { type: "string" },
+    images: OLLAMA_UNIMPLEMENTED_SCHEMA.images, tool_calls: { type: "array" },
+  },
+} as const;
 const CHAT_SCHEMA = {
   type: "object", required: ["messages"],
-  properties: { model: { type: "string" }, messages: { type: "array", items: MESSAGE }, stream: { type: "boolean" }, think: { type: "boolean" }, options: OPTIONS },
+  properties: {
+    model: { type: "string" }, messages: { type: "array", items: MESSAGE }, stream: { type: "boolean" }, think: { type: "boolean" }, options: OPTIONS,
+    tools: OLLAMA_UNIMPLEMENTED_SCHEMA.tools, format: OLLAMA_UNIMPLEMENTED_SCHEMA.format,
+  },
 } as const;
 const GENERATE_SCHEMA = {
   type: "object",
-  properties: { model: { type: "string" }, prompt: { type: "string" }, system: { type: "string" }, raw: { type: "boolean" }, stream: { type: "boolean" }, options: OPTIONS },
+  properties: {
+    model: { type: "string" }, prompt: { type: "string" }, system: { type: "string" }, raw: { type: "boolean" }, stream: { type: "boolean" }, options: OPTIONS,
+    format: OLLAMA_UNIMPLEMENTED_SCHEMA.format, images: OLLAMA_UNIMPLEMENTED_SCHEMA.images,
+  },
 } as const;
 
 interface OllamaOptions {
@@ -87,6 +95,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post<{ Body: { messages: ChatMessage[]; stream?: boolean; think?: boolean; options?: OllamaOptions } }>("/api/chat", { schema: { body: CHAT_SCHEMA } }, async (request, reply) => {
     const b = request.body;
+    refuseOllamaUnimplemented(b as unknown as Record<string, unknown>);
     // Thinking goes to message.thinking, as ollama puts it; `think: false` keeps the raw text.
     const options = { ...optionsOf(b.options), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
     return respond({ kind: "chat", messages: b.messages, options }, reply, b.stream ?? true, "chat");
@@ -95,6 +104,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: { prompt?: string; system?: string; raw?: boolean; stream?: boolean; options?: OllamaOptions } }>(
     "/api/generate", { schema: { body: GENERATE_SCHEMA } }, async (request, reply) => {
       const b = request.body;
+      refuseOllamaUnimplemented(b as unknown as Record<string, unknown>);
       // An empty prompt loads the model in ollama: here it is loaded already.
       if (!b.prompt) return { model: ctx.modelName(), created_at: new Date().toISOString(), response: "", done: true, done_reason: "load" };
       const options = optionsOf(b.options);

@@ -6,19 +6,22 @@ import type { ChatMessage, CompletionChunk } from "@cpu-llm/engine";
 import type { GenerationEvent } from "./engineHost.js";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
+import { optionSchema } from "./optionSchema.js";
+import { OPENAI_UNIMPLEMENTED_SCHEMA, refuseOpenAiUnimplemented } from "./unimplemented.js";
 
 const number = { type: ["number", "null"] };
 const SAMPLING = {
   max_tokens: { type: ["integer", "null"], minimum: 1 },
   max_completion_tokens: { type: ["integer", "null"], minimum: 1 },
-  temperature: { type: ["number", "null"], minimum: 0, maximum: 2 },
-  top_p: { type: ["number", "null"], minimum: 0, maximum: 1 },
-  top_k: { type: ["integer", "null"], minimum: 0 },
-  min_p: { type: ["number", "null"], minimum: 0, maximum: 1 },
-  seed: { type: ["integer", "null"] },
-  presence_penalty: { type: ["number", "null"], minimum: -2, maximum: 2 },
-  frequency_penalty: { type: ["number", "null"], minimum: -2, maximum: 2 },
-  repeat_penalty: { type: ["number", "null"], minimum: 0 },
+  // The engine's ranges (llama-server's: temperature and penalties are not capped at OpenAI's 2).
+  temperature: optionSchema("temperature", true),
+  top_p: optionSchema("topP", true),
+  top_k: optionSchema("topK", true),
+  min_p: optionSchema("minP", true),
+  seed: optionSchema("seed", true),
+  presence_penalty: optionSchema("presencePenalty", true),
+  frequency_penalty: optionSchema("frequencyPenalty", true),
+  repeat_penalty: optionSchema("repeatPenalty", true),
   logit_bias: { type: ["object", "null"], additionalProperties: number },
   stop: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, maxItems: 16 }, { type: "null" }] },
   n: { type: ["integer", "null"], minimum: 1 },
@@ -40,9 +43,13 @@ const CHAT_SCHEMA = {
   required: ["messages"],
   properties: {
     ...SAMPLING,
+    ...OPENAI_UNIMPLEMENTED_SCHEMA,
     messages: {
       type: "array", minItems: 1,
-      items: { type: "object", required: ["role"], properties: { role: { type: "string", enum: ["system", "developer", "user", "assistant"] }, content: CONTENT } },
+      items: {
+        type: "object", required: ["role"],
+        properties: { role: { type: "string", enum: ["system", "developer", "user", "assistant", "tool", "function"] }, content: CONTENT, tool_calls: { type: ["array", "null"] } },
+      },
     },
     logprobs: { type: ["boolean", "null"] },
     top_logprobs: { type: ["integer", "null"], minimum: 0, maximum: 20 },
@@ -133,13 +140,20 @@ const tokenLogprob = (c: CompletionChunk, top: number) => {
 export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
   const usageOf = (promptTokens: number, completion: number) => ({ prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion });
 
-  app.get("/v1/models", async () => ({
-    object: "list",
-    data: [{ id: ctx.modelName(), object: "model", created: created(), owned_by: "cpu-llm", meta: ctx.engine.info ? { n_ctx: ctx.engine.info.contextSize, size: ctx.engine.info.sizeBytes, n_params: ctx.engine.info.parameters } : undefined }],
-  }));
+  const modelEntry = () => ({
+    id: ctx.modelName(), object: "model", created: created(), owned_by: "cpu-llm",
+    meta: ctx.engine.info ? { n_ctx: ctx.engine.info.contextSize, size: ctx.engine.info.sizeBytes, n_params: ctx.engine.info.parameters } : undefined,
+  });
+  app.get("/v1/models", async () => ({ object: "list", data: [modelEntry()] }));
+  // The openai client's models.retrieve: the one model, by its name.
+  app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
+    if (request.params.id !== ctx.modelName()) throw new HttpError(404, `model '${request.params.id}' does not exist: this server serves '${ctx.modelName()}'`, "not_found_error");
+    return modelEntry();
+  });
 
   app.post<{ Body: ChatBody }>("/v1/chat/completions", { schema: { body: CHAT_SCHEMA } }, async (request, reply) => {
     const body = request.body;
+    refuseOpenAiUnimplemented(body as unknown as Record<string, unknown>);
     const top = body.logprobs ? (body.top_logprobs ?? 0) : 0;
     const messages: ChatMessage[] = body.messages.map((m) => ({ role: (m.role === "developer" ? "system" : m.role) as ChatMessage["role"], content: textOf(m.content) }));
     const options = samplingOf(body, body.logprobs ? Math.max(1, top) : 0);
