@@ -12,6 +12,15 @@ const CLI = path.join(ROOT, "packages/engine/dist/cli/main.js");
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
 
 describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
+  it.each(["inspect", "tokenize", "detokenize", "run", "logits", "bench", "synth", "system"])("%s -h and --help print its usage, exit code 0", (command) => {
+    for (const flag of ["-h", "--help"]) {
+      const r = run(command, flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^usage: cpu-llm ${command} `));
+      expect(r.stderr).toBe("");
+    }
+  });
+
   it("inspects the bundled model", () => {
     const r = run("inspect", DEMO_MODEL);
     expect(r.status).toBe(0);
@@ -156,7 +165,7 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     [["--temp=-1"], /--temp must be a number ≥ 0 \(0 is greedy\), got '-1'/],
     [["--min-p", "2"], /--min-p must be a number from 0 to 1, got '2'/],
     [["--top-p", "1.5"], /--top-p must be a number from 0 to 1, got '1.5'/],
-    [["--top-k=-4"], /--top-k must be a whole number ≥ 0 \(0 keeps all\), got '-4'/],
+    [["--top-k=2.5"], /--top-k must be a whole number \(0 or less keeps all, as llama.cpp's top_k\), got '2.5'/],
     [["-t", "0"], /-t must be a whole number from 1 to \d+ .*, got '0'/],
     [["-t", "1.5"], /-t must be a whole number from 1 to \d+ .*, got '1.5'/],
     [["-t", "999"], /-t must be a whole number from 1 to \d+ \(the CPUs this process may use\), got '999'/],

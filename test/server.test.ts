@@ -188,7 +188,11 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     const over = await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 100000 });
     expect(over.status).toBe(400);
     const body = await over.json();
-    expect(body.error.message).toMatch(/prompt has 5 tokens and 100000 more were asked for, but a slot holds 512/);
+    expect(body.error.message).toMatch(/prompt has 5 tokens and 100000 more are to be generated, but a slot holds 512/);
+    // No max_tokens: the prompt must leave room for one token, and the numbers say so plainly.
+    const long = await post(`${server.url}/v1/completions`, { prompt: "Once upon a time ".repeat(200) });
+    expect(long.status).toBe(400);
+    expect((await long.json()).error.message).toMatch(/^prompt of \d+ tokens \+ 1 to generate exceeds the context of 512 tokens: the prompt has \d+ tokens and 1 more are to be generated/);
     expect((await post(`${server.url}/v1/chat/completions`, { messages: [{ role: "user", content: "x" }], n: 2 })).status).toBe(400);
     expect((await post(`${server.url}/v1/chat/completions`, "{not json")).status).toBe(400);
     expect(await statusOfLargeBody(`${server.url}/v1/completions`, 2 ** 21)).toBe(413);
@@ -196,17 +200,73 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     expect(unknown.status).toBe(200);
   });
 
+  it("refuses what it does not implement yet with a 400 naming it; accepts the no-op forms; llama-server's top_k", async () => {
+    const user = [{ role: "user" as const, content: "hi" }];
+    const refused = async (p: Promise<unknown>, message: RegExp) => {
+      const e = await p.catch((x) => x);
+      expect(e, String(message)).toMatchObject({ status: 400 });
+      expect(e.message).toMatch(message);
+    };
+    const tool = { type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: {} } } };
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [tool] }), /'tools' given: tool calling is not supported by this server yet/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tool_choice: "required" }), /'tool_choice' asks for a tool call: tool calling is not supported/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, response_format: { type: "json_object" } }), /response_format 'json_object': structured output .* not supported/);
+    await refused(openai.chat.completions.create({
+      model: "m", messages: [...user, { role: "assistant", content: null, tool_calls: [{ id: "1", type: "function", function: { name: "weather", arguments: "{}" } }] }, { role: "tool", tool_call_id: "1", content: "sunny" }],
+    }), /messages\[1\] has tool_calls: tool calling is not supported/);
+    await refused(openai.chat.completions.create({ model: "m", messages: [...user, { role: "tool", tool_call_id: "1", content: "sunny" }] }), /messages\[1\] has role 'tool': tool calling is not supported/);
+    await refused(openai.completions.create({ model: "m", prompt: "Once", max_tokens: 2, logit_bias: { 99999: 5 } }), /logit_bias names token id 99999, which is not in the vocabulary \(0 to 511\)/);
+    const ok = { model: "m", messages: user, max_tokens: 2, temperature: 0 };
+    for (const extra of [{ tools: [] }, { tool_choice: "none" as const }, { tool_choice: "auto" as const }, { response_format: { type: "text" as const } }, { top_k: -1 }, { temperature: 2.5 }]) {
+      expect((await openai.chat.completions.create({ ...ok, ...extra } as never) as { choices: unknown[] }).choices, JSON.stringify(extra)).toHaveLength(1);
+    }
+    const ollama = new Ollama({ host: server.url });
+    for (const [request, message] of [
+      [{ format: "json" }, /'format' given: structured output/],
+      [{ format: { type: "object" } }, /'format' given: structured output/],
+      [{ tools: [tool] }, /'tools' given: tool calling is not supported/],
+      [{ messages: [{ role: "user", content: "what is this?", images: ["aGk="] }] }, /messages\[0\] has images: images are not supported/],
+      [{ messages: [{ role: "tool", content: "sunny" }] }, /messages\[0\] has role 'tool': tool calling is not supported/],
+      [{ options: { stop: Array(17).fill("x") } }, /stop must NOT have more than 16 items/],
+    ] as const) {
+      const e = await ollama.chat({ model: "m", messages: user, ...request } as never).catch((x) => x);
+      expect(e, JSON.stringify(request)).toMatchObject({ status_code: 400 });
+      expect(e.error).toMatch(message);
+    }
+    const generate = await post(`${server.url}/api/generate`, { prompt: "x", images: ["aGk="] });
+    expect([generate.status, await generate.json()]).toEqual([400, { error: "'images' given: images are not supported: this server runs text-only models" }]);
+    expect((await ollama.generate({ model: "m", prompt: "Once", options: { num_predict: 2, top_k: -1 } })).done).toBe(true);
+  });
+
+  it("models.retrieve, ollama-shaped 404s, prototype poisoning named, a list of content types", async () => {
+    expect(await openai.models.retrieve("stories260K")).toMatchObject({ id: "stories260K", object: "model" });
+    await expect(openai.models.retrieve("gpt-4")).rejects.toMatchObject({ status: 404, message: expect.stringMatching(/model 'gpt-4' does not exist: this server serves 'stories260K'/) });
+    const missing = await fetch(`${server.url}/api/embed`, { method: "POST", body: "{}" });
+    expect([missing.status, await missing.json()]).toEqual([404, { error: "no route for POST /api/embed" }]);
+    for (const [body, key] of [['{"prompt":"x","__proto__":{"admin":true}}', "__proto__"], ['{"prompt":"x","constructor":{"prototype":{"admin":true}}}', "constructor.prototype"]]) {
+      const r = await post(`${server.url}/v1/completions`, body);
+      expect(r.status).toBe(400);
+      expect((await r.json()).error.message).toBe(`the body has a '${key}' key, refused (prototype poisoning)`);
+    }
+    const listed = await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 3, temperature: 0 }, { "content-type": "application/json, text/plain" });
+    expect(listed.status).toBe(200);
+    expect((await listed.json()).choices[0].text).toBe(", there was");
+  });
+
   // At least 100 malformed requests, each answered with a 4xx: none crashes the server or disturbs it.
   it("a battery of malformed requests gets 4xx answers and leaves the server healthy", async () => {
     const bad: [string, unknown][] = [];
     const wrong: Record<string, unknown[]> = {
-      max_tokens: ["1", true, [], {}, -1, 0, 1.5], max_completion_tokens: [0, "5"], temperature: ["1", true, [], {}, -1, 3],
-      top_p: ["1", true, -0.1, 1.5, []], top_k: ["1", -1, 1.5, true], min_p: ["1", -0.5, 2, {}], seed: ["1", 1.5, true, {}],
-      presence_penalty: ["1", -3, 3, []], frequency_penalty: ["x", -3, 3, true], repeat_penalty: ["1", -1, []],
+      max_tokens: ["1", true, [], {}, -1, 0, 1.5], max_completion_tokens: [0, "5"], temperature: ["1", true, [], {}, -1],
+      top_p: ["1", true, -0.1, 1.5, []], top_k: ["1", 1.5, true], min_p: ["1", -0.5, 2, {}], seed: ["1", 1.5, true, {}],
+      presence_penalty: ["1", []], frequency_penalty: ["x", true], repeat_penalty: ["1", -1, []],
       logit_bias: ["x", [], 5, { a: 1 }, { 1: "x" }], stop: [5, [1], {}, true, Array(17).fill("x")], n: [2, 0, "1", 1.5],
       stream: ["yes", 1, []], stream_options: ["x", 5], logprobs: [-1, 21, "x"], prompt: [5, [], [1], ["a", "b"], {}, null, true],
     };
     for (const [field, values] of Object.entries(wrong)) for (const v of values) bad.push(["/v1/completions", { prompt: "Once", [field]: v }]);
+    const chatOnly: Record<string, unknown[]> = { tools: ["x", 5, {}, [1]], tool_choice: [5, true], response_format: ["json", 5, { type: 5 }] };
+    for (const [field, values] of Object.entries(chatOnly)) for (const v of values) bad.push(["/v1/chat/completions", { messages: [{ role: "user", content: "x" }], [field]: v }]);
+    for (const extra of [{ tools: "x" }, { format: 5 }, { images: [1] }]) bad.push(["/api/chat", { messages: [{ role: "user", content: "x" }], ...extra }]);
     for (const messages of [[], "hi", [{}], [{ role: "robot", content: "x" }], [{ role: "user", content: 5 }], [{ role: "user", content: [{ type: "image_url" }] }], null]) {
       bad.push(["/v1/chat/completions", { messages }]);
     }
@@ -269,6 +329,11 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
       const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "s3cre", maxRetries: 0 });
       await expect(wrong.models.list()).rejects.toMatchObject({ status: 401 });
+      // ollama's routes answer in ollama's shape, which its client prints (not "[object Object]").
+      const denied = await fetch(`${server.url}/api/tags`);
+      expect(denied.status).toBe(401);
+      expect(await denied.json()).toEqual({ error: "Invalid API Key" });
+      await expect(new Ollama({ host: server.url }).list()).rejects.toMatchObject({ status_code: 401, error: "Invalid API Key" });
       const right = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "s3cret", maxRetries: 0 });
       expect((await right.completions.create({ model: "x", prompt: "Once upon a time", max_tokens: 3, temperature: 0 })).choices[0].text).toBe(", there was");
     } finally {

@@ -239,6 +239,9 @@ export class Sequence {
     const ids = this.promptTokens(prompt, options);
     if (ids.length === 0) throw new RangeError("the prompt has no tokens (and the model adds no BOS)");
     if (ids.length + maxTokens > this.contextSize) throw new ContextOverflowError(ids.length, maxTokens, this.contextSize, this.id);
+    for (const id of Object.keys(options.logitBias ?? {})) {
+      if (!(Number(id) < tokenizer.size)) throw new RangeError(`logit_bias names token id ${id}, which is not in the vocabulary (0 to ${tokenizer.size - 1})`);
+    }
     const sampler = new Sampler(options);
     const signal = options.signal;
 

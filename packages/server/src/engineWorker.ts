@@ -127,7 +127,8 @@ async function run(pending: Pending, slot: Slot, ids: number[]): Promise<void> {
   // Requests without a limit generate until the context is full, as llama-server's n_predict = -1 does.
   const maxTokens = request.options.maxTokens ?? contextSize - ids.length;
   if (ids.length >= contextSize || ids.length + maxTokens > contextSize) {
-    post({ type: "error", id, error: errorOf(new ContextOverflowError(ids.length, maxTokens, contextSize)) });
+    // With no limit asked for, the prompt must leave room for at least one token.
+    post({ type: "error", id, error: errorOf(new ContextOverflowError(ids.length, Math.max(1, maxTokens), contextSize)) });
     return;
   }
   post({ type: "started", id, slot: slot.sequence.id, promptTokens: ids.length });

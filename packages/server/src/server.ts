@@ -38,7 +38,7 @@ export interface ServerContext {
 /** An engine error as an HTTP error: a prompt that does not fit is the client's (400, with the counts). */
 export function httpErrorOf(error: EngineError): HttpError {
   if (error.name === "ContextOverflowError") {
-    return new HttpError(400, `${error.message}: the prompt has ${error.promptTokens} tokens and ${error.maxTokens} more were asked for, ` +
+    return new HttpError(400, `${error.message}: the prompt has ${error.promptTokens} tokens and ${error.maxTokens} more are to be generated, ` +
       `but a slot holds ${error.contextSize} (lower max_tokens, shorten the prompt, or start the server with a larger --ctx-size)`, "exceed_context_size_error");
   }
   if (["TokenizerError", "RangeError", "TemplateError", "InvalidOptionError", "ChatMessagesError"].includes(error.name)) return new HttpError(400, error.message);
@@ -54,13 +54,24 @@ export function createServer(engine: EngineHost, options: ServeOptions): Fastify
     // Types are checked, not coerced ("0.5" is not a number); unknown fields are ignored, as OpenAI's API does.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   });
-  // ollama accepts JSON bodies whatever their content type (curl -d sends a form type): so do we.
-  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+  // ollama accepts JSON bodies whatever their content type (curl -d sends a form type): so do we, with one
+  // parser for every type that refuses prototype poisoning by name.
+  app.removeContentTypeParser("application/json");
+  const parseJson = (_request: FastifyRequest, body: string | Buffer, done: (e: Error | null, v?: unknown) => void) => {
     try {
-      done(null, body === "" ? undefined : JSON.parse(body as string));
-    } catch {
-      done(Object.assign(new Error("Body is not valid JSON"), { statusCode: 400 }), undefined);
+      done(null, body === "" ? undefined : JSON.parse(body as string, refusePrototypeKeys));
+    } catch (e) {
+      const message = e instanceof PoisonedBodyError ? e.message : "Body is not valid JSON";
+      done(Object.assign(new Error(message), { statusCode: 400 }), undefined);
     }
+  };
+  app.addContentTypeParser("application/json", { parseAs: "string" }, parseJson);
+  app.addContentTypeParser("*", { parseAs: "string" }, parseJson);
+  // A list of types ("application/json, text/plain", as some clients send) is read as its first: Fastify
+  // would answer 415 to the list itself.
+  app.addHook("onRequest", async (request) => {
+    const type = request.headers["content-type"];
+    if (type?.includes(",")) request.headers["content-type"] = type.split(",")[0].trim();
   });
   const keyDigest = options.apiKey === undefined ? undefined : digest(options.apiKey);
   const context: ServerContext = {
@@ -115,7 +126,7 @@ export function createServer(engine: EngineHost, options: ServeOptions): Fastify
       const given = header.startsWith("Bearer ") ? header.slice(7) : "";
       // Digests of equal length, compared in constant time: neither the key nor its length leaks through timing.
       if (!timingSafeEqual(digest(given), keyDigest)) {
-        return reply.code(401).send({ error: { message: "Invalid API Key", type: "authentication_error", code: 401 } });
+        return reply.code(401).send(errorBody(request.url, new HttpError(401, "Invalid API Key", "authentication_error")));
       }
     });
   }
@@ -123,13 +134,10 @@ export function createServer(engine: EngineHost, options: ServeOptions): Fastify
   app.setErrorHandler((error: FastifyError | HttpError, request: FastifyRequest, reply: FastifyReply) => {
     const http = error instanceof HttpError ? error : fastifyError(error as FastifyError);
     if (reply.sent || reply.raw.headersSent) return;
-    const body = request.url.startsWith("/api/")
-      ? { error: http.message }
-      : { error: { message: http.message, type: http.type, param: null, code: http.status } };
-    return reply.code(http.status).headers(http.headers).send(body);
+    return reply.code(http.status).headers(http.headers).send(errorBody(request.url, http));
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: { message: `no route for ${request.method} ${request.url}`, type: "not_found_error", code: 404 } });
+    reply.code(404).send(errorBody(request.url, new HttpError(404, `no route for ${request.method} ${request.url}`, "not_found_error")));
   });
 
   app.get("/health", async (_request, reply) => {
@@ -143,6 +151,22 @@ export function createServer(engine: EngineHost, options: ServeOptions): Fastify
   registerOpenAi(app, context);
   registerOllama(app, context);
   return app;
+}
+
+class PoisonedBodyError extends Error {}
+
+/** JSON.parse's reviver: a key that would reach Object.prototype when merged (`__proto__`, `constructor.prototype`). */
+function refusePrototypeKeys(key: string, value: unknown): unknown {
+  if (key === "__proto__") throw new PoisonedBodyError("the body has a '__proto__' key, refused (prototype poisoning)");
+  if (key === "constructor" && value !== null && typeof value === "object" && "prototype" in value) {
+    throw new PoisonedBodyError("the body has a 'constructor.prototype' key, refused (prototype poisoning)");
+  }
+  return value;
+}
+
+/** An error in its API's shape: ollama's `{error: "..."}` under /api/, OpenAI's object elsewhere. */
+function errorBody(url: string, http: HttpError) {
+  return url.startsWith("/api/") ? { error: http.message } : { error: { message: http.message, type: http.type, param: null, code: http.status } };
 }
 
 /** Fastify's own errors (bad JSON, schema, size) as HTTP errors with their status. */

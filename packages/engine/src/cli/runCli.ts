@@ -39,6 +39,11 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`cpu-llm: unknown command '${name}'\n${HELP}`);
     return 2;
   }
+  // Every subcommand prints its usage on -h/--help (before its own parser sees the flag).
+  if (args.includes("-h") || args.includes("--help")) {
+    process.stdout.write(`usage: cpu-llm ${command.summary}\n`);
+    return 0;
+  }
   try {
     return (await command.run(args)) ?? 0;
   } catch (e) {
