@@ -48,7 +48,7 @@ describe.skipIf(!fixturesPresent())("long prompts against llama.cpp (F32 cache)"
       const n = r.prompt_ids.length;
       const prompt = run.run(r.prompt_ids, 0);
       const nVocab = prompt.length / n;
-      let logits = prompt.slice((n - 1) * nVocab);
+      let logits: Float32Array = prompt.slice((n - 1) * nVocab);
       let worst = 0;
       for (let s = 0; s < r.greedy_ids.length; s++) {
         const [[top, topLogit], [, second]] = r.top5_per_step[s];

@@ -203,7 +203,7 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
   it("refuses what it does not implement yet with a 400 naming it; accepts the no-op forms; llama-server's top_k", async () => {
     const user = [{ role: "user" as const, content: "hi" }];
     const refused = async (p: Promise<unknown>, message: RegExp) => {
-      const e = await p.catch((x) => x);
+      const e = (await p.catch((x: unknown) => x)) as { status?: number; message: string };
       expect(e, String(message)).toMatchObject({ status: 400 });
       expect(e.message).toMatch(message);
     };
