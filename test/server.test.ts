@@ -238,6 +238,18 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     expect((await ollama.generate({ model: "m", prompt: "Once", options: { num_predict: 2, top_k: -1 } })).done).toBe(true);
   });
 
+  it("a 900 KB prompt is refused before it is tokenized, naming the bound", async () => {
+    const huge = "Once upon a time, ".repeat(50_000); // 900,000 characters
+    const r = await post(`${server.url}/v1/completions`, { prompt: huge, max_tokens: 4 });
+    expect(r.status).toBe(400);
+    expect((await r.json()).error.message).toMatch(/^the prompt is 900000 characters, so at least \d+ tokens \(no token of this vocabulary is longer than \d+\), more than a slot holds \(512\)/);
+    const chat = await post(`${server.url}/api/chat`, { messages: [{ role: "user", content: huge }], stream: false });
+    expect(chat.status).toBe(400);
+    expect((await chat.json()).error).toMatch(/^the prompt is 900000 characters/);
+    // A prompt that might fit is tokenized and answered as before.
+    expect((await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 2 })).status).toBe(200);
+  });
+
   it("models.retrieve, ollama-shaped 404s, prototype poisoning named, a list of content types", async () => {
     expect(await openai.models.retrieve("stories260K")).toMatchObject({ id: "stories260K", object: "model" });
     await expect(openai.models.retrieve("gpt-4")).rejects.toMatchObject({ status: 404, message: expect.stringMatching(/model 'gpt-4' does not exist: this server serves 'stories260K'/) });

@@ -85,8 +85,24 @@ async function load(): Promise<void> {
   post({ type: "ready", info });
 }
 
+/**
+ * Refuses, before tokenizing it, a prompt that cannot fit however it tokenizes: no token covers more than the
+ * vocabulary's longest token text (in UTF-16 units), so a text of L units takes at least L / longest tokens.
+ * A 900 KB prompt is then a 400 in microseconds instead of 0.4-0.8 s of this thread, which every slot shares.
+ */
+function refuseHopelessPrompt(request: GenerateRequest, contextSize: number): void {
+  const units = request.kind === "complete" ? request.prompt.length : request.messages.reduce((n, m) => n + m.content.length, 0);
+  const longest = Math.max(1, model.tokenizer.vocab.maxTokenLength);
+  const atLeast = Math.ceil(units / longest);
+  if (atLeast > contextSize) {
+    throw new RangeError(`the prompt is ${units} characters, so at least ${atLeast} tokens (no token of this vocabulary is longer than ${longest}), ` +
+      `more than a slot holds (${contextSize}): shorten it, or start the server with a larger --ctx-size`);
+  }
+}
+
 /** The tokens a request's prompt takes, as the sequence will run them. */
 function promptOf(request: GenerateRequest, sequence: Sequence): number[] {
+  refuseHopelessPrompt(request, sequence.contextSize);
   if (request.kind === "complete") return sequence.promptTokens(request.prompt, request.options);
   const input = chatInput(model.chatTemplate, model.tokenizer, request.messages, request.options);
   return sequence.promptTokens(input.prompt, input.options);
