@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Ollama } from "ollama";
@@ -326,6 +327,41 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       for (const reader of running) await reader.cancel();
       // The waiting ones get their slots once the running ones are gone.
       for (const r of await Promise.all(waiting)) expect(r.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("slow clients: 200 half-sent requests get 408 after --request-timeout while a chat goes through; --max-connections closes the rest", async () => {
+    const server = await serve("--request-timeout", "1", "--max-connections", "220");
+    const { port } = new URL(server.url);
+    /** A socket that sends headers announcing a body and never the body; resolves with what the server said and when. */
+    const slow = () => new Promise<{ reply: string; ms: number }>((resolve) => {
+      const start = Date.now();
+      const socket = net.connect(Number(port), "127.0.0.1", () => {
+        socket.write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
+      });
+      let reply = "";
+      socket.on("data", (d) => (reply += d));
+      socket.on("error", () => {});
+      socket.on("close", () => resolve({ reply, ms: Date.now() - start }));
+    });
+    try {
+      const slowOnes = Array.from({ length: 200 }, slow);
+      await new Promise((r) => setTimeout(r, 100));
+      const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
+      const chat = await openai.chat.completions.create({ model: "x", messages: [{ role: "user", content: "Hi" }], max_tokens: 3, temperature: 0 });
+      expect(chat.choices[0].message.content?.length).toBeGreaterThan(0);
+      // Past the connection limit (200 slow + this one's pool may hold a few), new sockets are closed unanswered.
+      const over = await Promise.all(Array.from({ length: 40 }, slow));
+      expect(over.filter((o) => o.reply === "").length).toBeGreaterThan(0);
+      const results = await Promise.all(slowOnes);
+      for (const r of results) {
+        expect(r.reply).toMatch(/^HTTP\/1\.1 408/);
+        expect(r.ms).toBeGreaterThanOrEqual(900);
+        expect(r.ms).toBeLessThan(5000);
+      }
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
     } finally {
       await server.stop();
     }

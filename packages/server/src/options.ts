@@ -22,6 +22,12 @@ export interface ServeOptions {
   readonly alias?: string;
   readonly cors: boolean;
   readonly bodyLimit: number;
+  /** Milliseconds a connection may stay silent both ways (llama-server's --timeout). */
+  readonly idleTimeoutMs: number;
+  /** Milliseconds a client has to send a request's headers and body; then 408 and the connection is closed. */
+  readonly requestTimeoutMs: number;
+  /** Open connections beyond this are closed as they arrive. */
+  readonly maxConnections: number;
   readonly graceMs: number;
 }
 
@@ -45,6 +51,9 @@ An OpenAI- and ollama-compatible HTTP server for a GGUF model (default: the bund
   -a, --alias NAME             model name in the API (default: the file's general.name or file name)
   --cors                       allow cross-origin requests (off by default)
   --body-limit BYTES           largest request body (default: 1048576); larger is 413
+  --timeout SECONDS            a connection silent both ways this long is closed (default: 600, as llama-server)
+  --request-timeout SECONDS    time to send a request's headers and body, then 408 (default: 30)
+  --max-connections N          open connections beyond N are closed at once (default: 1024)
   -h, --help                   this text
 `;
 
@@ -67,6 +76,8 @@ function flagNumber(flag: string, text: string | undefined, rule: NumberRule): n
 }
 
 const whole = (min: number, max?: number): NumberRule => ({ integer: true, min, max });
+/** A timeout: fractions allowed (tests use them), at most a day. */
+const seconds: NumberRule = { min: 0.05, max: 86_400 };
 
 export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
   // llama-server's short spellings (-np, -ctk, -ctv) are not single letters: map them to long ones first.
@@ -76,7 +87,8 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
     host: { type: "string" }, port: { type: "string" }, threads: { type: "string", short: "t" }, "ctx-size": { type: "string", short: "c" },
     parallel: { type: "string" }, queue: { type: "string" }, "cache-type-k": { type: "string" }, "cache-type-v": { type: "string" },
     numa: { type: "string" }, "api-key": { type: "string" }, "api-key-file": { type: "string" }, metrics: { type: "boolean" },
-    alias: { type: "string", short: "a" }, cors: { type: "boolean" }, "body-limit": { type: "string" }, help: { type: "boolean", short: "h" },
+    alias: { type: "string", short: "a" }, cors: { type: "boolean" }, "body-limit": { type: "string" },
+    timeout: { type: "string" }, "request-timeout": { type: "string" }, "max-connections": { type: "string" }, help: { type: "boolean", short: "h" },
   } as const;
   let parsed;
   try {
@@ -113,6 +125,9 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
     parallel: flagNumber("--parallel", v.parallel, { ...NUMERIC_OPTIONS.sequences, max: 256 }) ?? 4,
     queue: flagNumber("--queue", v.queue, whole(0, 100_000)) ?? 64,
     cacheTypeK: k as KvCacheType, cacheTypeV: cacheV as KvCacheType, numa: numa as ServeOptions["numa"], apiKey, metrics: v.metrics ?? false, alias: v.alias,
-    cors: v.cors ?? false, bodyLimit: flagNumber("--body-limit", v["body-limit"], whole(1024, 2 ** 30)) ?? 1048576, graceMs: 10_000,
+    cors: v.cors ?? false, bodyLimit: flagNumber("--body-limit", v["body-limit"], whole(1024, 2 ** 30)) ?? 1048576,
+    idleTimeoutMs: 1000 * (flagNumber("--timeout", v.timeout, seconds) ?? 600),
+    requestTimeoutMs: 1000 * (flagNumber("--request-timeout", v["request-timeout"], seconds) ?? 30),
+    maxConnections: flagNumber("--max-connections", v["max-connections"], whole(1, 1_000_000)) ?? 1024, graceMs: 10_000,
   };
 }

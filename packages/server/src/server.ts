@@ -50,6 +50,16 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 export function createServer(engine: EngineHost, options: ServeOptions): FastifyInstance {
   const app = Fastify({
     bodyLimit: options.bodyLimit,
+    // Slow clients: a connection silent both ways for idleTimeoutMs is closed; a request whose headers and body
+    // have not all arrived within requestTimeoutMs is a 408 (Node checks every connectionsCheckingInterval);
+    // beyond maxConnections (set below) new sockets are closed at once. Without these a client that sends
+    // headers and never the body holds its socket forever (Fastify sets Node's requestTimeout to 0).
+    connectionTimeout: options.idleTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    http: {
+      headersTimeout: options.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, options.requestTimeoutMs / 4)),
+    },
     logger: false,
     // Types are checked, not coerced ("0.5" is not a number); unknown fields are ignored, as OpenAI's API does.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
@@ -150,6 +160,7 @@ export function createServer(engine: EngineHost, options: ServeOptions): Fastify
   }
   registerOpenAi(app, context);
   registerOllama(app, context);
+  app.server.maxConnections = options.maxConnections;
   return app;
 }
 
