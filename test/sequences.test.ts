@@ -7,7 +7,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ContextOverflowError, DisposedError, loadModel, NoFreeSequenceError, SequenceBusyError, type CompletionChunk, type CompletionOptions,
+  ContextOverflowError, DEFAULT_KV_CACHE_TYPE, DisposedError, loadModel, machineLine, metaNumber, NoFreeSequenceError, SequenceBusyError, type CompletionChunk, type CompletionOptions,
   type CompletionResult, type Context, type ContextOptions, type KvCacheType, type Model, type Sequence,
 } from "@cpu-llm/engine";
 import { writeSynth } from "../packages/engine/src/synth.js";
@@ -243,6 +243,20 @@ describe("contexts and sequences with a Q8_0 cache (synthetic tiny Llama, Q8_0 w
     const want = await alone(model, jobs, cache);
     got.forEach((g, i) => expect(g.ids).toEqual(want[i].ids));
     context.dispose();
+  });
+
+  it("createContext takes the model's KV type, trained context and machine by default", async () => {
+    expect(model.createContext({ sequences: 1, contextSize: 8 }).cacheTypes).toEqual({ k: DEFAULT_KV_CACHE_TYPE, v: DEFAULT_KV_CACHE_TYPE });
+    expect(model.trainedContextSize).toBe(metaNumber(model.file, "llama.context_length"));
+    expect(model.machine.threads).toBe(model.threads);
+    expect(machineLine(model.machine)).toMatch(/^2 threads \(node \d+: CPUs [\d,-]*\), \d+ physical \/ \d+ logical cores, SIMD yes, relaxed SIMD (yes|no)$/);
+    const q8 = await loadModel(path.join(dir, "tiny.gguf"), { threads: 1, contextSize: 16, kvCacheType: "q8_0" });
+    try {
+      expect(q8.createContext({ sequences: 2, contextSize: 8 }).cacheTypes).toEqual({ k: "q8_0", v: "q8_0" });
+      expect(q8.createContext({ sequences: 1, contextSize: 8, cacheTypeV: "f32" }).cacheTypes).toEqual({ k: "q8_0", v: "f32" });
+    } finally {
+      await q8.close();
+    }
   });
 
   it("keys and values take their own types: bytes per token, and logits that differ from one shared type", async () => {

@@ -416,6 +416,9 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       [["-c", "-5"], "engine-serve: --ctx-size must be a whole number from 1 to 16777216, got '-5'"],
       [["-np", "1.5"], "engine-serve: --parallel must be a whole number from 1 to 256, got '1.5'"],
       [["-t", "0"], /^engine-serve: --threads must be a whole number from 1 to \d+ \(the CPUs this process may use\), got '0'$/],
+      // llama.cpp's isolate is not offered until a weight copy per node exists (a flag that did distribute's work).
+      [["--numa", "isolate"], "engine-serve: --numa must be off or distribute, got 'isolate'"],
+      [["-ctv", "q4_0"], "engine-serve: --cache-type-v must be f32, f16, q8_0, got 'q4_0'"],
     ] as const) {
       const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";

@@ -16,7 +16,7 @@ export interface ContextOptions {
    * so the cache takes at most 80% of free memory.
    */
   contextSize?: number;
-  /** KV cache element type, keys and values. Default "f16" (llama.cpp's default). */
+  /** KV cache element type, keys and values. Default: the model's (loadModel's kvCacheType). */
   kvCacheType?: KvCacheType;
   /** Element type of the keys alone (llama.cpp's --cache-type-k). Default: kvCacheType. */
   cacheTypeK?: KvCacheType;

@@ -4,6 +4,7 @@ import type { GgufFile } from "./gguf/readGguf.js";
 import { GgufType } from "./gguf/values.js";
 import { modelHparams } from "./arch/transformer.js";
 import type { Hparams } from "./arch/hparams.js";
+import { DEFAULT_KV_CACHE_TYPE, type KvCacheType } from "@cpu-llm/kernels";
 import { kvBytesPerToken, scratchBytesEstimate } from "./memoryEstimate.js";
 import { ModelFormatError, UnsupportedArchitectureError } from "./errors.js";
 import { GgufFormatError } from "./gguf/errors.js";
@@ -22,7 +23,7 @@ export interface ModelDescription {
   tensorTypes: Record<string, number>;
   parameters: number;
   weightBytes: number;
-  memory: { contextSize: number; kvCacheType: "f16"; kvCacheBytes: number; scratchBytes: number; totalBytes: number };
+  memory: { contextSize: number; kvCacheType: KvCacheType; kvCacheBytes: number; scratchBytes: number; totalBytes: number };
 }
 
 const HYPER_KEYS = [
@@ -76,7 +77,7 @@ export function describeModel(file: GgufFile, contextSize?: number): ModelDescri
   // K and V of every KV head per token and layer, or MLA's compressed latent plus the RoPE part of the key.
   const engineHp = loadableHparams(file);
   const ropeDims = num("rope.dimension_count") ?? 0;
-  const kvPerToken = engineHp ? kvBytesPerToken(engineHp, "f16")
+  const kvPerToken = engineHp ? kvBytesPerToken(engineHp, DEFAULT_KV_CACHE_TYPE)
     : 2 * nLayer * (kvLoraRank !== undefined ? kvLoraRank + ropeDims : nHeadKv * (keyLength + valueLength));
   const kvCacheBytes = hasWeights ? ctx * kvPerToken : 0;
   const scratchBytes = hasWeights ? scratchBytesEstimate(engineHp ?? { nVocab, nEmbd, nFf }) : 0;
@@ -95,7 +96,7 @@ export function describeModel(file: GgufFile, contextSize?: number): ModelDescri
     weightBytes,
     memory: {
       contextSize: ctx,
-      kvCacheType: "f16",
+      kvCacheType: DEFAULT_KV_CACHE_TYPE,
       kvCacheBytes,
       scratchBytes,
       totalBytes: weightBytes + kvCacheBytes + scratchBytes,

@@ -1,7 +1,7 @@
 // The public face: `const model = await loadModel(path)`, then `model.complete(prompt)` streams chunks, or
 // `model.createContext({ sequences: 4 })` for several conversations decoded together.
 import * as os from "node:os";
-import { kvTypeByName, planThreads, readTopology, WorkerPool, type KvCacheType } from "@cpu-llm/kernels";
+import { DEFAULT_KV_CACHE_TYPE, kvTypeByName, planThreads, readTopology, WorkerPool, type KvCacheType } from "@cpu-llm/kernels";
 import { modelHparams, Transformer } from "./arch/transformer.js";
 import { ChatTemplate, type ChatMessage } from "./chat/chatTemplate.js";
 import { Context, type ContextOptions } from "./context.js";
@@ -11,6 +11,7 @@ import { kvBytesPerToken, scratchBytesEstimate } from "./memoryEstimate.js";
 import { checkNumber, checkOptions, threadsRule } from "./options.js";
 import { readGguf, type GgufFile } from "./gguf/readGguf.js";
 import { assertSupportedNode } from "./nodeVersion.js";
+import { describeMachine, type Machine } from "./runtime/machine.js";
 import { planContextSize } from "./runtime/memoryPlan.js";
 import { Scheduler } from "./runtime/scheduler.js";
 import { argmax } from "./sampling/sampler.js";
@@ -22,7 +23,7 @@ export interface LoadOptions {
   threads?: number;
   /** Tokens of context of the default context (the one `model.complete` uses). Default: the trained one, capped by free memory. */
   contextSize?: number;
-  /** KV cache element type of the default context. Default "f16" (llama.cpp's default). */
+  /** KV cache element type of the default context and of createContext's. Default DEFAULT_KV_CACHE_TYPE. */
   kvCacheType?: KvCacheType;
   /** Called as the weights are read, with the fraction read so far (0 to 1). */
   onProgress?: (fraction: number) => void;
@@ -58,6 +59,8 @@ export class Model {
     transformer: Transformer,
     pool: WorkerPool,
     private readonly defaults: { readonly contextSize: number; readonly kvCacheType: KvCacheType },
+    /** The threads this model runs on and the machine they are on. */
+    readonly machine: Machine,
   ) {
     this.engine = { transformer, pool };
     this.threads = pool.threads;
@@ -67,6 +70,11 @@ export class Model {
   private get transformer(): Transformer {
     if (!this.engine) throw new DisposedError("this model");
     return this.engine.transformer;
+  }
+
+  /** The context the model was trained for (`{arch}.context_length`): createContext's default, memory permitting. */
+  get trainedContextSize(): number {
+    return this.transformer.hp.nCtxTrain;
   }
 
   /** Tokens of context of the default context (the one `complete`, `chat`, `prefill`, … use). */
@@ -100,8 +108,8 @@ export class Model {
   createContext(options: ContextOptions = {}): Context {
     if (this.closed) throw new DisposedError("this model");
     checkOptions(options);
-    const k = options.cacheTypeK ?? options.kvCacheType ?? "f16";
-    const v = options.cacheTypeV ?? options.kvCacheType ?? "f16";
+    const k = options.cacheTypeK ?? options.kvCacheType ?? this.defaults.kvCacheType;
+    const v = options.cacheTypeV ?? options.kvCacheType ?? this.defaults.kvCacheType;
     const [keyType, valueType] = [kvTypeByName(k), kvTypeByName(v)];
     const sequences = options.sequences ?? 1;
     const contextSize = planContextSize({
@@ -195,7 +203,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   options.signal?.throwIfAborted();
   // The workers boot (module compile, kernels, pinning) while this thread parses the header and vocabulary.
   const topology = readTopology();
-  if (options.threads !== undefined) checkNumber(options.threads, threadsRule(topology.allowedCpus.length), "threads");
+  if (options.threads !== undefined) checkNumber(options.threads, threadsRule(topology), "threads");
   const plan = planThreads(topology, options.threads);
   const starting = WorkerPool.create({
     threads: plan.cpus.length, cpus: options.numa === false ? undefined : plan.cpus, pinCaller: options.pinCallingThread && options.numa !== false,
@@ -205,7 +213,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     const file = readGguf(path);
     const hp = modelHparams(file); // UnsupportedArchitectureError before anything else is read
     const tokenizer = Tokenizer.fromGguf(file);
-    const kvCacheType = options.kvCacheType ?? "f16";
+    const kvCacheType = options.kvCacheType ?? DEFAULT_KV_CACHE_TYPE;
     const weightBytes = file.tensors.reduce((n, t) => n + t.nBytes, 0);
     const scratchBytes = scratchBytesEstimate(hp);
     const contextSize = planContextSize({
@@ -215,7 +223,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     pool = await starting;
     options.signal?.throwIfAborted();
     const transformer = Transformer.load(file, pool, { onProgress: options.onProgress });
-    return new Model(file, tokenizer, transformer, pool, { contextSize, kvCacheType });
+    return new Model(file, tokenizer, transformer, pool, { contextSize, kvCacheType }, describeMachine(topology, plan));
   } catch (e) {
     await (pool ?? (await starting.catch(() => undefined)))?.close();
     throw e;

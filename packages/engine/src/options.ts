@@ -1,6 +1,7 @@
 // The numeric options of the API and what each accepts: one table, which the API checks before any compute
 // (checkOptions) and the flags of the CLI (cli/usage.ts numberFlag) and engine-serve parse against
 // (numberFromText), so a range lives in one place.
+import { readTopology, type CpuTopology } from "@cpu-llm/kernels";
 
 export interface NumberRule {
   readonly integer?: boolean;
@@ -33,8 +34,8 @@ export const NUMERIC_OPTIONS = {
 export type NumericOption = keyof typeof NUMERIC_OPTIONS;
 
 /** Threads: at most the CPUs this process may use (affinity), which only the running machine knows. */
-export function threadsRule(allowedCpus: number): NumberRule {
-  return { ...NUMERIC_OPTIONS.threads, max: allowedCpus, note: "the CPUs this process may use" };
+export function threadsRule(topology: CpuTopology = readTopology()): NumberRule {
+  return { ...NUMERIC_OPTIONS.threads, max: topology.allowedCpus.length, note: "the CPUs this process may use" };
 }
 
 /** An option outside what it accepts: names the option (or the flag) and the accepted values. */

@@ -47,5 +47,5 @@ export { ropeCache, yarnCorrDims, type RopeParams, type YarnParams } from "./rop
 export {
   attend, alibiSlopes, runAttentionRows, ATTENTION_ROWS, type KvTensor, type AttentionScratch, type AttentionShape,
 } from "./attention.js";
-export { KvCache, KV_CACHE_TYPES, kvTypeByName, type KvCacheLayout, type KvCacheType, type AttentionRow } from "./kvCache.js";
+export { KvCache, KV_CACHE_TYPES, DEFAULT_KV_CACHE_TYPE, parseKvCacheType, kvTypeByName, type KvCacheLayout, type KvCacheType, type AttentionRow } from "./kvCache.js";
 export type { WasmMemory, WasmModule, WasmGlobal } from "./wasm/wasmTypes.js";

@@ -15,11 +15,18 @@ import { KERNEL_RESERVED_BYTES } from "./wasm/wasmKernels.js";
 /** The element types a KV cache can hold (llama.cpp's `--cache-type-k/-v` values that our kernels compute). */
 export const KV_CACHE_TYPES = ["f32", "f16", "q8_0"] as const;
 export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
+/** The KV cache type when none is asked for: llama.cpp's default (`--cache-type-k/-v f16`). */
+export const DEFAULT_KV_CACHE_TYPE: KvCacheType = "f16";
+
+/** `name` as a KV cache type; a RangeError naming `what` (a flag, an option) and the accepted ones otherwise. */
+export function parseKvCacheType(name: string, what = "KV cache type"): KvCacheType {
+  if (!(KV_CACHE_TYPES as readonly string[]).includes(name)) throw new RangeError(`${what} must be ${KV_CACHE_TYPES.join(", ")}, got '${name}'`);
+  return name as KvCacheType;
+}
 
 /** The type traits of a KV cache type name; a RangeError naming the accepted ones otherwise. */
 export function kvTypeByName(name: string): GgmlTypeTraits {
-  if (!(KV_CACHE_TYPES as readonly string[]).includes(name)) throw new RangeError(`KV cache type must be ${KV_CACHE_TYPES.join(", ")}, got '${name}'`);
-  return ggmlTypeByName(name)!;
+  return ggmlTypeByName(parseKvCacheType(name))!;
 }
 
 export interface KvCacheLayout {

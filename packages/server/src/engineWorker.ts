@@ -4,9 +4,10 @@
 import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import {
-  chatInput, ContextOverflowError, describeModel, loadModel, metaString, type CompletionChunk, type CompletionResult, type Model, type Sequence,
+  chatInput, ContextOverflowError, describeModel, loadModel, machineLine, metaString, type CompletionChunk, type CompletionResult, type Model,
+  type Sequence,
 } from "@cpu-llm/engine";
-import { formatCpuList, planThreads, readTopology, wasmFeatures } from "@cpu-llm/kernels";
+import { SLOT_CONTEXT_CAP } from "./options.js";
 import type { EngineConfig, EngineError, FromEngine, GenerateRequest, ModelInfo, ToEngine } from "./protocol.js";
 
 const config = workerData as EngineConfig;
@@ -43,16 +44,12 @@ async function load(): Promise<void> {
     onProgress: (fraction) => post({ type: "progress", fraction }),
   });
   const d = describeModel(model.file);
-  const trained = d.hyperParameters.context_length;
-  const trainedContext = typeof trained === "number" ? trained : 4096;
+  const trainedContext = model.trainedContextSize;
   const context = model.createContext({
-    sequences: config.parallel, contextSize: config.contextSize ?? Math.min(trainedContext, 4096), cacheTypeK: config.cacheTypeK, cacheTypeV: config.cacheTypeV,
+    sequences: config.parallel, contextSize: config.contextSize ?? Math.min(trainedContext, SLOT_CONTEXT_CAP), cacheTypeK: config.cacheTypeK, cacheTypeV: config.cacheTypeV,
   });
   const kvBytesPerToken = model.kvBytesPerToken(config.cacheTypeK, config.cacheTypeV);
   slots = Array.from({ length: config.parallel }, () => ({ sequence: context.getSequence(), busy: false }));
-  const topology = readTopology();
-  const plan = planThreads(topology, config.threads);
-  const features = wasmFeatures();
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   const metadata: Record<string, string | number | boolean> = {};
   for (const [key, kv] of model.file.metadata) {
@@ -76,9 +73,7 @@ async function load(): Promise<void> {
     metadata,
     loadMs: performance.now() - start,
     systemLine:
-      `system: ${model.threads} threads (${plan.byNode.map((g) => `node ${g.node}: CPUs ${formatCpuList(g.cpus)}`).join("; ")}), ` +
-      `${topology.cores.length} physical / ${topology.logicalCpus.length} logical cores, ` +
-      `SIMD ${features.simd ? "yes" : "no"}, relaxed SIMD ${features.relaxedSimd ? "yes" : "no"}; ` +
+      `system: ${machineLine(model.machine)}; ` +
       `KV ${config.cacheTypeK === config.cacheTypeV ? config.cacheTypeK : `K ${config.cacheTypeK} V ${config.cacheTypeV}`}, ${kvBytesPerToken} bytes/token; ` +
       `memory: weights ${gib(d.weightBytes)} + KV ${gib(context.cacheBytes)} (${config.parallel} slots × ${context.contextSize} tokens)`,
   };

@@ -2,8 +2,10 @@
 // numbers are meant, ranges where ranges exist), each violation one line naming the flag.
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { DEMO_MODEL, joinNegativeValues, NUMERIC_OPTIONS, numberFromText, threadsRule, type NumberRule } from "@cpu-llm/engine";
-import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
+import {
+  DEFAULT_KV_CACHE_TYPE, DEMO_MODEL, joinNegativeValues, KV_CACHE_TYPES, NUMERIC_OPTIONS, numberFromText, parseKvCacheType, threadsRule,
+  type KvCacheType, type NumberRule,
+} from "@cpu-llm/engine";
 
 export interface ServeOptions {
   readonly model: string;
@@ -16,7 +18,7 @@ export interface ServeOptions {
   readonly queue: number;
   readonly cacheTypeK: KvCacheType;
   readonly cacheTypeV: KvCacheType;
-  readonly numa: "off" | "distribute" | "isolate";
+  readonly numa: "off" | "distribute";
   readonly apiKey?: string;
   readonly metrics: boolean;
   readonly alias?: string;
@@ -31,6 +33,12 @@ export interface ServeOptions {
   readonly graceMs: number;
 }
 
+/**
+ * A slot's context when --ctx-size is not given: the model's trained one, at most this (llama-server's default
+ * -c 4096): a 128K-context model would otherwise reserve 128K cells per slot.
+ */
+export const SLOT_CONTEXT_CAP = 4096;
+
 export const HELP = `usage: engine-serve [MODEL] [options]
 
 An OpenAI- and ollama-compatible HTTP server for a GGUF model (default: the bundled demo model).
@@ -39,12 +47,12 @@ An OpenAI- and ollama-compatible HTTP server for a GGUF model (default: the bund
   --host HOST                  address to listen on (default: 127.0.0.1)
   --port N                     port to listen on (default: 8080; 0 picks a free one)
   -t, --threads N              threads for the matrix products (default: one per physical core within the CPU quota)
-  -c, --ctx-size N             tokens of context PER SLOT (default: the model's, at most 4096)
+  -c, --ctx-size N             tokens of context PER SLOT (default: the model's, at most ${SLOT_CONTEXT_CAP})
   -np, --parallel N            slots: requests decoded together in one batch per step (default: 4)
   --queue N                    requests that may wait for a slot; beyond them 429 (default: 64)
-  -ctk, --cache-type-k TYPE    type of the cached keys: f32, f16 or q8_0 (default: f16)
-  -ctv, --cache-type-v TYPE    type of the cached values: f32, f16 or q8_0 (default: f16)
-  --numa MODE                  off | distribute | isolate (default: distribute: pin threads per NUMA node)
+  -ctk, --cache-type-k TYPE    type of the cached keys: ${KV_CACHE_TYPES.join(", ")} (default: ${DEFAULT_KV_CACHE_TYPE})
+  -ctv, --cache-type-v TYPE    type of the cached values, likewise
+  --numa MODE                  off | distribute (default: distribute: pin threads per NUMA node, each reading its own weight shard)
   --api-key KEY                require "Authorization: Bearer KEY" (health stays public)
   --api-key-file FILE          the same, the key read from FILE
   --metrics                    serve Prometheus metrics at /metrics
@@ -101,13 +109,16 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
   if (v.help) return "help";
   if (parsed.positionals.length > 1) throw new OptionError(`one MODEL at most, got ${parsed.positionals.join(" ")}`);
   const model = parsed.positionals[0] ?? DEMO_MODEL;
-  const k = v["cache-type-k"] ?? "f16";
-  const cacheV = v["cache-type-v"] ?? "f16";
-  for (const [flag, t] of [["--cache-type-k", k], ["--cache-type-v", cacheV]]) {
-    if (!(KV_CACHE_TYPES as readonly string[]).includes(t)) throw new OptionError(`${flag} must be ${KV_CACHE_TYPES.join(", ")}, got '${t}'`);
-  }
+  const kvType = (flag: string, text: string | undefined): KvCacheType => {
+    try {
+      return parseKvCacheType(text ?? DEFAULT_KV_CACHE_TYPE, flag);
+    } catch (e) {
+      throw new OptionError((e as Error).message);
+    }
+  };
   const numa = v.numa ?? "distribute";
-  if (!["off", "distribute", "isolate"].includes(numa)) throw new OptionError(`--numa must be off, distribute or isolate, got '${numa}'`);
+  // llama.cpp's isolate keeps every thread on one node; a copy of the weights per node is not built yet.
+  if (numa !== "off" && numa !== "distribute") throw new OptionError(`--numa must be off or distribute, got '${numa}'`);
   if (v["api-key"] !== undefined && v["api-key-file"] !== undefined) throw new OptionError("give --api-key or --api-key-file, not both");
   let apiKey = v["api-key"];
   if (v["api-key-file"] !== undefined) {
@@ -120,11 +131,11 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
   if (apiKey !== undefined && apiKey.length === 0) throw new OptionError("the API key is empty");
   return {
     model, host: v.host ?? "127.0.0.1", port: flagNumber("--port", v.port, whole(0, 65535)) ?? 8080,
-    threads: flagNumber("--threads", v.threads, threadsRule(readTopology().allowedCpus.length)),
+    threads: flagNumber("--threads", v.threads, threadsRule()),
     contextSize: flagNumber("--ctx-size", v["ctx-size"], { ...NUMERIC_OPTIONS.contextSize, max: 2 ** 24 }),
     parallel: flagNumber("--parallel", v.parallel, { ...NUMERIC_OPTIONS.sequences, max: 256 }) ?? 4,
     queue: flagNumber("--queue", v.queue, whole(0, 100_000)) ?? 64,
-    cacheTypeK: k as KvCacheType, cacheTypeV: cacheV as KvCacheType, numa: numa as ServeOptions["numa"], apiKey, metrics: v.metrics ?? false, alias: v.alias,
+    cacheTypeK: kvType("--cache-type-k", v["cache-type-k"]), cacheTypeV: kvType("--cache-type-v", v["cache-type-v"]), numa, apiKey, metrics: v.metrics ?? false, alias: v.alias,
     cors: v.cors ?? false, bodyLimit: flagNumber("--body-limit", v["body-limit"], whole(1024, 2 ** 30)) ?? 1048576,
     idleTimeoutMs: 1000 * (flagNumber("--timeout", v.timeout, seconds) ?? 600),
     requestTimeoutMs: 1000 * (flagNumber("--request-timeout", v["request-timeout"], seconds) ?? 30),

@@ -1,15 +1,15 @@
 // Messages between the HTTP thread and the engine thread (engineWorker.ts). The engine computes on its own
 // thread so that a forward pass never holds the HTTP event loop: health checks, metrics and new connections
 // are answered while every slot decodes.
-import type { ChatMessage, CompletionChunk, CompletionOptions, CompletionResult } from "@cpu-llm/engine";
+import type { ChatMessage, CompletionChunk, CompletionOptions, CompletionResult, KvCacheType } from "@cpu-llm/engine";
 
 export interface EngineConfig {
   readonly model: string;
   readonly threads?: number;
   readonly contextSize?: number;
   readonly parallel: number;
-  readonly cacheTypeK: "f32" | "f16" | "q8_0";
-  readonly cacheTypeV: "f32" | "f16" | "q8_0";
+  readonly cacheTypeK: KvCacheType;
+  readonly cacheTypeV: KvCacheType;
   readonly numa: boolean;
 }
 

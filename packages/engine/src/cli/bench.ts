@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import type { KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
 import { Sampler } from "../sampling/sampler.js";
-import { CLI_LOAD_OPTIONS, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
+import { CLI_LOAD_OPTIONS, KV_FLAG, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
-const USAGE = "bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] [--kv f16|q8_0|f32] [--temp T] [--sequences 1,2,4,8 [--npp 32]] [--json]";
+const USAGE = `bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] ${KV_FLAG} [--temp T] [--sequences 1,2,4,8 [--npp 32]] [--json]`;
 
 interface Row {
   test: string;
@@ -32,7 +32,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     d: { type: "string", short: "d", default: "0" },
     threads: { type: "string", short: "t" },
     r: { type: "string", short: "r", default: "3" },
-    kv: { type: "string", default: "f16" },
+    kv: { type: "string" },
     sequences: { type: "string" },
     npp: { type: "string", default: "32" },
     temp: { type: "string" },

@@ -1,7 +1,7 @@
 import { loadModel } from "../model.js";
-import { CLI_LOAD_OPTIONS, kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
+import { CLI_LOAD_OPTIONS, KV_FLAG, kvCacheTypeOption, numberFlag, parseCommandArgs, UsageError } from "./usage.js";
 
-const USAGE = "logits MODEL --ids 1,2,3 [--kv f32|f16|q8_0] [--top K] --json";
+const USAGE = `logits MODEL --ids 1,2,3 ${KV_FLAG} [--top K] --json`;
 
 /** `cpu-llm logits`: teacher-forced logits, one row per input position, top K (id, logit) pairs each. */
 export async function logitsCommand(args: string[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { DEMO_MODEL } from "../demoModel.js";
 import { loadModel } from "../model.js";
-import { CLI_LOAD_OPTIONS, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
+import { CLI_LOAD_OPTIONS, KV_FLAG, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
 /** A loading bar on stderr when it is a terminal; nothing otherwise (pipes, CI logs). */
 export function progressBar(): ((fraction: number) => void) | undefined {
@@ -12,7 +12,7 @@ export function progressBar(): ((fraction: number) => void) | undefined {
   };
 }
 
-const USAGE = "run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--kv f16|q8_0|f32] [-t THREADS] [-c CTX] [--json [--top K]]";
+const USAGE = `run [MODEL] -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] ${KV_FLAG} [-t THREADS] [-c CTX] [--json [--top K]]`;
 
 /** `cpu-llm run`: streams a completion to stdout; with --json, one line with ids, text and timings. */
 export async function runCommand(args: string[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { KV_CACHE_TYPES, readTopology, type KvCacheType } from "@cpu-llm/kernels";
+import { DEFAULT_KV_CACHE_TYPE, KV_CACHE_TYPES, parseKvCacheType, type KvCacheType } from "@cpu-llm/kernels";
 import { joinNegativeValues, numberFromText, NUMERIC_OPTIONS, threadsRule, type NumberRule, type NumericOption } from "../options.js";
 
 /**
@@ -41,11 +41,16 @@ export function parseModelArgs<O extends Options>(args: string[], options: O, us
   return { model, values: parsed.values };
 }
 
+/** The --kv flag as usage lines spell it. */
+export const KV_FLAG = `[--kv ${KV_CACHE_TYPES.join("|")}]`;
+
 /** The --kv flag's value as a KV cache type; a UsageError naming the accepted ones otherwise. */
 export function kvCacheTypeOption(value: string | undefined): KvCacheType {
-  const kv = value ?? "f16";
-  if (!(KV_CACHE_TYPES as readonly string[]).includes(kv)) throw new UsageError(`--kv must be ${KV_CACHE_TYPES.join(", ")}, got '${kv}'`);
-  return kv as KvCacheType;
+  try {
+    return parseKvCacheType(value ?? DEFAULT_KV_CACHE_TYPE, "--kv");
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /**
@@ -63,5 +68,5 @@ export function numberFlag(value: string | undefined, flag: string, option: Nume
 
 /** -t: threads, at most the CPUs this process may use. */
 export function threadsFlag(value: string | undefined): number | undefined {
-  return numberFlag(value, "-t", "threads", threadsRule(readTopology().allowedCpus.length));
+  return numberFlag(value, "-t", "threads", threadsRule());
 }
