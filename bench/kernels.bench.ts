@@ -5,7 +5,7 @@
 import * as os from "node:os";
 import { Bench } from "tinybench";
 import {
-  attend, chooseKernels, ggmlTypeByName, instantiateKernels, kernelModule, MatMul, planThreads, readTopology, ropeCache, sharedMemory, WorkerPool,
+  attend, chooseKernels, ggmlTypeByName, instantiateKernels, kernelModule, MatMul, planThreads, readTopology, ropeCache, rowBytes, sharedMemory, WorkerPool,
 } from "@cpu-llm/kernels";
 
 const STREAM_BYTES = 512 * 2 ** 20;
@@ -27,7 +27,7 @@ interface Row {
 /** Fills a matrix's raw bytes with random quants and a sane f16 scale in every block. */
 function randomMatrix(type: string, rows: number, cols: number): Uint8Array {
   const t = ggmlTypeByName(type)!;
-  const bytes = new Uint8Array((rows * cols / t.blockSize) * t.typeSize);
+  const bytes = new Uint8Array(rowBytes(t, rows * cols));
   const words = new Uint32Array(bytes.buffer, 0, bytes.length >> 2);
   let s = 0x9e3779b9;
   for (let i = 0; i < words.length; i++) {
@@ -70,7 +70,7 @@ async function measure(threads: number, cpus: readonly number[]): Promise<Row[]>
     for (const type of TYPES) {
       for (const shape of SHAPES) {
         const t = ggmlTypeByName(type)!;
-        const bytes = (shape.rows * shape.cols / t.blockSize) * t.typeSize;
+        const bytes = rowBytes(t, shape.rows * shape.cols);
         const copies = Math.max(2, Math.ceil((256 * 2 ** 20) / bytes));
         const mm = new MatMul(pool, { maxCols: shape.cols, maxRows: shape.rows, maxBatch: 512 });
         const data = randomMatrix(type, shape.rows, shape.cols);

@@ -2,7 +2,7 @@
 // without downloading weights. Quantized tensors get random quants and small random scales directly, which is
 // what a benchmark needs and ~100× faster than quantizing random floats; norms are ones. The vocabulary is a
 // SentencePiece-style stand-in (byte tokens plus fillers) of the real size, which llama.cpp loads too.
-import { f32ToF16, ggmlTypeByName } from "@cpu-llm/kernels";
+import { f32ToF16, ggmlTypeByName, rowBytes } from "@cpu-llm/kernels";
 import { kv, writeGgufFile, type GgufTensorSpec } from "./gguf/writeGguf.js";
 import type { GgufKv } from "./gguf/values.js";
 
@@ -82,7 +82,7 @@ function randomBytes(n: number, seed: number): Uint8Array {
 
 function randomQuantized(type: string, rows: number, cols: number, seed: number): Uint8Array {
   const t = ggmlTypeByName(type)!;
-  const bytes = randomBytes((rows * cols / t.blockSize) * t.typeSize, seed);
+  const bytes = randomBytes(rowBytes(t, rows * cols), seed);
   // Scales around 0.02, so activations stay finite through many layers.
   for (let b = 0, i = 0; b < bytes.length; b += t.typeSize, i++) {
     const h = f32ToF16(0.01 + ((i * 2654435761) % 1000) / 50000);

@@ -2,8 +2,8 @@
 // scores = K·q (the weight type's matvec kernel: an integer dot when K is Q8_0, after quantizing q like any
 // activation), softmax(scores · scale), then out = Σ p_t V_t. Grouped-query heads share a KV head.
 import type { WasmMemory } from "./wasm/wasmTypes.js";
-import { ACTIVATION_TYPES, ggmlType, type GgmlTypeTraits } from "./ggmlTypes.js";
-import type { KernelExports } from "./wasm/wasmKernels.js";
+import { activationOf, ggmlType, type GgmlTypeTraits } from "./ggmlTypes.js";
+import type { KernelExports } from "./wasm/kernelTable.js";
 
 /** Where one layer's keys or values live in an arena: position t, KV head g at offset + t·rowBytes + g·headBytes. */
 export interface KvTensor {
@@ -70,7 +70,6 @@ export function attend(
   const { nHead, nKvHead, headDim, nPos, scale, slopes } = shape;
   const valueDim = shape.valueDim ?? headDim;
   const group = nHead / nKvHead;
-  const kernels = k as unknown as Record<string, (...a: number[]) => number>;
   for (let g = g0; g < g1; g++) {
     const h0 = g * group;
     const scores = scratch.scores + h0 * nPos * 4;
@@ -78,21 +77,21 @@ export function attend(
     if (keys.type.scoresGroup) {
       // The heads of a group read each key row once (F16: one conversion for all of them).
       k.roundToF16(scratch.query, q + h0 * headDim * 4, group * headDim);
-      kernels[keys.type.scoresGroup](scores, scratch.query, kv, keys.rowBytes, nPos, headDim, group, scratch.partial);
+      k[keys.type.scoresGroup](scores, scratch.query, kv, keys.rowBytes, nPos, headDim, group, scratch.partial);
     } else {
-      const activation = ACTIVATION_TYPES[keys.type.vecDotType!];
+      const convert = k[activationOf(keys.type).activation.convert];
       for (let i = 0; i < group; i++) {
-        kernels[activation.convert](scratch.query, scratch.queryScales, q + (h0 + i) * headDim * 4, headDim);
-        kernels[keys.type.matvec!](scores + i * nPos * 4, kv, keys.rowBytes, scratch.query, scratch.queryScales, headDim / keys.type.blockSize, 0, nPos);
+        convert(scratch.query, scratch.queryScales, q + (h0 + i) * headDim * 4, headDim);
+        k[keys.type.matvec!](scores + i * nPos * 4, kv, keys.rowBytes, scratch.query, scratch.queryScales, headDim / keys.type.blockSize, 0, nPos);
       }
     }
     for (let i = 0; i < group; i++) k.softmax(scores + i * nPos * 4, nPos, scale, slopes ? slopes[h0 + i] : 0);
     const vv = values.offset + g * values.headBytes;
     if (values.type.accumulateGroup) {
-      kernels[values.type.accumulateGroup](out + h0 * valueDim * 4, scores, vv, values.rowBytes, nPos, valueDim, group);
+      k[values.type.accumulateGroup](out + h0 * valueDim * 4, scores, vv, values.rowBytes, nPos, valueDim, group);
     } else {
       for (let i = 0; i < group; i++) {
-        kernels[(shape.tiled && values.type.accumulateRowsTiled) || values.type.accumulateRows!](out + (h0 + i) * valueDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, valueDim);
+        k[(shape.tiled && values.type.accumulateRowsTiled) || values.type.accumulateRows!](out + (h0 + i) * valueDim * 4, scores + i * nPos * 4, vv, values.rowBytes, nPos, valueDim);
       }
     }
   }
@@ -128,12 +127,11 @@ export function runAttentionRows(k: KernelExports, memory: WasmMemory, at: numbe
   const rows = new Int32Array(memory.buffer, at + A.header * 4, 2 * n);
   const [nHead, nKvHead, headDim, ctx] = [w[A.nHead], w[A.nKvHead], w[A.headDim], w[A.contextSize]];
   const scale = new Float32Array(w.buffer, w.byteOffset + A.scaleBits * 4, 1)[0];
-  const kernels = k as unknown as Record<string, (...a: number[]) => void>;
   // Keys and values each: type, bytes per head and per cell (this thread's heads at one position), converter.
   const side = (type: number, offset: number, headBytes: number) => {
     const t = ggmlType(w[type])!;
     const hb = u(headBytes);
-    return { type: t, offset: u(offset), headBytes: hb, rowBytes: nKvHead * hb, convert: kernels[ACTIVATION_TYPES[t.name].convert] };
+    return { type: t, offset: u(offset), headBytes: hb, rowBytes: nKvHead * hb, convert: k[activationOf(t).activation.convert] };
   };
   const keys = side(A.keyType, A.keys, A.keyHeadBytes);
   const values = side(A.valueType, A.values, A.valueHeadBytes);

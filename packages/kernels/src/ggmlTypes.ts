@@ -4,6 +4,9 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
 import { UnsupportedTensorTypeError } from "./errors.js";
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
+import type {
+  AccumulateGroupKernel, AccumulateKernel, ConvertKernel, MatmulKernel, MatvecKernel, RepackKernel, ScoresGroupKernel,
+} from "./wasm/kernelTable.js";
 
 /** Converts n elements from raw bytes at src[srcOff] to floats at dst[dstOff]; n is a multiple of blockSize. */
 export type ToFloat = (dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number) => void;
@@ -22,10 +25,14 @@ export interface GgmlTypeTraits {
   readonly fromFloat?: FromFloat;
   /** The type activations are converted to before a dot product with this type (ggml's vec_dot_type). */
   readonly vecDotType?: string;
+  /** How floats become this type when it is a vecDotType: see ActivationTraits. */
+  readonly activation?: ActivationTraits;
+  /** A KV cache can hold this type (llama.cpp's --cache-type-k/-v values that our attention kernels compute). */
+  readonly kvCache?: true;
   /** The WebAssembly matrix-vector kernel for weights of this type (see assembly/index.ts). */
-  readonly matvec?: string;
+  readonly matvec?: MatvecKernel;
   /** The WebAssembly kernel for many activation rows at once (prefill), when there is one. */
-  readonly matmul?: string;
+  readonly matmul?: MatmulKernel;
   /**
    * ggml-cpu on x86 repacks a matrix of this type into interleaved rows when its row count is a multiple of
    * this, and then sums in another order than its plain vec_dot. Such a matrix is rewritten at load, in groups
@@ -34,26 +41,30 @@ export interface GgmlTypeTraits {
    * matrices and sum as vec_dot does (llama.cpp's logits differ in the last bits otherwise).
    */
   readonly repackRows?: number;
-  readonly repack?: string;
-  readonly unpacked?: { readonly matvec: string; readonly matmul: string };
+  readonly repack?: RepackKernel;
+  readonly unpacked?: { readonly matvec: MatvecKernel; readonly matmul: MatmulKernel };
   /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
-  readonly accumulateRows?: string;
+  readonly accumulateRows?: AccumulateKernel;
   /**
    * The same for a query whose sequence has other rows in the same batch, where llama.cpp's sum takes another
    * order (tinyBLAS for two or more query columns); accumulateRows serves both when absent.
    */
-  readonly accumulateRowsTiled?: string;
+  readonly accumulateRowsTiled?: AccumulateKernel;
   /** Attention kernels that serve all query heads of a KV group in one pass over the cache, where it pays. */
-  readonly scoresGroup?: string;
-  readonly accumulateGroup?: string;
+  readonly scoresGroup?: ScoresGroupKernel;
+  readonly accumulateGroup?: AccumulateGroupKernel;
 }
 
-/** How activations become a vecDotType: the WebAssembly converter (dst, sums, src, n) and the bytes it writes. */
-export const ACTIVATION_TYPES: Readonly<Record<string, { readonly convert: string; readonly bytes: (n: number) => number }>> = {
-  q8_0: { convert: "quantizeRowQ8_0", bytes: (n) => (n / 32) * 34 },
-  f16: { convert: "convertRowF16", bytes: (n) => n * 2 },
-  f32: { convert: "copyRowF32", bytes: (n) => n * 4 },
-};
+/**
+ * A type that activations are converted to before a product (a weight type's vecDotType): its WebAssembly
+ * converter (dst, scales, src, n) writes rows of the type's blocks at dst and, beside them, `scaleBytes` per
+ * block at scales (Q8_0: each block's d as f32 and Σq as i32, which the Q4_0 kernels read without reaching
+ * into the blocks). Products read every stride from here.
+ */
+export interface ActivationTraits {
+  readonly convert: ConvertKernel;
+  readonly scaleBytes: number;
+}
 
 const f32ToFloat: ToFloat = (dst, dstOff, src, srcOff, n) => {
   const view = new DataView(src.buffer, src.byteOffset + srcOff, n * 4);
@@ -76,18 +87,18 @@ const halfFromFloat = (encode: (x: number) => number): FromFloat => (dst, dstOff
 
 type Computing = Omit<GgmlTypeTraits, "id" | "name" | "blockSize" | "typeSize">;
 
-const row = (id: number, name: string, blockSize: number, typeSize: number, computing: Computing = {}): GgmlTypeTraits =>
-  ({ id, name, blockSize, typeSize, ...computing });
+const row = <const N extends string, const C extends Computing = {}>(id: number, name: N, blockSize: number, typeSize: number, computing?: C) =>
+  ({ id, name, blockSize, typeSize, ...computing }) as GgmlTypeTraits & { readonly name: N } & C;
 
-/** Indexed by ggml_type id; ids 4, 5 (Q4_2, Q4_3) are long gone and stay empty. */
-const rows: GgmlTypeTraits[] = [
+/** Every type ggml defines, in id order; ids 4, 5 (Q4_2, Q4_3) are long gone. */
+const TYPE_ROWS = [
   row(0, "f32", 1, 4, {
-    toFloat: f32ToFloat, fromFloat: f32FromFloat, vecDotType: "f32", matvec: "matvecF32", accumulateRows: "accumulateRowsF32",
-    accumulateRowsTiled: "accumulateRowsF32Tiled",
+    toFloat: f32ToFloat, fromFloat: f32FromFloat, vecDotType: "f32", activation: { convert: "copyRowF32", scaleBytes: 0 }, kvCache: true,
+    matvec: "matvecF32", accumulateRows: "accumulateRowsF32", accumulateRowsTiled: "accumulateRowsF32Tiled",
   }),
   row(1, "f16", 1, 2, {
-    toFloat: halfToFloat(f16ToF32), fromFloat: halfFromFloat(f32ToF16), vecDotType: "f16", matvec: "matvecF16",
-    accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
+    toFloat: halfToFloat(f16ToF32), fromFloat: halfFromFloat(f32ToF16), vecDotType: "f16", activation: { convert: "convertRowF16", scaleBytes: 0 },
+    kvCache: true, matvec: "matvecF16", accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
   }),
   row(2, "q4_0", 32, 18, {
     toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0x8", matmul: "matmulQ4_0x8",
@@ -97,8 +108,8 @@ const rows: GgmlTypeTraits[] = [
   row(6, "q5_0", 32, 22),
   row(7, "q5_1", 32, 24),
   row(8, "q8_0", 32, 34, {
-    toFloat: dequantizeRowQ8_0, fromFloat: quantizeRowQ8_0Ref, vecDotType: "q8_0", matvec: "matvecQ8_0", matmul: "matmulQ8_0",
-    accumulateRows: "accumulateRowsQ8_0",
+    toFloat: dequantizeRowQ8_0, fromFloat: quantizeRowQ8_0Ref, vecDotType: "q8_0", activation: { convert: "quantizeRowQ8_0", scaleBytes: 8 },
+    kvCache: true, matvec: "matvecQ8_0", matmul: "matmulQ8_0", accumulateRows: "accumulateRowsQ8_0",
   }),
   row(9, "q8_1", 32, 36),
   row(10, "q2_K", 256, 84),
@@ -126,7 +137,13 @@ const rows: GgmlTypeTraits[] = [
   row(34, "tq1_0", 256, 54),
   row(35, "tq2_0", 256, 66),
   row(39, "mxfp4", 32, 17),
-].reduce<GgmlTypeTraits[]>((table, traits) => ((table[traits.id] = traits), table), []);
+] as const;
+
+/** Indexed by ggml_type id. */
+const rows = TYPE_ROWS.reduce<GgmlTypeTraits[]>((table, traits) => ((table[traits.id] = traits), table), []);
+
+/** The types a KV cache can hold (the rows flagged kvCache), as a type of their names. */
+export type KvCacheType = Extract<(typeof TYPE_ROWS)[number], { readonly kvCache: true }>["name"];
 
 /** The traits of a ggml type id, or undefined for an id no ggml release defines. */
 export function ggmlType(id: number): GgmlTypeTraits | undefined {
@@ -149,6 +166,13 @@ export const MATRIX_TYPES: readonly string[] = GGML_TYPES.filter((t) => t.matvec
 /** Bytes of a row of n elements; n must be a multiple of the block size. */
 export function rowBytes(traits: GgmlTypeTraits, n: number): number {
   return (n / traits.blockSize) * traits.typeSize;
+}
+
+/** The type a weight type's products convert activations to, with its converter and scales. */
+export function activationOf(weights: GgmlTypeTraits): GgmlTypeTraits & { readonly activation: ActivationTraits } {
+  const t = weights.vecDotType === undefined ? undefined : ggmlTypeByName(weights.vecDotType);
+  if (!t?.activation) throw new Error(`type ${weights.name} has no activation type with a converter (vecDotType ${weights.vecDotType})`);
+  return t as GgmlTypeTraits & { readonly activation: ActivationTraits };
 }
 
 /** The float converter of a tensor's type, or an UnsupportedTensorTypeError naming the tensor. */

@@ -7,7 +7,8 @@ export {
   fromFloatOf,
   GGML_TYPES,
   COMPUTABLE_TYPES, MATRIX_TYPES,
-  ACTIVATION_TYPES,
+  activationOf,
+  type ActivationTraits,
   type GgmlTypeTraits,
   type ToFloat,
   type FromFloat,
@@ -32,9 +33,9 @@ export {
   sharedMemory,
   wasmFeatures,
   type KernelChoice,
-  type KernelExports,
   type KernelVariant,
 } from "./wasm/wasmKernels.js";
+export { KERNELS, KERNEL_NAMES, callKernel, type KernelExports, type KernelName } from "./wasm/kernelTable.js";
 export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDotMagnitude } from "./reference/dot.js";
 export * from "./pool/index.js";
 export {

@@ -7,14 +7,14 @@
 // A sequence owns a fixed run of `contextSize` cells per layer, so its keys are one contiguous, position-ordered
 // run that the attention kernels stream, and no sequence can run out of room because of another.
 import { alibiSlopes, ATTENTION_ROWS } from "./attention.js";
-import { ggmlTypeByName, type GgmlTypeTraits } from "./ggmlTypes.js";
+import { GGML_TYPES, ggmlTypeByName, rowBytes, type GgmlTypeTraits, type KvCacheType } from "./ggmlTypes.js";
 import { splitRows } from "./pool/shardedMatrix.js";
 import type { Arena, WorkerPool } from "./pool/workerPool.js";
 import { KERNEL_RESERVED_BYTES } from "./wasm/wasmKernels.js";
 
-/** The element types a KV cache can hold (llama.cpp's `--cache-type-k/-v` values that our kernels compute). */
-export const KV_CACHE_TYPES = ["f32", "f16", "q8_0"] as const;
-export type KvCacheType = (typeof KV_CACHE_TYPES)[number];
+export type { KvCacheType };
+/** The element types a KV cache can hold: the type table's rows flagged kvCache, in id order. */
+export const KV_CACHE_TYPES = GGML_TYPES.filter((t) => t.kvCache).map((t) => t.name as KvCacheType);
 /** The KV cache type when none is asked for: llama.cpp's default (`--cache-type-k/-v f16`). */
 export const DEFAULT_KV_CACHE_TYPE: KvCacheType = "f16";
 
@@ -89,7 +89,6 @@ interface Shard {
 }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
-const headBytes = (type: GgmlTypeTraits, headDim: number) => (headDim / type.blockSize) * type.typeSize;
 const ARENA_ROOM = 2 ** 32 - KERNEL_RESERVED_BYTES - 65536;
 
 export class KvCache {
@@ -113,9 +112,9 @@ export class KvCache {
     const valueDim = layout.valueDim ?? headDim;
     if (layout.valuesInKeys && (valueType !== keyType || valueDim > headDim)) throw new RangeError("values read from the keys need the keys' type and at most their width");
     if (valueDim % valueType.blockSize !== 0) throw new RangeError(`KV cache type ${valueType.name} needs a value size that is a multiple of ${valueType.blockSize} (this model: ${valueDim})`);
-    this.keyHeadBytes = headBytes(keyType, headDim);
+    this.keyHeadBytes = rowBytes(keyType, headDim);
     // Values inside the keys are strided like keys.
-    this.valueHeadBytes = layout.valuesInKeys ? this.keyHeadBytes : headBytes(valueType, valueDim);
+    this.valueHeadBytes = layout.valuesInKeys ? this.keyHeadBytes : rowBytes(valueType, valueDim);
     const splits = splitRows(nKvHead, pool.threads);
     for (const [g0, g1] of splits) this.layerBytes(g0, g1); // checks every thread's share before any is allocated
     this.shards = splits.flatMap(([g0, g1], thread) => (g1 > g0 ? [this.place(thread, g0, g1)] : []));
@@ -123,8 +122,8 @@ export class KvCache {
 
   /** Bytes of keys and values one token takes across all layers: the one figure memory plans use. */
   static bytesPerToken(layout: Pick<KvCacheLayout, "nLayer" | "nKvHead" | "headDim" | "keyType" | "valueType" | "valueDim" | "valuesInKeys">): number {
-    const values = layout.valuesInKeys ? 0 : headBytes(layout.valueType, layout.valueDim ?? layout.headDim);
-    return layout.nLayer * layout.nKvHead * (headBytes(layout.keyType, layout.headDim) + values);
+    const values = layout.valuesInKeys ? 0 : rowBytes(layout.valueType, layout.valueDim ?? layout.headDim);
+    return layout.nLayer * layout.nKvHead * (rowBytes(layout.keyType, layout.headDim) + values);
   }
 
   /** Bytes the cache takes with its scratch, over all threads. */

@@ -9,6 +9,7 @@ import {
   KERNEL_RESERVED_BYTES,
   kernelModule,
   rmsNormRef,
+  rowBytes,
   ropeCache,
   ropeRef,
   sharedMemory,
@@ -109,10 +110,10 @@ describe("attention over a KV cache", () => {
     const kt = ggmlTypeByName(kType)!;
     const vt = ggmlTypeByName(vType)!;
     const cache = (rows: Float32Array[], t: typeof kt, at: number) => {
-      const rowBytes = (headDim / t.blockSize) * t.typeSize;
-      const bytes = new Uint8Array(memory.buffer, at, rows.length * rowBytes);
-      rows.forEach((r, i) => t.fromFloat!(bytes, i * rowBytes, r, 0, headDim));
-      return { type: t, offset: at, headBytes: rowBytes, rowBytes: rowBytes * nKvHead };
+      const bytesPerRow = rowBytes(t, headDim);
+      const bytes = new Uint8Array(memory.buffer, at, rows.length * bytesPerRow);
+      rows.forEach((r, i) => t.fromFloat!(bytes, i * bytesPerRow, r, 0, headDim));
+      return { type: t, offset: at, headBytes: bytesPerRow, rowBytes: bytesPerRow * nKvHead };
     };
     const K = cache(keys, kt, 1 << 20);
     const V = cache(values, vt, 2 << 20);

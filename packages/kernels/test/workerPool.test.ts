@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ggmlTypeByName, MatMul, quantizeActivationsQ8_0Ref, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool } from "@cpu-llm/kernels";
+import { ggmlTypeByName, MatMul, rowBytes, quantizeActivationsQ8_0Ref, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool } from "@cpu-llm/kernels";
 
 type Pool = WorkerPool;
 
@@ -21,7 +21,7 @@ const COLS = 96;
 function matrix(type: string, seed: number): { bytes: Uint8Array; floats: Float32Array } {
   const t = ggmlTypeByName(type)!;
   const floats = Float32Array.from({ length: ROWS * COLS }, (_, i) => Math.sin(i * 0.713 + seed) * 2);
-  const bytes = new Uint8Array((ROWS * COLS / t.blockSize) * t.typeSize);
+  const bytes = new Uint8Array(rowBytes(t, ROWS * COLS));
   t.fromFloat!(bytes, 0, floats, 0, floats.length);
   return { bytes, floats };
 }

@@ -4,7 +4,7 @@
 // ModelFormatError naming it; one no kernel computes, an UnsupportedTensorTypeError. Without a pool the same
 // lookups and checks run with nothing placed (checkModel), and `used` tells which tensors were asked for.
 import {
-  fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix,
+  fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, rowBytes, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix,
   type WasmMemory, type WorkerPool,
 } from "@cpu-llm/kernels";
 import { ModelFormatError } from "../errors.js";
@@ -26,7 +26,7 @@ export class Vector {
 
 /** A matrix's shape and kernels without shards: what a check returns instead of placing it. */
 function unplaced(type: GgmlTypeTraits, rows: number, cols: number): ShardedMatrix {
-  return { type, rows, cols, rowBytes: (cols / type.blockSize) * type.typeSize, kernels: { matvec: type.matvec! }, shards: [] };
+  return { type, rows, cols, rowBytes: rowBytes(type, cols), kernels: { matvec: type.matvec! }, shards: [] };
 }
 
 export class Weights {

@@ -2,7 +2,7 @@
 // Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md; checks after ggml/src/gguf.cpp.
 // Every count and length is checked against the bytes left before anything is allocated, so a hostile
 // file gets a GgufFormatError with the offset, never a huge allocation or a hang.
-import { ggmlType, type GgmlTypeTraits } from "@cpu-llm/kernels";
+import { ggmlType, rowBytes, type GgmlTypeTraits } from "@cpu-llm/kernels";
 import { fileSource, memorySource, type ByteSource } from "./byteSource.js";
 import { GgufFormatError } from "./errors.js";
 import { GgufType, isGgufType, minItemBytes, TYPED_ARRAYS, type GgufArray, type GgufKv, type GgufValue } from "./values.js";
@@ -247,7 +247,7 @@ function parseGgufSource(source: ByteSource, path?: string): GgufFile {
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;
   const dataBytes = source.size - dataOffset;
   const tensors: GgufTensorInfo[] = raw.map((t) => {
-    const nBytes = (t.nElements / t.type.blockSize) * t.type.typeSize;
+    const nBytes = rowBytes(t.type, t.nElements);
     if (t.offset % BigInt(alignment) !== 0n) {
       c.fail(`tensor '${t.name}' data offset ${t.offset} is not a multiple of the alignment ${alignment}`, t.at);
     }

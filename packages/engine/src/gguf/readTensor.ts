@@ -1,4 +1,4 @@
-import { readFileInto, toFloatOf } from "@cpu-llm/kernels";
+import { readFileInto, rowBytes, toFloatOf } from "@cpu-llm/kernels";
 import type { GgufFile, GgufTensorInfo } from "./readGguf.js";
 
 /** Reads a tensor's raw bytes from its file into dst (or a new buffer). */
@@ -41,11 +41,11 @@ export function findNonFinite(file: GgufFile, onProgress?: (fraction: number) =>
     const toFloat = toFloatOf(t.type, t.name);
     const perChunk = Math.max(t.type.blockSize, Math.floor(CHUNK / t.type.blockSize) * t.type.blockSize);
     const floats = new Float32Array(perChunk);
-    const raw = new Uint8Array((perChunk / t.type.blockSize) * t.type.typeSize);
+    const raw = new Uint8Array(rowBytes(t.type, perChunk));
     for (let first = 0; first < t.nElements; first += perChunk) {
       const n = Math.min(perChunk, t.nElements - first);
-      const bytes = (n / t.type.blockSize) * t.type.typeSize;
-      readFileInto(file.path, raw.subarray(0, bytes), t.fileOffset + (first / t.type.blockSize) * t.type.typeSize);
+      const bytes = rowBytes(t.type, n);
+      readFileInto(file.path, raw.subarray(0, bytes), t.fileOffset + rowBytes(t.type, first));
       toFloat(floats, 0, raw, 0, n);
       for (let i = 0; i < n; i++) if (!Number.isFinite(floats[i])) return { tensor: t.name, index: first + i, value: floats[i] };
       done += bytes;

@@ -2,7 +2,7 @@
 // or as raw bytes already in the tensor's type. Layout as llama.cpp writes it: tensor data in table order,
 // each padded to the alignment, so files we write load in llama.cpp too.
 import * as fs from "node:fs";
-import { fromFloatOf, ggmlTypeByName, type GgmlTypeTraits } from "@cpu-llm/kernels";
+import { fromFloatOf, ggmlTypeByName, rowBytes, type GgmlTypeTraits } from "@cpu-llm/kernels";
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from "./readGguf.js";
 import { GgufType, SCALAR_BYTES, type GgufArray, type GgufKv, type GgufValue } from "./values.js";
 
@@ -133,7 +133,7 @@ function traitsOf(t: GgufTensorSpec): GgmlTypeTraits {
 
 function tensorBytes(t: GgufTensorSpec, traits: GgmlTypeTraits): Uint8Array {
   const nElements = t.dims.reduce((a, b) => a * b, 1);
-  const nBytes = (nElements / traits.blockSize) * traits.typeSize;
+  const nBytes = rowBytes(traits, nElements);
   if (t.raw) {
     const raw = typeof t.raw === "function" ? t.raw() : t.raw;
     if (raw.length !== nBytes) throw new Error(`tensor '${t.name}': raw data is ${raw.length} bytes, expected ${nBytes}`);
@@ -176,7 +176,7 @@ export function* ggufChunks(spec: GgufSpec): Generator<Uint8Array> {
     for (const d of t.dims) header.u64(d);
     header.u32(types[i].id);
     header.u64(offset);
-    const n = (t.dims.reduce((a, b) => a * b, 1) / types[i].blockSize) * types[i].typeSize;
+    const n = rowBytes(types[i], t.dims.reduce((a, b) => a * b, 1));
     offset += Math.ceil(n / alignment) * alignment;
   });
   // A file without tensors ends with its header, as llama.cpp writes vocab-only files.

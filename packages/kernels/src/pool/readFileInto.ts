@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import type { KernelName } from "../wasm/kernelTable.js";
 
 /** A range of a file to place in a thread's arena: `length` bytes from `position` to `offset` in arena `arena`. */
 export interface FileRead {
@@ -10,7 +11,7 @@ export interface FileRead {
    * A kernel call that rewrites the range once it is read (a repacked matrix's shard: the type's `repack` kernel
    * with these arguments), run by the reading thread before its next range.
    */
-  readonly then?: { readonly fn: string; readonly args: readonly number[] };
+  readonly then?: { readonly fn: KernelName; readonly args: readonly number[] };
 }
 
 /** Reads view.length bytes of a file at position straight into view (a wasm memory: no second copy). */

@@ -2,12 +2,25 @@
 // its arenas. A product converts the activations once (on the main thread, to the weight type's vecDotType),
 // copies them into every arena that holds a shard, runs every shard at once, and gathers the rows.
 // Nothing here branches on a tensor type: the type-traits table names the kernels.
-import { ACTIVATION_TYPES, type GgmlTypeTraits } from "../ggmlTypes.js";
+import { activationOf, GGML_TYPES, rowBytes, type GgmlTypeTraits } from "../ggmlTypes.js";
+import type { KernelName, MatmulKernel, MatvecKernel, RepackKernel } from "../wasm/kernelTable.js";
 import { KERNEL_RESERVED_BYTES } from "../wasm/wasmKernels.js";
 import type { FileRead } from "./readFileInto.js";
-import type { Arena, Call, KernelName, WorkerPool } from "./workerPool.js";
+import type { Arena, Call, WorkerPool } from "./workerPool.js";
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
+
+/** Bytes of the (d, Σq)-style scales an activation row of n elements has beside its blocks, for a weight type. */
+const scalesBytes = (weights: GgmlTypeTraits, n: number) => {
+  const a = activationOf(weights);
+  return (n / a.blockSize) * a.activation.scaleBytes;
+};
+
+/** The most scale bytes any activation type writes per element (scratch is planned before the types are known). */
+const MAX_SCALE_BYTES_PER_ELEMENT = Math.max(...GGML_TYPES.map((t) => (t.activation ? t.activation.scaleBytes / t.blockSize : 0)));
+/** The widest repack's scratch for rows of n elements: one group of its rows (8 Q4_0 rows: 4.5 bytes a column). */
+const repackScratchBytes = (n: number) =>
+  Math.max(0, ...GGML_TYPES.map((t) => (t.repackRows ? t.repackRows * Math.ceil(n / t.blockSize) * t.typeSize : 0)));
 
 export interface MatrixShard {
   readonly thread: number;
@@ -29,7 +42,7 @@ export interface ShardedMatrix {
    * The type's kernels for a matrix of this many rows (see GgmlTypeTraits.repackRows); `repack`, when the
    * matrix is rewritten into its kernels' layout once its plain rows are in place.
    */
-  readonly kernels: { readonly matvec: string; readonly matmul?: string; readonly repack?: string };
+  readonly kernels: { readonly matvec: MatvecKernel; readonly matmul?: MatmulKernel; readonly repack?: RepackKernel };
   readonly shards: readonly MatrixShard[];
 }
 
@@ -48,7 +61,7 @@ function groupRows(type: GgmlTypeTraits, rows: number): number | undefined {
 interface Scratch {
   /** Activations as floats (used on the main thread's first arena). */
   readonly floats: number;
-  /** Activations converted to the vecDotType, one row every `inputStride` bytes, and Q8_0's (d, Σq) pairs. */
+  /** Activations converted to the vecDotType (one row every rowBytes(vecDotType, cols)) and their scales (ActivationTraits). */
   readonly input: number;
   readonly scales: number;
   /** Output of this arena's shard: one row of `rows` floats per activation row. */
@@ -88,7 +101,7 @@ export class MatMul {
       s = {
         floats: arena.alloc(n * maxCols * 4),
         input: arena.alloc(n * maxCols * 4),
-        scales: arena.alloc(n * (maxCols / 32) * 8 + 64),
+        scales: arena.alloc(this.scalesRegionBytes()),
         output: arena.alloc(n * maxRows * 4),
         kernel: arena.alloc(this.kernelScratchBytes()),
       };
@@ -108,7 +121,7 @@ export class MatMul {
       const arenas: number[] = [0];
       for (const { type, rows, cols, owner } of specs) {
         const [start, end] = this.split(type, rows, owner)[thread];
-        const bytes = align64((end - start) * (cols / type.blockSize) * type.typeSize);
+        const bytes = align64((end - start) * rowBytes(type, cols));
         if (bytes > room) throw new RangeError(`a ${type.name} shard of ${bytes} bytes does not fit one 4 GiB arena`);
         if (arenas[arenas.length - 1] + bytes > room) arenas.push(0);
         arenas[arenas.length - 1] += bytes;
@@ -135,9 +148,9 @@ export class MatMul {
     if (cols > this.plan.maxCols || rows > this.plan.maxRows) {
       throw new RangeError(`matrix ${rows}×${cols} exceeds the planned ${this.plan.maxRows}×${this.plan.maxCols}`);
     }
-    const rowBytes = (cols / type.blockSize) * type.typeSize;
+    const bytesPerRow = rowBytes(type, cols);
     const shards = this.split(type, rows, owner).map(([start, end], thread) => {
-      const bytes = (end - start) * rowBytes;
+      const bytes = (end - start) * bytesPerRow;
       const fits = (a: Arena) => (this.scratch.has(a) ? 0 : this.scratchBytes()) + align64(a.used) + bytes <= a.memory.buffer.byteLength;
       const arena = this.pool.arenasOf(thread).find(fits) ?? this.pool.addArena(thread, bytes + this.scratchBytes());
       this.scratchOf(arena);
@@ -146,19 +159,24 @@ export class MatMul {
     const kernels = groupRows(type, rows) !== undefined || !type.unpacked
       ? { matvec: type.matvec, matmul: type.matmul, repack: type.repack }
       : type.unpacked;
-    return { type, rows, cols, rowBytes, kernels, shards };
+    return { type, rows, cols, rowBytes: bytesPerRow, kernels, shards };
   }
 
   /** Bytes of one arena's scratch, 64-byte alignment of its five regions included. */
   private scratchBytes(): number {
     const { maxCols, maxRows } = this.plan;
     const n = this.maxBatch;
-    return align64(n * maxCols * 4) * 2 + align64(n * (maxCols / 32) * 8 + 64) + align64(this.kernelScratchBytes()) + align64(n * maxRows * 4) + 320;
+    return align64(n * maxCols * 4) * 2 + align64(this.scalesRegionBytes()) + align64(this.kernelScratchBytes()) + align64(n * maxRows * 4) + 320;
   }
 
-  /** The kernels' own scratch: the widest repack's group of rows (8 Q4_0 rows of maxCols: 4.5 bytes a column). */
+  /** Scales of a batch of activation rows, of whichever activation type (inputs hold at most 4 bytes an element, as floats do). */
+  private scalesRegionBytes(): number {
+    return Math.ceil(this.maxBatch * this.plan.maxCols * MAX_SCALE_BYTES_PER_ELEMENT) + 64;
+  }
+
+  /** The kernels' own scratch: a batch's activation scales (the Q4_0 matmul interleaves them there) or a repack's group of rows. */
   private kernelScratchBytes(): number {
-    return Math.max(this.maxBatch * (this.plan.maxCols / 32) * 8, 8 * (this.plan.maxCols / 32) * 18) + 64;
+    return Math.max(this.scalesRegionBytes(), repackScratchBytes(this.plan.maxCols)) + 64;
   }
 
   /** Copies a whole matrix (rows × rowBytes, row-major, the file's layout) into its shards. */
@@ -173,12 +191,12 @@ export class MatMul {
     if (m.kernels.repack === undefined) return;
     this.pool.run(m.shards.map((s) => {
       const call = s.rows > 0 ? this.repackCall(m, s) : undefined;
-      return call ? { fn: call.fn as KernelName, arena: s.arena.index, args: call.args } : null;
+      return call ? { fn: call.fn, arena: s.arena.index, args: call.args } : null;
     }));
   }
 
   /** The repack kernel's call for shard s, if m's kernels take another layout than the file's. */
-  private repackCall(m: ShardedMatrix, s: MatrixShard): { fn: string; args: number[] } | undefined {
+  private repackCall(m: ShardedMatrix, s: MatrixShard): { fn: KernelName; args: number[] } | undefined {
     if (m.kernels.repack === undefined) return undefined;
     return { fn: m.kernels.repack, args: [s.offset, m.rowBytes, s.rows, this.scratchOf(s.arena).kernel] };
   }
@@ -252,13 +270,13 @@ export class MatMul {
   private stage(m: ShardedMatrix, x: Float32Array, n: number): void {
     if (x.length !== n * m.cols) throw new RangeError(`product of ${m.rows}×${m.cols} with ${n} rows: x[${x.length}]`);
     if (n > this.maxBatch) throw new RangeError(`${n} activation rows exceed the planned batch of ${this.maxBatch}`);
-    const activation = ACTIVATION_TYPES[m.type.vecDotType!];
+    const activation = activationOf(m.type);
     const main = this.pool.arenasOf(0)[0];
     const ms = this.scratchOf(main);
-    const inputStride = activation.bytes(m.cols);
-    const scalesStride = (m.cols / 32) * 8;
+    const inputStride = rowBytes(activation, m.cols);
+    const scalesStride = scalesBytes(m.type, m.cols);
     new Float32Array(main.memory.buffer, ms.floats, x.length).set(x);
-    const convert = this.pool.mainKernelsOf(0)[activation.convert as "quantizeRowQ8_0"];
+    const convert = this.pool.mainKernelsOf(0)[activation.activation.convert];
     for (let c = 0; c < n; c++) convert(ms.input + c * inputStride, ms.scales + c * scalesStride, ms.floats + c * m.cols * 4, m.cols);
     for (const s of m.shards) {
       if (s.arena === main || s.rows === 0) continue;
@@ -271,17 +289,17 @@ export class MatMul {
   /** Shard s's matrix-vector call for staged activation row c. */
   private matvecCall(m: ShardedMatrix, s: MatrixShard, c: number): Call {
     const sc = this.scratchOf(s.arena);
-    const inputStride = ACTIVATION_TYPES[m.type.vecDotType!].bytes(m.cols);
-    const args = [sc.output + c * s.rows * 4, s.offset, m.rowBytes, sc.input + c * inputStride, sc.scales + c * (m.cols / 32) * 8, m.cols / m.type.blockSize, 0, s.rows];
-    return { fn: m.kernels.matvec as KernelName, arena: s.arena.index, args };
+    const inputStride = rowBytes(activationOf(m.type), m.cols);
+    const args = [sc.output + c * s.rows * 4, s.offset, m.rowBytes, sc.input + c * inputStride, sc.scales + c * scalesBytes(m.type, m.cols), m.cols / m.type.blockSize, 0, s.rows];
+    return { fn: m.kernels.matvec, arena: s.arena.index, args };
   }
 
   /** Shard s's matrix-matrix call for n staged activation rows. */
   private matmulCall(m: ShardedMatrix, s: MatrixShard, n: number): Call {
     const sc = this.scratchOf(s.arena);
-    const inputStride = ACTIVATION_TYPES[m.type.vecDotType!].bytes(m.cols);
+    const inputStride = rowBytes(activationOf(m.type), m.cols);
     const args = [sc.output, s.rows, s.offset, m.rowBytes, sc.input, inputStride, sc.scales, m.cols / m.type.blockSize, 0, s.rows, n, sc.kernel];
-    return { fn: m.kernels.matmul as KernelName, arena: s.arena.index, args };
+    return { fn: m.kernels.matmul!, arena: s.arena.index, args };
   }
 
   /** Gathers every shard's output rows into out (n × m.rows). */

@@ -2,7 +2,8 @@
 // on the control block until told to exit. Load-time work (reading its weight shard from the file) happens
 // here too, so the pages are first touched by the thread that will use them (NUMA-local when pinned).
 import { runAttentionRows } from "../attention.js";
-import { instantiateKernels, type KernelExports } from "../wasm/wasmKernels.js";
+import { instantiateKernels } from "../wasm/wasmKernels.js";
+import { callKernel, KERNEL_NAMES, type KernelExports } from "../wasm/kernelTable.js";
 import { readRangesInto, type FileRead } from "./readFileInto.js";
 import { pinThisThread } from "../system/pinThisThread.js";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
@@ -15,7 +16,6 @@ interface WorkerInit {
   readonly thread: number;
   readonly module: WebAssembly.Module;
   readonly control: SharedArrayBuffer;
-  readonly names: readonly string[];
   readonly cpu: number | undefined;
   readonly port: MessagePort;
 }
@@ -24,7 +24,7 @@ const init = workerData as WorkerInit;
 const ctl = new Int32Array(init.control);
 const errorText = new Uint8Array(init.control, ERROR_AT, TEXT_BYTES);
 const memories: WebAssembly.Memory[] = [];
-const kernels: Record<string, (...args: number[]) => number>[] = [];
+const kernels: KernelExports[] = [];
 
 /** The message the main thread posted on this worker's port just before the op that takes it. */
 function portMessage<T>(op: string): T {
@@ -38,11 +38,11 @@ function run(op: number, arena: number, args: Int32Array): void {
   if (op === OP_ADD_ARENA) {
     const memory = portMessage<WebAssembly.Memory>("OP_ADD_ARENA");
     memories.push(memory);
-    kernels.push(instantiateKernels(init.module, memory) as unknown as Record<string, (...a: number[]) => number>);
+    kernels.push(instantiateKernels(init.module, memory));
     return;
   }
   if (op === OP_ATTEND_ROWS) {
-    runAttentionRows(kernels[arena] as unknown as KernelExports, memories[arena], args[0] >>> 0);
+    runAttentionRows(kernels[arena], memories[arena], args[0] >>> 0);
     return;
   }
   if (op === OP_READ_FILE) {
@@ -50,13 +50,12 @@ function run(op: number, arena: number, args: Int32Array): void {
     readRangesInto(path, reads.map((r) => ({
       view: new Uint8Array(memories[r.arena].buffer, r.offset, r.length),
       position: r.position,
-      then: r.then && (() => kernels[r.arena][r.then!.fn](...r.then!.args)),
+      then: r.then && (() => callKernel(kernels[r.arena], r.then!.fn, r.then!.args)),
     })));
     return;
   }
-  const fn = kernels[arena][init.names[op]];
   // Arguments are offsets (u32) and counts; the kernels take them as i32 and reinterpret.
-  fn(...args);
+  callKernel(kernels[arena], KERNEL_NAMES[op], args);
 }
 
 // Read the generation before saying ready: the main thread's first dispatch may follow at once.

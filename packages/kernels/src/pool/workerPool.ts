@@ -10,19 +10,11 @@ import { runAttentionRows } from "../attention.js";
 import {
   chooseKernels, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, sharedMemory, type KernelChoice, type KernelExports,
 } from "../wasm/wasmKernels.js";
+import { callKernel, KERNEL_NAMES, type KernelName } from "../wasm/kernelTable.js";
 import {
   CONTROL_BYTES, ERROR_AT, ERROR_LENGTH, ERROR_THREAD, GENERATION, MAX_ARGS, MAX_THREADS, OP_ADD_ARENA, OP_EXIT,
   OP_ATTEND_ROWS, OP_NOP, OP_READ_FILE, REMAINING, slotAt, TEXT_BYTES, waitForChange,
 } from "./controlBlock.js";
-
-/** Names of the kernel exports a dispatch may call, in op-code order. */
-export const KERNEL_NAMES = [
-  "quantizeRowQ8_0", "convertRowF16", "copyRowF32", "matvecQ4_0x8", "matvecQ8_0", "matvecF16", "matvecF32",
-  "matmulQ4_0x8", "matmulQ8_0", "streamRead", "rmsNorm", "ropeNorm", "ropeNeox", "softmax", "swiglu", "add", "scale",
-  "accumulateRowsF32", "accumulateRowsF16", "accumulateRowsQ8_0", "matvecQ4_0Unpacked", "matmulQ4_0Unpacked",
-  "repackQ4_0x8",
-] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
 
 export interface Call {
   readonly fn: KernelName;
@@ -103,7 +95,7 @@ export class WorkerPool {
       const { port1, port2 } = new MessageChannel();
       const thread = i + 1;
       const worker = new Worker(workerUrl, {
-        workerData: { thread, module, control, names: KERNEL_NAMES, cpu: options.cpus?.[thread], port: port2 },
+        workerData: { thread, module, control, cpu: options.cpus?.[thread], port: port2 },
         transferList: [port2],
       });
       const ready = new Promise<string>((resolve, reject) => {
@@ -181,7 +173,7 @@ export class WorkerPool {
       () => readRangesInto(path, reads[0].map((r) => ({
         view: new Uint8Array(this.arenas[0][r.arena].memory.buffer, r.offset, r.length),
         position: r.position,
-        then: r.then && (() => (this.mainKernels[r.arena] as unknown as Record<string, (...a: number[]) => void>)[r.then!.fn](...r.then!.args)),
+        then: r.then && (() => callKernel(this.mainKernels[r.arena], r.then!.fn, r.then!.args)),
       })), onMainRead),
     );
   }
@@ -213,7 +205,7 @@ export class WorkerPool {
     const mine = ops[0];
     if (mine && mine.op !== OP_NOP) {
       try {
-        if (mine.op >= 0) (this.mainKernels[mine.arena] as unknown as Record<string, (...a: readonly number[]) => void>)[KERNEL_NAMES[mine.op]](...mine.args);
+        if (mine.op >= 0) callKernel(this.mainKernels[mine.arena], KERNEL_NAMES[mine.op], mine.args);
         else mainSpecial!(mine);
       } catch (e) {
         mainError = e;

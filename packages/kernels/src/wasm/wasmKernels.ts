@@ -1,8 +1,9 @@
 // Loads the AssemblyScript kernels (build/kernels.{relaxed,simd}.wasm) and picks a variant: relaxed SIMD when
 // the engine validates it AND it computes the same results as the plain one on a probe (Node 20's relaxed dot
 // validates with a flag but computes the old draft semantics), plain simd128 otherwise.
-import type { WasmGlobal, WasmMemory, WasmModule } from "./wasmTypes.js";
+import type { WasmMemory, WasmModule } from "./wasmTypes.js";
 import * as fs from "node:fs";
+import { kernelMismatches, type KernelExports } from "./kernelTable.js";
 
 /**
  * Bytes at the start of every kernel memory that callers must leave alone: a 64 KiB guard (offset 0 is never
@@ -10,45 +11,7 @@ import * as fs from "node:fs";
  */
 export const KERNEL_RESERVED_BYTES = 65536 + 65536 * 4;
 
-export interface KernelExports {
-  initF16Table(): void;
-  readonly RELAXED: WasmGlobal;
-  /** Activations to Q8_0 blocks at dst, and per block d (f32) and Σq (i32) at scales. */
-  quantizeRowQ8_0(dst: number, scales: number, src: number, n: number): void;
-  dequantizeRowQ8_0(dst: number, src: number, n: number): void;
-  vecDotQ4_0Q8_0Unpacked(w: number, x: number, xs: number, nb: number): number;
-  vecDotQ8_0Q8_0(w: number, x: number, xs: number, nb: number): number;
-  vecDotF32F32(a: number, b: number, n: number): number;
-  /** Rewrites rows (a multiple of 8) of plain Q4_0 at w into matvecQ4_0x8's grouped layout; scratch: 8 · rowBytes. */
-  repackQ4_0x8(w: number, rowBytes: number, rows: number, scratch: number): void;
-  matvecQ4_0x8(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
-  matvecQ8_0(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
-  matmulQ4_0x8(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
-  matmulQ8_0(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
-  matvecQ4_0Unpacked(out: number, w: number, rowBytes: number, x: number, xs: number, nb: number, r0: number, r1: number): void;
-  matmulQ4_0Unpacked(out: number, outStride: number, w: number, rowBytes: number, x: number, xStride: number, xs: number, nb: number, r0: number, r1: number, n: number, scratch: number): void;
-  streamRead(src: number, bytes: number): number;
-  rmsNorm(out: number, x: number, weight: number, n: number, eps: number): void;
-  ropeNorm(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
-  ropeNeox(x: number, nHeads: number, headDim: number, nDims: number, cs: number): void;
-  /** slope: ALiBi's per-head slope, 0 for none. */
-  softmax(x: number, n: number, scale: number, slope: number): void;
-  swiglu(out: number, gate: number, up: number, n: number): void;
-  add(out: number, a: number, b: number, n: number): void;
-  scale(out: number, a: number, s: number, n: number): void;
-  argmax(x: number, n: number): number;
-  matvecF16(out: number, w: number, rowBytes: number, x: number, xs: number, n: number, r0: number, r1: number): void;
-  matvecF32(out: number, w: number, rowBytes: number, x: number, xs: number, n: number, r0: number, r1: number): void;
-  accumulateRowsF32(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
-  accumulateRowsF32Tiled(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
-  accumulateRowsF16(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
-  accumulateRowsQ8_0(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number): void;
-  scoresGroupF16(scores: number, q: number, k: number, rowBytes: number, nPos: number, n: number, g: number, acc: number): void;
-  accumulateGroupF16(out: number, p: number, v: number, rowBytes: number, nPos: number, n: number, g: number): void;
-  roundToF16(dst: number, src: number, n: number): void;
-  convertRowF16(dst: number, _scales: number, src: number, n: number): void;
-  copyRowF32(dst: number, _scales: number, src: number, n: number): void;
-}
+export type { KernelExports } from "./kernelTable.js";
 
 export type KernelVariant = "relaxed" | "simd";
 
@@ -70,9 +33,21 @@ export function sharedMemory(pages: number): WasmMemory {
   return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
 }
 
-/** Kernels on a memory (at least KERNEL_RESERVED_BYTES long); fills the memory's half → float table. */
+const checked = new WeakSet<WasmModule>();
+
+/**
+ * Kernels on a memory (at least KERNEL_RESERVED_BYTES long); fills the memory's half → float table. A module
+ * that lacks a kernel of the table (kernelTable.ts), or declares one with other parameters, is an error here,
+ * once per module, instead of a failed call deep in a forward pass.
+ */
 export function instantiateKernels(module: WasmModule, memory: WasmMemory): KernelExports {
-  const kernels = new WebAssembly.Instance(module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory } }).exports as unknown as KernelExports;
+  const exports = new WebAssembly.Instance(module as WebAssembly.Module, { env: { memory: memory as WebAssembly.Memory } }).exports;
+  if (!checked.has(module)) {
+    const problems = kernelMismatches(exports);
+    if (problems.length > 0) throw new Error(`the WebAssembly kernels do not match kernelTable.ts (${problems.join("; ")}): rebuild them with pnpm build`);
+    checked.add(module);
+  }
+  const kernels = exports as unknown as KernelExports;
   kernels.initF16Table();
   return kernels;
 }

@@ -1,4 +1,4 @@
-import { readFileInto, toFloatOf } from "@cpu-llm/kernels";
+import { readFileInto, rowBytes, toFloatOf } from "@cpu-llm/kernels";
 import type { GgufTensorInfo } from "../../gguf/readGguf.js";
 
 /** Rows of the token embedding (any supported type), read from the file as needed: no copy of the whole table. */
@@ -9,7 +9,7 @@ export class TokenEmbedding {
     private readonly path: string,
     private readonly t: GgufTensorInfo,
   ) {
-    this.rowBytes = (t.dims[0] / t.type.blockSize) * t.type.typeSize;
+    this.rowBytes = rowBytes(t.type, t.dims[0]);
   }
 
   /** Writes token's row (nEmbd floats) to out. */
