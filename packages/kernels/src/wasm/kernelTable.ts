@@ -21,6 +21,7 @@ const VEC_DOT = kernel(["w", "x", "xs", "nb"], "number");
 
 export const KERNELS = {
   quantizeRowQ8_0: CONVERT,
+  quantizeRowQ8_K: CONVERT,
   convertRowF16: CONVERT,
   copyRowF32: CONVERT,
   dequantizeRowQ8_0: kernel(["dst", "src", "n"], "void"),
@@ -37,6 +38,10 @@ export const KERNELS = {
   matvecF32: MATVEC,
   vecDotQ4_0Q8_0Unpacked: VEC_DOT,
   vecDotQ8_0Q8_0: VEC_DOT,
+  matvecQ4_K: MATVEC,
+  matvecQ6_K: MATVEC,
+  vecDotQ4_KQ8_K: VEC_DOT,
+  vecDotQ6_KQ8_K: VEC_DOT,
   vecDotF32F32: kernel(["a", "b", "n"], "number"),
 
   accumulateRowsF32: ACCUMULATE,

@@ -1,0 +1,172 @@
+// K-quants (ggml-common.h): super-blocks of 256 weights. Activations meet them as Q8_K: d (f32), 256 int8,
+// then 16 int16 sums of 16 (bsums), through which the dot products apply a block's mins (Q4_K) or offset
+// (Q6_K's -32) once per sub-block instead of once per weight.
+//
+// These are the plain kernels: each integer lane sum is built element by element, exactly, into the eight
+// float lanes of ggml-cpu's x86 AVX2 ggml_vec_dot_q{4,6}_K_q8_K (lane i: elements 4i..4i+3 of every 32-element
+// group; each block added as fma(d, lane, acc); lanes.ts). Scalar integer work: slow, and written to be checked
+// first (kquants.test.ts); SIMD and repacked variants come after.
+import { f16Lookup } from "./f16";
+import { fmaF32 } from "./fma";
+import { fmaLanes, hsum8 } from "./lanes";
+
+export const QK_K: i32 = 256;
+export const Q8_K_BYTES: i32 = 292;
+export const Q4_K_BYTES: i32 = 144;
+export const Q6_K_BYTES: i32 = 210;
+
+/** ggml's nearest_int: round half to even through the 1.5·2^23 trick (exact for |x| < 2^22). */
+@inline
+function nearestInt(x: f32): i32 {
+  return (reinterpret<i32>(x + <f32>12582912) & 0x007fffff) - 0x00400000;
+}
+
+/**
+ * n activations (n % 256 == 0) at src to Q8_K blocks at dst as quantize_row_q8_K_ref does (ggml-cpu on x86
+ * has no SIMD variant of its own): the signed value of largest magnitude maps to -127, d = 1/iscale, bsums.
+ * `_scales` is unused: Q8_K keeps its scale and sums inside the block.
+ */
+export function quantizeRowQ8_K(dst: usize, _scales: usize, src: usize, n: i32): void {
+  for (let b = 0; b < n / QK_K; b++) {
+    const x = src + <usize>(b * QK_K * 4);
+    const o = dst + <usize>(b * Q8_K_BYTES);
+    let max: f32 = 0, amax: f32 = 0;
+    for (let j = 0; j < QK_K; j++) {
+      const v = load<f32>(x + <usize>(j * 4));
+      if (Mathf.abs(v) > amax) {
+        amax = Mathf.abs(v);
+        max = v;
+      }
+    }
+    if (amax == 0) {
+      memory.fill(o, 0, <usize>Q8_K_BYTES);
+      continue;
+    }
+    const iscale: f32 = <f32>-127 / max;
+    for (let j = 0; j < QK_K; j++) store<i8>(o + 4 + <usize>j, <i8>min(127, nearestInt(iscale * load<f32>(x + <usize>(j * 4)))));
+    for (let g = 0; g < QK_K / 16; g++) {
+      let sum = 0;
+      for (let j = 0; j < 16; j++) sum += <i32>load<i8>(o + 4 + <usize>(g * 16 + j));
+      store<i16>(o + 260 + <usize>(g * 2), <i16>sum);
+    }
+    store<f32>(o, <f32>1 / iscale);
+  }
+}
+
+/** Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes at q (get_scale_min_k4). */
+@inline
+function scaleK4(q: usize, j: i32): i32 {
+  return j < 4 ? <i32>load<u8>(q + <usize>j) & 63 : (<i32>load<u8>(q + <usize>(j + 4)) & 0xf) | ((<i32>load<u8>(q + <usize>(j - 4)) >> 6) << 4);
+}
+
+@inline
+function minK4(q: usize, j: i32): i32 {
+  return j < 4 ? <i32>load<u8>(q + <usize>(j + 4)) & 63 : (<i32>load<u8>(q + <usize>(j + 4)) >> 4) | ((<i32>load<u8>(q + <usize>j) >> 6) << 4);
+}
+
+/** Sub-block j's min times its activations' sum (bsums[2j] + bsums[2j+1]). */
+@inline
+function minTerm(sc: usize, bs: usize, j: i32): i32 {
+  return minK4(sc, j) * (<i32>load<i16>(bs + <usize>(j * 4)) + <i32>load<i16>(bs + <usize>(j * 4 + 2)));
+}
+
+/** Lane k (0..7) of a Q4_K block's Σ_j sc_j·(q·q8)_j: elements 4k..4k+3 of each of the eight 32-element sub-blocks. */
+@inline
+function q4KLane(qs: usize, q8: usize, sc: usize, k: i32): i32 {
+  let sum = 0;
+  for (let j = 0; j < 4; j++) {
+    let low = 0, high = 0;
+    for (let e = 0; e < 4; e++) {
+      const q = <i32>load<u8>(qs + <usize>(j * 32 + 4 * k + e));
+      low += (q & 0xf) * <i32>load<i8>(q8 + <usize>(j * 64 + 4 * k + e));
+      high += (q >> 4) * <i32>load<i8>(q8 + <usize>(j * 64 + 32 + 4 * k + e));
+    }
+    sum += scaleK4(sc, 2 * j) * low + scaleK4(sc, 2 * j + 1) * high;
+  }
+  return sum;
+}
+
+@inline
+function lanes4(a: i32, b: i32, c: i32, d: i32): v128 {
+  return i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(a), 1, b), 2, c), 3, d);
+}
+
+/**
+ * Σ over nb blocks of Q4_K weights (d, dmin f16; 12 bytes of 6-bit scales and mins; 128 bytes of nibbles) at
+ * w · Q8_K activations at x: per block, d·Σ_j sc_j·(q·q8)_j in the eight lanes, and dmin·Σ_j m_j·(bsums of
+ * sub-block j) in four more (a __m128 in ggml: sub-blocks 2i and 2i+1 in lane i), the two summed at the end
+ * (hsum_float_8 + the four lanes' (0+2)+(1+3)).
+ */
+export function vecDotQ4_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const yd = load<f32>(x);
+    const d = yd * f16Lookup(load<u16>(w));
+    const dmin = -yd * f16Lookup(load<u16>(w, 2));
+    const sc = w + 4, qs = w + 16, q8 = x + 4, bs = x + 260;
+    m0 = fmaF32(dmin, <f32>(minTerm(sc, bs, 0) + minTerm(sc, bs, 1)), m0);
+    m1 = fmaF32(dmin, <f32>(minTerm(sc, bs, 2) + minTerm(sc, bs, 3)), m1);
+    m2 = fmaF32(dmin, <f32>(minTerm(sc, bs, 4) + minTerm(sc, bs, 5)), m2);
+    m3 = fmaF32(dmin, <f32>(minTerm(sc, bs, 6) + minTerm(sc, bs, 7)), m3);
+    lo = fmaLanes(lo, d, lanes4(q4KLane(qs, q8, sc, 0), q4KLane(qs, q8, sc, 1), q4KLane(qs, q8, sc, 2), q4KLane(qs, q8, sc, 3)));
+    hi = fmaLanes(hi, d, lanes4(q4KLane(qs, q8, sc, 4), q4KLane(qs, q8, sc, 5), q4KLane(qs, q8, sc, 6), q4KLane(qs, q8, sc, 7)));
+    w += <usize>Q4_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return hsum8(lo, hi) + ((m0 + m2) + (m1 + m3));
+}
+
+/**
+ * Lane k (0..7) of a Q6_K block's integer sum: elements 4k..4k+3 of each 32-element group (the 6-bit value,
+ * 0..63, times its activation and its group half's scale), less 32·(bsums[2k]·sc[2k] + bsums[2k+1]·sc[2k+1]),
+ * which is the -32 offset of every weight applied once per 16.
+ */
+@inline
+function q6KLane(w: usize, q8: usize, bs: usize, k: i32): i32 {
+  let sum = 0;
+  for (let half = 0; half < 2; half++) {
+    const ql = w + <usize>(half * 64), qh = w + 128 + <usize>(half * 32), sc = w + 192 + <usize>(half * 8), x = q8 + <usize>(half * 128);
+    // Groups: low nibbles of ql[0..32) with qh bits 0-1, of ql[32..64) with bits 2-3, then the high nibbles with 4-5 and 6-7.
+    for (let g = 0; g < 4; g++) {
+      const lq = ql + <usize>((g & 1) * 32);
+      let t = 0;
+      for (let e = 0; e < 4; e++) {
+        const l = 4 * k + e;
+        const byte = <i32>load<u8>(lq + <usize>l);
+        const q = (g < 2 ? byte & 0xf : byte >> 4) | (((<i32>load<u8>(qh + <usize>l) >> (2 * g)) & 3) << 4);
+        t += q * <i32>load<i8>(x + <usize>(g * 32 + l));
+      }
+      // Elements 0-15 of a group take scale 2g, 16-31 scale 2g+1: lanes 0-3 and 4-7.
+      sum += <i32>load<i8>(sc + <usize>(2 * g + (k >> 2))) * t;
+    }
+  }
+  const sc = w + 192;
+  const offset = <i32>load<i16>(bs + <usize>(k * 4)) * <i32>load<i8>(sc + <usize>(2 * k)) + <i32>load<i16>(bs + <usize>(k * 4 + 2)) * <i32>load<i8>(sc + <usize>(2 * k + 1));
+  return sum - (offset << 5);
+}
+
+/**
+ * Σ over nb blocks of Q6_K weights (ql[128], qh[64], scales[16] int8, d f16) · Q8_K: all of a block in
+ * integers (q6KLane), then one fma(d, lane, acc) per lane.
+ */
+export function vecDotQ6_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const d = load<f32>(x) * f16Lookup(load<u16>(w, 208));
+    const q8 = x + 4, bs = x + 260;
+    lo = fmaLanes(lo, d, lanes4(q6KLane(w, q8, bs, 0), q6KLane(w, q8, bs, 1), q6KLane(w, q8, bs, 2), q6KLane(w, q8, bs, 3)));
+    hi = fmaLanes(hi, d, lanes4(q6KLane(w, q8, bs, 4), q6KLane(w, q8, bs, 5), q6KLane(w, q8, bs, 6), q6KLane(w, q8, bs, 7)));
+    w += <usize>Q6_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return hsum8(lo, hi);
+}
+
+export function matvecQ4_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ6_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}

@@ -1,0 +1,76 @@
+// K-quant kernels against the plain references (reference/kquants.ts): the Q8_K quantizer bit for bit, and
+// the Q4_K/Q6_K dot products against the exact sum of the dequantized weights times the dequantized
+// activations (the kernels' integer sums are exact, so only float32 rounding of the per-block terms differs).
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  chooseKernels, dequantizeRowQ4_K, dequantizeRowQ6_K, dequantizeRowQ8_K, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, Q4_K_BYTES,
+  Q6_K_BYTES, Q8_K_BYTES, QK_K, quantizeRowQ8_KRef, sharedMemory,
+} from "@cpu-llm/kernels";
+
+const memory = sharedMemory(KERNEL_RESERVED_BYTES / 65536 + 8);
+const k = instantiateKernels(kernelModule(chooseKernels().variant)!, memory);
+const B = KERNEL_RESERVED_BYTES;
+const bytes = new Uint8Array(memory.buffer);
+const blocks = fc.integer({ min: 1, max: 4 });
+const floats = (n: number) => fc.float32Array({ minLength: n, maxLength: n, noNaN: true, noDefaultInfinity: true, min: -50, max: 50 });
+
+describe("Q8_K", () => {
+  it("the wasm quantizer equals quantize_row_q8_K_ref's bytes, sums included", () => {
+    fc.assert(fc.property(blocks.chain((nb) => floats(nb * QK_K)), (x) => {
+      const nb = x.length / QK_K;
+      new Float32Array(memory.buffer, B, x.length).set(x);
+      k.quantizeRowQ8_K(B + 8 * QK_K * 4, 0, B, x.length);
+      const want = new Uint8Array(nb * Q8_K_BYTES);
+      quantizeRowQ8_KRef(want, 0, x, 0, x.length);
+      expect(bytes.slice(B + 8 * QK_K * 4, B + 8 * QK_K * 4 + want.length)).toEqual(want);
+    }), { numRuns: 60 });
+  });
+
+  it("keeps a zero block zero and maps the largest magnitude to -127 (d takes its sign)", () => {
+    const x = new Float32Array(2 * QK_K);
+    x[QK_K + 3] = -2.5;
+    x[QK_K + 9] = 1;
+    const q = new Uint8Array(2 * Q8_K_BYTES);
+    quantizeRowQ8_KRef(q, 0, x, 0, x.length);
+    expect([...q.subarray(0, Q8_K_BYTES)].every((b) => b === 0)).toBe(true);
+    const back = new Float32Array(2 * QK_K);
+    dequantizeRowQ8_K(back, 0, q, 0, back.length);
+    expect(new Int8Array(q.buffer, Q8_K_BYTES + 4 + 3, 1)[0]).toBe(-127); // iscale = -127/max, whatever max's sign
+    expect(new Int8Array(q.buffer, Q8_K_BYTES + 4 + 9, 1)[0]).toBe(51); // 1 · 127/2.5 = 50.8
+    expect(back[QK_K + 3]).toBeCloseTo(-2.5, 6);
+  });
+});
+
+describe.each([
+  { name: "q4_K", size: Q4_K_BYTES, dequantize: dequantizeRowQ4_K, dot: (w: number, x: number, nb: number) => k.vecDotQ4_KQ8_K(w, x, 0, nb) },
+  { name: "q6_K", size: Q6_K_BYTES, dequantize: dequantizeRowQ6_K, dot: (w: number, x: number, nb: number) => k.vecDotQ6_KQ8_K(w, x, 0, nb) },
+])("$name · Q8_K", ({ size, dequantize, dot }) => {
+  // Random blocks with moderate f16 scales (bytes 0x00-0x2f above the low byte: |d| < 1).
+  const weightBlocks = (nb: number) => fc.uint8Array({ minLength: nb * size, maxLength: nb * size });
+  const tame = (w: Uint8Array) => {
+    const halves = size === Q4_K_BYTES ? [0, 2] : [208];
+    for (let b = 0; b < w.length / size; b++) for (const h of halves) w[b * size + h + 1] &= 0x2f;
+    return w;
+  };
+
+  it("equals the dequantized product to float32 rounding", () => {
+    fc.assert(fc.property(blocks.chain((nb) => fc.tuple(weightBlocks(nb).map(tame), floats(nb * QK_K))), ([w, x]) => {
+      const nb = x.length / QK_K;
+      const q8 = new Uint8Array(nb * Q8_K_BYTES);
+      quantizeRowQ8_KRef(q8, 0, x, 0, x.length);
+      bytes.set(w, B);
+      bytes.set(q8, B + 16384);
+      const got = dot(B, B + 16384, nb);
+      const wf = new Float32Array(nb * QK_K), xf = new Float32Array(nb * QK_K);
+      dequantize(wf, 0, w, 0, wf.length);
+      dequantizeRowQ8_K(xf, 0, q8, 0, xf.length);
+      let want = 0, magnitude = 0;
+      for (let i = 0; i < wf.length; i++) {
+        want += wf[i] * xf[i];
+        magnitude += Math.abs(wf[i] * xf[i]);
+      }
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * magnitude + 1e-6);
+    }), { numRuns: 80 });
+  });
+});
