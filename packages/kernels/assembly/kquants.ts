@@ -3,7 +3,7 @@
 // (Q6_K's -32) once per sub-block instead of once per weight.
 //
 // These are the plain kernels: each integer lane sum is built element by element, exactly, into the eight
-// float lanes of ggml-cpu's x86 AVX2 ggml_vec_dot_q{4,6}_K_q8_K (lane i: elements 4i..4i+3 of every 32-element
+// float lanes of ggml-cpu's x86 AVX2 ggml_vec_dot_q{4,5,6}_K_q8_K (lane i: elements 4i..4i+3 of every 32-element
 // group; each block added as fma(d, lane, acc); lanes.ts). Scalar integer work: slow, and written to be checked
 // first (kquants.test.ts); SIMD and repacked variants come after.
 import { f16Lookup } from "./f16";
@@ -13,6 +13,7 @@ import { fmaLanes, hsum8 } from "./lanes";
 export const QK_K: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
 export const Q4_K_BYTES: i32 = 144;
+export const Q5_K_BYTES: i32 = 176;
 export const Q6_K_BYTES: i32 = 210;
 
 /** ggml's nearest_int: round half to even through the 1.5·2^23 trick (exact for |x| < 2^22). */
@@ -117,6 +118,48 @@ export function vecDotQ4_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
   return hsum8(lo, hi) + ((m0 + m2) + (m1 + m3));
 }
 
+/** Lane k of a Q5_K block's Σ_j sc_j·(q·q8)_j: as Q4_K's, each value's fifth bit (qh, bit 2j or 2j+1) adding 16. */
+@inline
+function q5KLane(qh: usize, qs: usize, q8: usize, sc: usize, k: i32): i32 {
+  let sum = 0;
+  for (let j = 0; j < 4; j++) {
+    let low = 0, high = 0;
+    for (let e = 0; e < 4; e++) {
+      const l = 4 * k + e;
+      const q = <i32>load<u8>(qs + <usize>(j * 32 + l));
+      const h = <i32>load<u8>(qh + <usize>l) >> (2 * j);
+      low += ((q & 0xf) | ((h & 1) << 4)) * <i32>load<i8>(q8 + <usize>(j * 64 + l));
+      high += ((q >> 4) | ((h & 2) << 3)) * <i32>load<i8>(q8 + <usize>(j * 64 + 32 + l));
+    }
+    sum += scaleK4(sc, 2 * j) * low + scaleK4(sc, 2 * j + 1) * high;
+  }
+  return sum;
+}
+
+/**
+ * Σ over nb blocks of Q5_K weights (d, dmin f16; 12 bytes of scales and mins as Q4_K's; qh[32]; qs[128]) ·
+ * Q8_K: the eight lanes as Q4_K's; the mins, as ggml's AVX2 q5_K kernel does, one scalar float sum
+ * (dmin · Σ_j m_j·bsums_j per block, fused) added after hsum_float_8.
+ */
+export function vecDotQ5_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  let mins: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const yd = load<f32>(x);
+    const d = yd * f16Lookup(load<u16>(w));
+    const dmin = -yd * f16Lookup(load<u16>(w, 2));
+    const sc = w + 4, qh = w + 16, qs = w + 48, q8 = x + 4, bs = x + 260;
+    let m = 0;
+    for (let j = 0; j < 8; j++) m += minTerm(sc, bs, j);
+    mins = fmaF32(dmin, <f32>m, mins);
+    lo = fmaLanes(lo, d, lanes4(q5KLane(qh, qs, q8, sc, 0), q5KLane(qh, qs, q8, sc, 1), q5KLane(qh, qs, q8, sc, 2), q5KLane(qh, qs, q8, sc, 3)));
+    hi = fmaLanes(hi, d, lanes4(q5KLane(qh, qs, q8, sc, 4), q5KLane(qh, qs, q8, sc, 5), q5KLane(qh, qs, q8, sc, 6), q5KLane(qh, qs, q8, sc, 7)));
+    w += <usize>Q5_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return hsum8(lo, hi) + mins;
+}
+
 /**
  * Lane k (0..7) of a Q6_K block's integer sum: elements 4k..4k+3 of each 32-element group (the 6-bit value,
  * 0..63, times its activation and its group half's scale), less 32·(bsums[2k]·sc[2k] + bsums[2k+1]·sc[2k+1]),
@@ -165,6 +208,10 @@ export function vecDotQ6_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
 
 export function matvecQ4_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+export function matvecQ5_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ5_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {

@@ -6,6 +6,7 @@ import { halfAt } from "./quantize.js";
 export const QK_K = 256;
 export const Q8_K_BYTES = 4 + QK_K + (QK_K / 16) * 2; // f32 d, 256 int8, 16 int16 sums of 16
 export const Q4_K_BYTES = 2 + 2 + 12 + QK_K / 2; // f16 d, f16 dmin, 6-bit scales and mins, nibbles
+export const Q5_K_BYTES = 2 + 2 + 12 + QK_K / 8 + QK_K / 2; // as Q4_K, plus one high bit a weight (qh)
 export const Q6_K_BYTES = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2; // low nibbles, high 2-bit pairs, int8 scales, f16 d
 
 const fround = Math.fround;
@@ -73,6 +74,25 @@ export function dequantizeRowQ4_K(dst: Float32Array, dstOff: number, src: Uint8A
         const q = src[o + 16 + 32 * j + l];
         dst[y + 64 * j + l] = fround(d1 * (q & 0xf)) - min1;
         dst[y + 64 * j + 32 + l] = fround(d2 * (q >> 4)) - min2;
+      }
+    }
+  }
+}
+
+/** Q5_K: as Q4_K, each value's fifth bit in qh (bit 2j for sub-block 2j's low nibbles, 2j+1 for the high). */
+export function dequantizeRowQ5_K(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = srcOff + b * Q5_K_BYTES;
+    const d = halfAt(src, o), dmin = halfAt(src, o + 2);
+    const y = dstOff + b * QK_K;
+    for (let j = 0; j < 4; j++) {
+      const [s1, m1] = scaleMinK4(src, o + 4, 2 * j);
+      const [s2, m2] = scaleMinK4(src, o + 4, 2 * j + 1);
+      const d1 = fround(d * s1), min1 = fround(dmin * m1), d2 = fround(d * s2), min2 = fround(dmin * m2);
+      for (let l = 0; l < 32; l++) {
+        const q = src[o + 48 + 32 * j + l], h = src[o + 16 + l] >> (2 * j);
+        dst[y + 64 * j + l] = fround(d1 * ((q & 0xf) + (h & 1 ? 16 : 0))) - min1;
+        dst[y + 64 * j + 32 + l] = fround(d2 * ((q >> 4) + (h & 2 ? 16 : 0))) - min2;
       }
     }
   }

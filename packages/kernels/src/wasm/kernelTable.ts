@@ -39,8 +39,10 @@ export const KERNELS = {
   vecDotQ4_0Q8_0Unpacked: VEC_DOT,
   vecDotQ8_0Q8_0: VEC_DOT,
   matvecQ4_K: MATVEC,
+  matvecQ5_K: MATVEC,
   matvecQ6_K: MATVEC,
   vecDotQ4_KQ8_K: VEC_DOT,
+  vecDotQ5_KQ8_K: VEC_DOT,
   vecDotQ6_KQ8_K: VEC_DOT,
   vecDotF32F32: kernel(["a", "b", "n"], "number"),
 
