@@ -122,10 +122,10 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     expect(((await loadModel(wide, { threads: 1 }).catch((e: unknown) => e)) as Error).message).toMatch(/'token_embd\.weight' has dims \[64, 151669\], expected \[96, 151669\]/);
   });
 
-  it("a weight of a type no kernel computes (Q3_K) names the tensor, the supported types and what to do", async () => {
-    const error = await loadModel(fixture("models", "kquant-q3_k_m.gguf"), { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
+  it("a weight of a type no kernel computes (Q2_K) names the tensor, the supported types and what to do", async () => {
+    const error = await loadModel(fixture("models", "kquant-q2_k.gguf"), { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedTensorTypeError);
-    expect((error as Error).message).toMatch(/tensor 'blk\.0\.\w+\.weight' has type q3_K.*supported: .*q4_0.*q4_K.*q5_K.*q6_K.*re-quantize/);
+    expect((error as Error).message).toMatch(/tensor 'blk\.0\.\w+\.weight' has type q2_K.*supported: .*q4_0.*q3_K.*q4_K.*q5_K.*q6_K.*re-quantize/);
   });
 
   it("a Q4_K_M file (q4_K and q6_K) loads and generates llama.cpp's greedy tokens", async () => {
@@ -146,7 +146,7 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     const noBias = checkModel(readGguf(altered("qwen2-q4_0", { drop: (name) => name === "blk.1.attn_k.bias" })));
     expect(noBias).toMatchObject({ loadable: false, problem: expect.stringMatching(/'blk\.1\.attn_k\.bias' is missing/) });
     expect(checkModel(readGguf(fixture("models", "kquant-q4_k_m.gguf")))).toEqual({ loadable: true, unusedTensors: [] });
-    expect(checkModel(readGguf(fixture("models", "kquant-q3_k_m.gguf")))).toMatchObject({ loadable: false, problem: expect.stringMatching(/has type q3_K/) });
+    expect(checkModel(readGguf(fixture("models", "kquant-q2_k.gguf")))).toMatchObject({ loadable: false, problem: expect.stringMatching(/has type q2_K/) });
     const extra = altered("qwen2-q4_0", { add: [{ name: "blk.0.attn_extra.weight", dims: [64], type: "f32", data: new Float32Array(64) }] });
     expect(checkModel(readGguf(extra))).toEqual({ loadable: true, unusedTensors: ["blk.0.attn_extra.weight"] });
   });

@@ -53,13 +53,15 @@ describe.skipIf(!fixturesPresent())("Llama forward pass against llama.cpp (F32 K
     expect(Math.max(...steps)).toBeLessThan(1e-6);
   });
 
-  // K-quant files made by llama-quantize (Q4_K_M mixes q4_K and q6_K, Q5_K_M q5_K and q6_K; Q6_K is q6_K
-  // throughout), activations quantized to Q8_K: the bounds of the Q4_0 files. Measured: Q6_K and Q5_K_M equal
-  // llama.cpp's logits to their 6 decimals at every step; Q4_K_M at 95 of 96 steps, one step of mixed_fox_zh 0.012 off (llama.cpp repacks
+  // K-quant files made by llama-quantize (Q4_K_M mixes q4_K and q6_K, Q5_K_M q5_K and q6_K, Q3_K_M q3_K to
+  // q6_K; Q6_K is q6_K throughout), activations quantized to Q8_K: the bounds of the Q4_0 files. Measured: Q6_K,
+  // Q5_K_M and Q3_K_M equal llama.cpp's logits to their 6 decimals at every step (worst 3.5e-6); Q4_K_M at 95 of 96 steps, one step of mixed_fox_zh 0.012 off (llama.cpp repacks
   // q4_K matrices into 8-row groups on x86 and sums them in another order; our kernel is its plain vec_dot's).
   it.each([
     ["kquant-q4_k_m", "kquant-q4_k_m.once_upon_a_time.greedy48.kvf32"],
     ["kquant-q4_k_m", "kquant-q4_k_m.mixed_fox_zh.greedy48.kvf32"],
+    ["kquant-q3_k_m", "kquant-q3_k_m.once_upon_a_time.greedy48.kvf32"],
+    ["kquant-q3_k_m", "kquant-q3_k_m.mixed_fox_zh.greedy48.kvf32"],
     ["kquant-q5_k_m", "kquant-q5_k_m.once_upon_a_time.greedy48.kvf32"],
     ["kquant-q5_k_m", "kquant-q5_k_m.mixed_fox_zh.greedy48.kvf32"],
     ["kquant-q6_k", "kquant-q6_k.once_upon_a_time.greedy48.kvf32"],

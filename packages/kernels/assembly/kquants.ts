@@ -3,7 +3,7 @@
 // (Q6_K's -32) once per sub-block instead of once per weight.
 //
 // These are the plain kernels: each integer lane sum is built element by element, exactly, into the eight
-// float lanes of ggml-cpu's x86 AVX2 ggml_vec_dot_q{4,5,6}_K_q8_K (lane i: elements 4i..4i+3 of every 32-element
+// float lanes of ggml-cpu's x86 AVX2 ggml_vec_dot_q{3,4,5,6}_K_q8_K (lane i: elements 4i..4i+3 of every 32-element
 // group; each block added as fma(d, lane, acc); lanes.ts). Scalar integer work: slow, and written to be checked
 // first (kquants.test.ts); SIMD and repacked variants come after.
 import { f16Lookup } from "./f16";
@@ -12,6 +12,7 @@ import { fmaLanes, hsum8 } from "./lanes";
 
 export const QK_K: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
+export const Q3_K_BYTES: i32 = 110;
 export const Q4_K_BYTES: i32 = 144;
 export const Q5_K_BYTES: i32 = 176;
 export const Q6_K_BYTES: i32 = 210;
@@ -63,6 +64,56 @@ function scaleK4(q: usize, j: i32): i32 {
 @inline
 function minK4(q: usize, j: i32): i32 {
   return j < 4 ? <i32>load<u8>(q + <usize>(j + 4)) & 63 : (<i32>load<u8>(q + <usize>(j + 4)) >> 4) | ((<i32>load<u8>(q + <usize>j) >> 6) << 4);
+}
+
+/** Q3_K's scale i (0..15), 6 bits less 32, from its 12 packed bytes at q: low nibbles in bytes 0-7, top 2 bits in 8-11. */
+@inline
+function scaleK3(q: usize, i: i32): i32 {
+  const low = (<i32>load<u8>(q + <usize>(i & 7)) >> (4 * (i >> 3))) & 0xf;
+  const high = (<i32>load<u8>(q + 8 + <usize>(i & 3)) >> (2 * (i >> 2))) & 3;
+  return (low | (high << 4)) - 32;
+}
+
+/**
+ * Lane k (0..7) of a Q3_K block's integer sum: elements 4k..4k+3 of each 32-element group, the value
+ * (2 bits of qs, less 4 where its hmask bit is clear: -4..3) times its activation and its 16's scale.
+ */
+@inline
+function q3KLane(w: usize, q8: usize, k: i32): i32 {
+  const hm = w, sc = w + 96;
+  let sum = 0;
+  for (let half = 0; half < 2; half++) {
+    const qs = w + 32 + <usize>(half * 32);
+    for (let j = 0; j < 4; j++) {
+      const bit = 4 * half + j;
+      let t = 0;
+      for (let e = 0; e < 4; e++) {
+        const l = 4 * k + e;
+        const q = ((<i32>load<u8>(qs + <usize>l) >> (2 * j)) & 3) - ((<i32>load<u8>(hm + <usize>l) >> bit) & 1 ? 0 : 4);
+        t += q * <i32>load<i8>(q8 + <usize>(half * 128 + j * 32 + l));
+      }
+      sum += scaleK3(sc, 8 * half + 2 * j + (k >> 2)) * t;
+    }
+  }
+  return sum;
+}
+
+/** Σ over nb blocks of Q3_K weights (hmask[32], qs[64], scales[12], d f16) · Q8_K: one fma(d, lane, acc) per lane. */
+export function vecDotQ3_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const d = load<f32>(x) * f16Lookup(load<u16>(w, 108));
+    const q8 = x + 4;
+    lo = fmaLanes(lo, d, lanes4(q3KLane(w, q8, 0), q3KLane(w, q8, 1), q3KLane(w, q8, 2), q3KLane(w, q8, 3)));
+    hi = fmaLanes(hi, d, lanes4(q3KLane(w, q8, 4), q3KLane(w, q8, 5), q3KLane(w, q8, 6), q3KLane(w, q8, 7)));
+    w += <usize>Q3_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return hsum8(lo, hi);
+}
+
+export function matvecQ3_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ3_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
 /** Sub-block j's min times its activations' sum (bsums[2j] + bsums[2j+1]). */

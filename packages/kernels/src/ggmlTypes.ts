@@ -4,7 +4,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
 import { UnsupportedTensorTypeError } from "./errors.js";
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
-import { dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
+import { dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
 import type {
   AccumulateGroupKernel, AccumulateKernel, ConvertKernel, MatmulKernel, MatvecKernel, RepackKernel, ScoresGroupKernel,
 } from "./wasm/kernelTable.js";
@@ -114,7 +114,7 @@ const TYPE_ROWS = [
   }),
   row(9, "q8_1", 32, 36),
   row(10, "q2_K", 256, 84),
-  row(11, "q3_K", 256, 110),
+  row(11, "q3_K", 256, 110, { toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K" }),
   // K-quants: plain kernels in ggml's x86 vec_dot order (assembly/kquants.ts); matrices are not repacked yet.
   row(12, "q4_K", 256, 144, { toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_K" }),
   row(13, "q5_K", 256, 176, { toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K" }),

@@ -5,6 +5,7 @@ import { halfAt } from "./quantize.js";
 
 export const QK_K = 256;
 export const Q8_K_BYTES = 4 + QK_K + (QK_K / 16) * 2; // f32 d, 256 int8, 16 int16 sums of 16
+export const Q3_K_BYTES = QK_K / 8 + QK_K / 4 + 12 + 2; // high-bit mask, 2-bit values, 6-bit scales, f16 d
 export const Q4_K_BYTES = 2 + 2 + 12 + QK_K / 2; // f16 d, f16 dmin, 6-bit scales and mins, nibbles
 export const Q5_K_BYTES = 2 + 2 + 12 + QK_K / 8 + QK_K / 2; // as Q4_K, plus one high bit a weight (qh)
 export const Q6_K_BYTES = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2; // low nibbles, high 2-bit pairs, int8 scales, f16 d
@@ -51,6 +52,30 @@ export function dequantizeRowQ8_K(dst: Float32Array, dstOff: number, src: Uint8A
     const o = srcOff + b * Q8_K_BYTES;
     const d = view.getFloat32(o, true);
     for (let j = 0; j < QK_K; j++) dst[dstOff + b * QK_K + j] = d * view.getInt8(o + 4 + j);
+  }
+}
+
+/** Q3_K's scale i (0..15) from the 12 bytes at q[at]: low nibbles in bytes 0-7, top 2 bits in 8-11; less 32. */
+export function scaleK3(q: Uint8Array, at: number, i: number): number {
+  return (((q[at + (i & 7)] >> (4 * (i >> 3))) & 0xf) | (((q[at + 8 + (i & 3)] >> (2 * (i >> 2))) & 3) << 4)) - 32;
+}
+
+/** Q3_K: 16 groups of 16, w = d·sc·(q - 4·(hmask bit clear)), q the 2 bits of qs. */
+export function dequantizeRowQ3_K(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = srcOff + b * Q3_K_BYTES;
+    const d = halfAt(src, o + 108);
+    for (let half = 0; half < 2; half++) {
+      for (let j = 0; j < 4; j++) {
+        for (let part = 0; part < 2; part++) {
+          const dl = fround(d * scaleK3(src, o + 96, 8 * half + 2 * j + part));
+          for (let l = 16 * part; l < 16 * part + 16; l++) {
+            const q = ((src[o + 32 + 32 * half + l] >> (2 * j)) & 3) - ((src[o + l] >> (4 * half + j)) & 1 ? 0 : 4);
+            dst[dstOff + b * QK_K + 128 * half + 32 * j + l] = dl * q;
+          }
+        }
+      }
+    }
   }
 }
 
