@@ -85,10 +85,16 @@ export function scaleMinK4(q: Uint8Array, at: number, j: number): [scale: number
   return [(q[at + j + 4] & 0xf) | ((q[at + j - 4] >> 6) << 4), (q[at + j + 4] >> 4) | ((q[at + j] >> 6) << 4)];
 }
 
-/** Q4_K: 8 sub-blocks of 32, each w = d·sc·q - dmin·m; sub-blocks 2i and 2i+1 share bytes (low, high nibbles). */
-export function dequantizeRowQ4_K(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+/**
+ * Q4_K and Q5_K: 8 sub-blocks of 32, each w = d·sc·q - dmin·m; sub-blocks 2i and 2i+1 share bytes (low, high
+ * nibbles). A block is d, dmin (f16), 12 bytes of packed scales and mins, then for Q5_K 32 bytes of fifth bits
+ * (bit 2i for sub-block 2i's values, 2i+1 for the high nibbles'), then 128 bytes of nibbles.
+ */
+function dequantizeScaleMinRow(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, fifthBits: boolean): void {
+  const blockBytes = fifthBits ? Q5_K_BYTES : Q4_K_BYTES;
+  const nibbles = fifthBits ? 48 : 16;
   for (let b = 0; b < n / QK_K; b++) {
-    const o = srcOff + b * Q4_K_BYTES;
+    const o = srcOff + b * blockBytes;
     const d = halfAt(src, o), dmin = halfAt(src, o + 2);
     const y = dstOff + b * QK_K;
     for (let j = 0; j < 4; j++) {
@@ -96,31 +102,20 @@ export function dequantizeRowQ4_K(dst: Float32Array, dstOff: number, src: Uint8A
       const [s2, m2] = scaleMinK4(src, o + 4, 2 * j + 1);
       const d1 = fround(d * s1), min1 = fround(dmin * m1), d2 = fround(d * s2), min2 = fround(dmin * m2);
       for (let l = 0; l < 32; l++) {
-        const q = src[o + 16 + 32 * j + l];
-        dst[y + 64 * j + l] = fround(d1 * (q & 0xf)) - min1;
-        dst[y + 64 * j + 32 + l] = fround(d2 * (q >> 4)) - min2;
+        const q = src[o + nibbles + 32 * j + l], h = fifthBits ? src[o + 16 + l] >> (2 * j) : 0;
+        dst[y + 64 * j + l] = fround(d1 * ((q & 0xf) | ((h & 1) << 4))) - min1;
+        dst[y + 64 * j + 32 + l] = fround(d2 * ((q >> 4) | ((h & 2) << 3))) - min2;
       }
     }
   }
 }
 
-/** Q5_K: as Q4_K, each value's fifth bit in qh (bit 2j for sub-block 2j's low nibbles, 2j+1 for the high). */
+export function dequantizeRowQ4_K(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+  dequantizeScaleMinRow(dst, dstOff, src, srcOff, n, false);
+}
+
 export function dequantizeRowQ5_K(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
-  for (let b = 0; b < n / QK_K; b++) {
-    const o = srcOff + b * Q5_K_BYTES;
-    const d = halfAt(src, o), dmin = halfAt(src, o + 2);
-    const y = dstOff + b * QK_K;
-    for (let j = 0; j < 4; j++) {
-      const [s1, m1] = scaleMinK4(src, o + 4, 2 * j);
-      const [s2, m2] = scaleMinK4(src, o + 4, 2 * j + 1);
-      const d1 = fround(d * s1), min1 = fround(dmin * m1), d2 = fround(d * s2), min2 = fround(dmin * m2);
-      for (let l = 0; l < 32; l++) {
-        const q = src[o + 48 + 32 * j + l], h = src[o + 16 + l] >> (2 * j);
-        dst[y + 64 * j + l] = fround(d1 * ((q & 0xf) + (h & 1 ? 16 : 0))) - min1;
-        dst[y + 64 * j + 32 + l] = fround(d2 * ((q >> 4) + (h & 2 ? 16 : 0))) - min2;
-      }
-    }
-  }
+  dequantizeScaleMinRow(dst, dstOff, src, srcOff, n, true);
 }
 
 /** Q6_K: 16 groups of 16, each w = d·sc·(q - 32), q's low 4 bits in ql and high 2 in qh. */
