@@ -172,11 +172,21 @@ export function rowBytes(traits: GgmlTypeTraits, n: number): number {
   return (n / traits.blockSize) * traits.typeSize;
 }
 
+type ActivationType = GgmlTypeTraits & { readonly activation: ActivationTraits };
+
+/** Each weight type's activation type by the weight type's name, resolved once: products ask on every call. */
+const ACTIVATION_BY_WEIGHTS = new Map<string, ActivationType>(
+  GGML_TYPES.flatMap((t) => {
+    const a = t.vecDotType === undefined ? undefined : ggmlTypeByName(t.vecDotType);
+    return a?.activation ? [[t.name, a as ActivationType] as const] : [];
+  }),
+);
+
 /** The type a weight type's products convert activations to, with its converter and scales. */
-export function activationOf(weights: GgmlTypeTraits): GgmlTypeTraits & { readonly activation: ActivationTraits } {
-  const t = weights.vecDotType === undefined ? undefined : ggmlTypeByName(weights.vecDotType);
-  if (!t?.activation) throw new Error(`type ${weights.name} has no activation type with a converter (vecDotType ${weights.vecDotType})`);
-  return t as GgmlTypeTraits & { readonly activation: ActivationTraits };
+export function activationOf(weights: GgmlTypeTraits): ActivationType {
+  const a = ACTIVATION_BY_WEIGHTS.get(weights.name);
+  if (!a) throw new Error(`type ${weights.name} has no activation type with a converter (vecDotType ${weights.vecDotType})`);
+  return a;
 }
 
 /** The float converter of a tensor's type, or an UnsupportedTensorTypeError naming the tensor. */
