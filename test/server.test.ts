@@ -403,7 +403,8 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
   });
 
   it("bad flags: one line on stderr and exit code 2", async () => {
-    for (const args of [["--port", "99999"], ["--parallel", "0"], ["-np", "1.5"], ["--cache-type-k", "q4_0"], ["--numa", "all"], ["--bogus"], ["-c", "-5"]]) {
+    for (const args of [["--port", "99999"], ["--parallel", "0"], ["-np", "1.5"], ["--cache-type-k", "q4_0"], ["--numa", "all"], ["--bogus"], ["-c", "-5"],
+      ["--request-timeout", "0"], ["--timeout", "abc"], ["--max-connections", "0"]]) {
       const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";
       child.stderr!.on("data", (d) => (err += d));
