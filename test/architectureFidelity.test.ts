@@ -5,14 +5,12 @@
 // wherever llama.cpp's top-2 gap exceeds twice the bound. Against llama.cpp's default F16 cache with flash
 // attention: top-5 within 0.1, argmax equal where the gap exceeds 0.2.
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  checkModel, loadModel, ModelFormatError, readGguf, readTensorBytes, Tokenizer, Transformer, UnsupportedArchitectureError, UnsupportedTensorTypeError,
-  writeGgufFile, type GgufKv, type GgufTensorSpec,
+  checkModel, loadModel, ModelFormatError, readGguf, Tokenizer, Transformer, UnsupportedArchitectureError, UnsupportedTensorTypeError,
 } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
+import { altered } from "./helpers/alteredModel.js";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 import { medianStep, referenceCases, teacherForced, testPool } from "./helpers/teacherForced.js";
 
@@ -67,21 +65,8 @@ describe.skipIf(!fixturesPresent())("Qwen2 and Baichuan vocabularies", () => {
   });
 });
 
-/** A copy of a fixture model with some tensors left out, some added, and some metadata replaced. */
-function altered(model: string, change: { drop?: (name: string) => boolean; set?: GgufKv[]; add?: GgufTensorSpec[] }): string {
-  const source = fixture("models", `${model}.gguf`);
-  const file = readGguf(source);
-  const keys = new Set((change.set ?? []).map((kv) => kv.key));
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-arch-")), `${model}-altered.gguf`);
-  writeGgufFile(out, {
-    metadata: [...[...file.metadata.values()].filter((kv) => !keys.has(kv.key)), ...(change.set ?? [])],
-    tensors: [
-      ...file.tensors.filter((t) => !change.drop?.(t.name)).map((t) => ({ name: t.name, dims: t.dims, type: t.type, raw: () => readTensorBytes(source, t) })),
-      ...(change.add ?? []),
-    ],
-  });
-  return out;
-}
+/** The Q4_K_M fixture with one weight in a type cpu-llm has no kernel for. */
+const iq4xs = () => altered("kquant-q4_k_m", { retype: { "blk.0.ffn_down.weight": "iq4_xs" } });
 
 describe.skipIf(!fixturesPresent())("files that do not make the model their architecture says", () => {
   it("a qwen2 file without its Q bias names the tensor", async () => {
@@ -122,10 +107,23 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     expect(((await loadModel(wide, { threads: 1 }).catch((e: unknown) => e)) as Error).message).toMatch(/'token_embd\.weight' has dims \[64, 151669\], expected \[96, 151669\]/);
   });
 
-  it("a weight of a type no kernel computes (Q2_K) names the tensor, the supported types and what to do", async () => {
-    const error = await loadModel(fixture("models", "kquant-q2_k.gguf"), { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
+  it("a weight of a type no kernel computes (IQ4_XS) names the tensor, the supported types and what to do", async () => {
+    const error = await loadModel(iq4xs(), { threads: 1, contextSize: 64 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedTensorTypeError);
-    expect((error as Error).message).toMatch(/tensor 'blk\.0\.\w+\.weight' has type q2_K.*supported: .*q4_0.*q3_K.*q4_K.*q5_K.*q6_K.*re-quantize/);
+    expect((error as Error).message).toMatch(/tensor 'blk\.0\.ffn_down\.weight' has type iq4_xs.*supported: .*q4_0.*q2_K.*q3_K.*q4_K.*q5_K.*q6_K.*re-quantize/);
+  });
+
+  // Every block type of a K-quant mix, q2_K's included (Q2_K files are q2_K, q3_K and q6_K).
+  it("a Q2_K file loads and generates llama.cpp's greedy tokens", async () => {
+    const ref = JSON.parse(fs.readFileSync(fixture("reference", "kquant-q2_k.once_upon_a_time.greedy48.kvf32.json"), "utf8"));
+    const model = await loadModel(fixture("models", "kquant-q2_k.gguf"), { threads: 2, contextSize: 128, kvCacheType: "f32" });
+    try {
+      const ids: number[] = [];
+      for await (const chunk of model.complete(ref.prompt, { maxTokens: 16, temperature: 0 })) ids.push(chunk.tokenId);
+      expect(ids).toEqual(ref.greedy_ids.slice(0, 16));
+    } finally {
+      await model.close();
+    }
   });
 
   it("a Q4_K_M file (q4_K and q6_K) loads and generates llama.cpp's greedy tokens", async () => {
@@ -146,7 +144,8 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     const noBias = checkModel(readGguf(altered("qwen2-q4_0", { drop: (name) => name === "blk.1.attn_k.bias" })));
     expect(noBias).toMatchObject({ loadable: false, problem: expect.stringMatching(/'blk\.1\.attn_k\.bias' is missing/) });
     expect(checkModel(readGguf(fixture("models", "kquant-q4_k_m.gguf")))).toEqual({ loadable: true, unusedTensors: [] });
-    expect(checkModel(readGguf(fixture("models", "kquant-q2_k.gguf")))).toMatchObject({ loadable: false, problem: expect.stringMatching(/has type q2_K/) });
+    expect(checkModel(readGguf(fixture("models", "kquant-q2_k.gguf")))).toEqual({ loadable: true, unusedTensors: [] });
+    expect(checkModel(readGguf(iq4xs()))).toMatchObject({ loadable: false, problem: expect.stringMatching(/'blk\.0\.ffn_down\.weight' has type iq4_xs/) });
     const extra = altered("qwen2-q4_0", { add: [{ name: "blk.0.attn_extra.weight", dims: [64], type: "f32", data: new Float32Array(64) }] });
     expect(checkModel(readGguf(extra))).toEqual({ loadable: true, unusedTensors: ["blk.0.attn_extra.weight"] });
   });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { readGguf, Tokenizer } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent, listFixtures, ROOT } from "./helpers/fixtures.js";
 import { writeNanModel } from "./helpers/nanModel.js";
+import { altered } from "./helpers/alteredModel.js";
 
 const CLI = path.join(ROOT, "packages/engine/dist/cli/main.js");
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
@@ -210,7 +211,9 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     expect(run("inspect", DEMO_MODEL).stdout).toMatch(/^loadable {8}yes$/m);
     if (!fixturesPresent()) return;
     expect(run("inspect", fixture("models", "kquant-q4_k_m.gguf")).stdout).toMatch(/^loadable {8}yes$/m);
-    expect(run("inspect", fixture("models", "kquant-q2_k.gguf")).stdout).toMatch(/^loadable {8}no: tensor '[^']+' has type q2_K, which cpu-llm cannot compute with yet/m);
+    const unsupported = altered("kquant-q4_k_m", { retype: { "blk.1.attn_q.weight": "iq4_nl" } });
+    expect(run("inspect", unsupported).stdout).toMatch(/^loadable {8}no: tensor 'blk\.1\.attn_q\.weight' has type iq4_nl, which cpu-llm cannot compute with yet/m);
+    fs.rmSync(path.dirname(unsupported), { recursive: true });
   });
 
   it("a directory as the model is one line; a reader that goes away ends the command quietly", () => {

@@ -5,13 +5,19 @@
 // These are the plain kernels: each integer lane sum is built element by element, exactly, into the eight
 // float lanes of ggml-cpu's x86 AVX2 ggml_vec_dot_q{3,4,5,6}_K_q8_K (lane i: elements 4i..4i+3 of every 32-element
 // group; each block added as fma(d, lane, acc); lanes.ts). Scalar integer work: slow, and written to be checked
-// first (kquants.test.ts); SIMD and repacked variants come after.
+// first (kquants.test.ts): the fast variants in kquantsSimd.ts must equal them bit for bit.
+//
+// Where ggml-cpu repacks a matrix (q4_K on AVX2 and q2_K on AVX-512, rows a multiple of 8: repack.cpp's
+// ggml_gemv_q{2,4}_K_8x8_q8_K), a row's sum takes another order, which the `x8` kernels here keep: per block the
+// whole integer sum Σ sc·(q·q8) and the whole mins term Σ m·bsums, each added in float32 as
+// fma(sum, d_w·d_x, acc) and fma(mins, dmin_w·d_x, accMins) into two accumulators, and the row is acc - accMins.
 import { f16Lookup } from "./f16";
 import { fmaF32 } from "./fma";
 import { fmaLanes, hsum8 } from "./lanes";
 
 export const QK_K: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
+export const Q2_K_BYTES: i32 = 84;
 export const Q3_K_BYTES: i32 = 110;
 export const Q4_K_BYTES: i32 = 144;
 export const Q5_K_BYTES: i32 = 176;
@@ -267,4 +273,98 @@ export function matvecQ5_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
 
 export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ6_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+/** Q2_K's 16 scale bytes (low nibble the scale, high the min of each 16) at sc: lane k's Σ scale·(q·q8), as q3KLane. */
+@inline
+function q2KLane(w: usize, q8: usize, k: i32): i32 {
+  let sum = 0;
+  for (let half = 0; half < 2; half++) {
+    const qs = w + 16 + <usize>(half * 32);
+    for (let j = 0; j < 4; j++) {
+      let t = 0;
+      for (let e = 0; e < 4; e++) {
+        const l = 4 * k + e;
+        t += ((<i32>load<u8>(qs + <usize>l) >> (2 * j)) & 3) * <i32>load<i8>(q8 + <usize>(half * 128 + j * 32 + l));
+      }
+      sum += (<i32>load<u8>(w + <usize>(8 * half + 2 * j + (k >> 2))) & 0xf) * t;
+    }
+  }
+  return sum;
+}
+
+/** Lane i of a Q2_K block's mins term: m[2i]·bsums[2i] + m[2i+1]·bsums[2i+1] (ggml's _mm256_madd_epi16). */
+@inline
+function q2KMinLane(w: usize, bs: usize, i: i32): i32 {
+  return (<i32>load<u8>(w + <usize>(2 * i)) >> 4) * <i32>load<i16>(bs + <usize>(4 * i)) + (<i32>load<u8>(w + <usize>(2 * i + 1)) >> 4) * <i32>load<i16>(bs + <usize>(4 * i + 2));
+}
+
+/**
+ * Σ over nb blocks of Q2_K weights (scales[16], qs[64], d, dmin f16) · Q8_K in ggml_vec_dot_q2_K_q8_K's AVX2
+ * order: per block the mins lanes, then the value lanes, each fma'd into the same eight lanes (dmin taken
+ * negative, as ggml does).
+ */
+export function vecDotQ2_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const yd = load<f32>(x);
+    const d = yd * f16Lookup(load<u16>(w, 80));
+    const dmin = -yd * f16Lookup(load<u16>(w, 82));
+    const q8 = x + 4, bs = x + 260;
+    lo = fmaLanes(lo, dmin, lanes4(q2KMinLane(w, bs, 0), q2KMinLane(w, bs, 1), q2KMinLane(w, bs, 2), q2KMinLane(w, bs, 3)));
+    hi = fmaLanes(hi, dmin, lanes4(q2KMinLane(w, bs, 4), q2KMinLane(w, bs, 5), q2KMinLane(w, bs, 6), q2KMinLane(w, bs, 7)));
+    lo = fmaLanes(lo, d, lanes4(q2KLane(w, q8, 0), q2KLane(w, q8, 1), q2KLane(w, q8, 2), q2KLane(w, q8, 3)));
+    hi = fmaLanes(hi, d, lanes4(q2KLane(w, q8, 4), q2KLane(w, q8, 5), q2KLane(w, q8, 6), q2KLane(w, q8, 7)));
+    w += <usize>Q2_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return hsum8(lo, hi);
+}
+
+export function matvecQ2_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ2_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+/** One row of a repacked Q2_K matrix as ggml_gemv_q2_K_8x8_q8_K sums it (see the header): plain rows, that order. */
+export function vecDotQ2_Kx8Q8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let acc: f32 = 0, accMins: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const yd = load<f32>(x);
+    let sum = 0, mins = 0;
+    for (let k = 0; k < 8; k++) {
+      sum += q2KLane(w, x + 4, k);
+      mins += q2KMinLane(w, x + 260, k);
+    }
+    acc = fmaF32(<f32>sum, f16Lookup(load<u16>(w, 80)) * yd, acc);
+    accMins = fmaF32(<f32>mins, f16Lookup(load<u16>(w, 82)) * yd, accMins);
+    w += <usize>Q2_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return acc - accMins;
+}
+
+/** One row of a repacked Q4_K matrix as ggml_gemv_q4_K_8x8_q8_K sums it: plain rows, that order. */
+export function vecDotQ4_Kx8Q8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
+  let acc: f32 = 0, accMins: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const yd = load<f32>(x);
+    let sum = 0, mins = 0;
+    for (let k = 0; k < 8; k++) {
+      sum += q4KLane(w + 16, x + 4, w + 4, k);
+      mins += minTerm(w + 4, x + 260, k);
+    }
+    acc = fmaF32(<f32>sum, f16Lookup(load<u16>(w)) * yd, acc);
+    accMins = fmaF32(<f32>mins, f16Lookup(load<u16>(w, 2)) * yd, accMins);
+    w += <usize>Q4_K_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  return acc - accMins;
+}
+
+export function matvecQ2_Kx8(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ2_Kx8Q8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
+}
+
+export function matvecQ4_Kx8(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_Kx8Q8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }

@@ -4,7 +4,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
 import { UnsupportedTensorTypeError } from "./errors.js";
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
-import { dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
+import { dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
 import type {
   AccumulateGroupKernel, AccumulateKernel, ConvertKernel, MatmulKernel, MatvecKernel, RepackKernel, ScoresGroupKernel,
 } from "./wasm/kernelTable.js";
@@ -36,14 +36,14 @@ export interface GgmlTypeTraits {
   readonly matmul?: MatmulKernel;
   /**
    * ggml-cpu on x86 repacks a matrix of this type into interleaved rows when its row count is a multiple of
-   * this, and then sums in another order than its plain vec_dot. Such a matrix is rewritten at load, in groups
-   * of repackRows rows, by the `repack` kernel (in place; scratch of repackRows · rowBytes), and matvec/matmul
-   * take that layout and reproduce the repacked sums; `unpacked` kernels take the plain rows of the other
-   * matrices and sum as vec_dot does (llama.cpp's logits differ in the last bits otherwise).
+   * this, and then sums in another order than its plain vec_dot. matvec/matmul reproduce the repacked sums for
+   * such a matrix; when they also want its layout, the `repack` kernel rewrites it at load, in groups of
+   * repackRows rows (in place; scratch of repackRows · rowBytes). `unpacked` kernels take the plain rows of the
+   * other matrices and sum as vec_dot does (llama.cpp's logits differ in the last bits otherwise).
    */
   readonly repackRows?: number;
   readonly repack?: RepackKernel;
-  readonly unpacked?: { readonly matvec: MatvecKernel; readonly matmul: MatmulKernel };
+  readonly unpacked?: { readonly matvec: MatvecKernel; readonly matmul?: MatmulKernel };
   /** The WebAssembly kernel summing probability-weighted rows of this type (attention's ·V). */
   readonly accumulateRows?: AccumulateKernel;
   /**
@@ -113,10 +113,12 @@ const TYPE_ROWS = [
     kvCache: true, matvec: "matvecQ8_0", matmul: "matmulQ8_0", accumulateRows: "accumulateRowsQ8_0",
   }),
   row(9, "q8_1", 32, 36),
-  row(10, "q2_K", 256, 84),
+  // ggml-cpu repacks q2_K only on AVX-512 machines: the x8 order is the one llama.cpp's references show there.
+  row(10, "q2_K", 256, 84, { toFloat: dequantizeRowQ2_K, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K" } }),
   row(11, "q3_K", 256, 110, { toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K" }),
-  // K-quants: plain kernels in ggml's x86 vec_dot order (assembly/kquants.ts); matrices are not repacked yet.
-  row(12, "q4_K", 256, 144, { toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_K" }),
+  // K-quants (assembly/kquants.ts): q4_K and q2_K rows of a multiple of 8 in the order of ggml-cpu's repacked
+  // gemv (the file's layout is kept), the rest in its x86 vec_dot order.
+  row(12, "q4_K", 256, 144, { toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ4_K" } }),
   row(13, "q5_K", 256, 176, { toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K" }),
   row(14, "q6_K", 256, 210, { toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K" }),
   row(15, "q8_K", 256, 292, {

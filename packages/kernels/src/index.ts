@@ -23,7 +23,7 @@ export {
   Q8_0_BYTES,
   Q4_0_BYTES,
 } from "./reference/quantize.js";
-export { quantizeRowQ8_KRef, dequantizeRowQ8_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, QK_K, Q8_K_BYTES, Q3_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES } from "./reference/kquants.js";
+export { quantizeRowQ8_KRef, dequantizeRowQ8_K, dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, QK_K, Q8_K_BYTES, Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES } from "./reference/kquants.js";
 export { UnsupportedTensorTypeError } from "./errors.js";
 export * from "./system/index.js";
 export {

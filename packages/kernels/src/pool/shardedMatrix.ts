@@ -20,7 +20,7 @@ const scalesBytes = (weights: GgmlTypeTraits, n: number) => {
 const MAX_SCALE_BYTES_PER_ELEMENT = Math.max(...GGML_TYPES.map((t) => (t.activation ? t.activation.scaleBytes / t.blockSize : 0)));
 /** The widest repack's scratch for rows of n elements: one group of its rows (8 Q4_0 rows: 4.5 bytes a column). */
 const repackScratchBytes = (n: number) =>
-  Math.max(0, ...GGML_TYPES.map((t) => (t.repackRows ? t.repackRows * Math.ceil(n / t.blockSize) * t.typeSize : 0)));
+  Math.max(0, ...GGML_TYPES.map((t) => (t.repackRows && t.repack ? t.repackRows * Math.ceil(n / t.blockSize) * t.typeSize : 0)));
 
 export interface MatrixShard {
   readonly thread: number;
@@ -55,7 +55,7 @@ export function splitRows(rows: number, threads: number, unit = 1): [start: numb
 
 /** Rows of a repacked matrix's groups (GgmlTypeTraits.repackRows), or undefined for plain rows. */
 function groupRows(type: GgmlTypeTraits, rows: number): number | undefined {
-  return type.repackRows !== undefined && type.repack !== undefined && rows % type.repackRows === 0 ? type.repackRows : undefined;
+  return type.repackRows !== undefined && rows % type.repackRows === 0 ? type.repackRows : undefined;
 }
 
 interface Scratch {

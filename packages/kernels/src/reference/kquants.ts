@@ -5,6 +5,7 @@ import { halfAt } from "./quantize.js";
 
 export const QK_K = 256;
 export const Q8_K_BYTES = 4 + QK_K + (QK_K / 16) * 2; // f32 d, 256 int8, 16 int16 sums of 16
+export const Q2_K_BYTES = QK_K / 16 + QK_K / 4 + 2 + 2; // 4-bit scales and mins, 2-bit values, f16 d, f16 dmin
 export const Q3_K_BYTES = QK_K / 8 + QK_K / 4 + 12 + 2; // high-bit mask, 2-bit values, 6-bit scales, f16 d
 export const Q4_K_BYTES = 2 + 2 + 12 + QK_K / 2; // f16 d, f16 dmin, 6-bit scales and mins, nibbles
 export const Q5_K_BYTES = 2 + 2 + 12 + QK_K / 8 + QK_K / 2; // as Q4_K, plus one high bit a weight (qh)
@@ -52,6 +53,25 @@ export function dequantizeRowQ8_K(dst: Float32Array, dstOff: number, src: Uint8A
     const o = srcOff + b * Q8_K_BYTES;
     const d = view.getFloat32(o, true);
     for (let j = 0; j < QK_K; j++) dst[dstOff + b * QK_K + j] = d * view.getInt8(o + 4 + j);
+  }
+}
+
+/** Q2_K: 16 groups of 16, w = d·sc·q - dmin·m, with sc and m a scale byte's low and high nibbles, q 2 bits of qs. */
+export function dequantizeRowQ2_K(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = srcOff + b * Q2_K_BYTES;
+    const d = halfAt(src, o + 80), dmin = halfAt(src, o + 82);
+    for (let half = 0; half < 2; half++) {
+      for (let j = 0; j < 4; j++) {
+        for (let part = 0; part < 2; part++) {
+          const sc = src[o + 8 * half + 2 * j + part];
+          const dl = fround(d * (sc & 0xf)), ml = fround(dmin * (sc >> 4));
+          for (let l = 16 * part; l < 16 * part + 16; l++) {
+            dst[dstOff + b * QK_K + 128 * half + 32 * j + l] = fround(dl * ((src[o + 16 + 32 * half + l] >> (2 * j)) & 3)) - ml;
+          }
+        }
+      }
+    }
   }
 }
 
