@@ -13,7 +13,8 @@ const SHAPES = [
   { name: "4096x4096", rows: 4096, cols: 4096 },
   { name: "14336x4096", rows: 14336, cols: 4096 },
 ];
-const TYPES = ["q4_0", "q8_0"];
+/** The weight types measured; CPU_LLM_BENCH_TYPES=q4_K,q6_K narrows them. */
+const TYPES = process.env.CPU_LLM_BENCH_TYPES?.split(",") ?? ["q4_0", "q8_0", "q4_K", "q6_K", "q5_K", "q3_K", "q2_K"];
 const BATCHES = [64, 512];
 
 interface Row {
@@ -87,7 +88,8 @@ async function measure(threads: number, cpus: readonly number[]): Promise<Row[]>
         await b.run();
         const gbs = bytes / (meanMs(b, "matvec") / 1e3) / 1e9;
         rows.push({ threads, test: `matvec ${type} ${shape.name}`, value: gbs, unit: "GB/s", ofStream: gbs / streamGBs });
-        {
+        // Types without a batched kernel run prefill as one matvec per row: their matvec figure says it all.
+        if (t.matmul) {
           for (const n of BATCHES) {
             const bm = new Bench({ iterations: n === 512 ? 2 : 5, warmupIterations: 1, time: 0 });
             bm.add("matmul", () => mm.batch(mats[0], x.subarray(0, n * shape.cols), n, out.subarray(0, n * shape.rows)));
@@ -125,7 +127,18 @@ async function layerOps(): Promise<Row[]> {
   k.repackQ4_0x8(48 * MB, nb * 18, rows, 44 * MB); // the layout a loaded model's Q4_0 matrices take
   k.quantizeRowQ8_0(47 * MB, 46 * MB, 1 * MB, 4096);
   const b = new Bench({ time: 300, warmupTime: 50 });
-  b.add("matvec q4_0 4096×256 in cache", () => k.matvecQ4_0x8(45 * MB, 48 * MB, nb * 18, 47 * MB, 46 * MB, nb, 0, rows))
+  b.add("matvec q4_0 4096×256 in cache", () => k.matvecQ4_0x8(45 * MB, 48 * MB, nb * 18, 47 * MB, 46 * MB, nb, 0, rows));
+  // K-quants in cache: the cost per 256-weight super-block (random bytes; the same rows as the Q4_0 figure).
+  const kquants = ["q4_K", "q6_K", "q5_K", "q3_K", "q2_K"].map((name) => ggmlTypeByName(name)!);
+  const kb = 4096 / 256;
+  const kw = new Uint8Array(memory.buffer, 50 * MB, rows * kb * 210);
+  for (let i = 0; i < kw.length; i++) kw[i] = ((i * 2654435761) >>> 24) & 0xbb; // no f16 infinities or NaNs
+  k.quantizeRowQ8_K(43 * MB, 0, 1 * MB, 4096);
+  for (const t of kquants) {
+    const kernel = k[t.matvec!];
+    b.add(`matvec ${t.name} 4096×256 in cache`, () => kernel(45 * MB, 50 * MB, kb * t.typeSize, 43 * MB, 0, kb, 0, rows));
+  }
+  b
     .add("rmsNorm 4096", () => k.rmsNorm(0, 1 * MB, 2 * MB, 4096, 1e-5))
     .add("rope norm 32×128", () => k.ropeNorm(1 * MB, 32, 128, 128, 40 * MB))
     .add("softmax 4096", () => k.softmax(3 * MB, 4096, 0.1, 0))
@@ -140,9 +153,11 @@ async function layerOps(): Promise<Row[]> {
     "add 4096": 4096 * 12, [`attention f16 KV, 32/8 heads × 128, ${nPos} positions`]: 2 * nPos * 8 * 128 * 2,
   };
   bytes["matvec q4_0 4096×256 in cache"] = rows * nb * 18;
+  for (const t of kquants) bytes[`matvec ${t.name} 4096×256 in cache`] = rows * kb * t.typeSize;
+  const blocksOf = (name: string) => (name.includes("_K ") ? rows * kb : rows * nb);
   return b.tasks.map((t) => {
     const ms = (t.result as { latency: { mean: number; min: number } }).latency.mean;
-    const perBlock = t.name.includes("in cache") ? `, ${(((t.result as { latency: { min: number } }).latency.min * 1e6) / (rows * nb)).toFixed(2)} ns/block at best` : "";
+    const perBlock = t.name.includes("in cache") ? `, ${(((t.result as { latency: { min: number } }).latency.min * 1e6) / blocksOf(t.name)).toFixed(2)} ns/block at best` : "";
     return { threads: 1, test: `${t.name} (${(ms * 1e3).toFixed(1)} µs${perBlock})`, value: bytes[t.name] / (ms / 1e3) / 1e9, unit: "GB/s" };
   });
 }

@@ -118,10 +118,6 @@ export function vecDotQ3_KQ8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
   return hsum8(lo, hi);
 }
 
-export function matvecQ3_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ3_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
-}
-
 /** Sub-block j's min times its activations' sum (bsums[2j] + bsums[2j+1]). */
 @inline
 function minTerm(sc: usize, bs: usize, j: i32): i32 {
@@ -267,14 +263,6 @@ export function matvecQ4_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: us
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
 }
 
-export function matvecQ5_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ5_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
-}
-
-export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ6_KQ8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
-}
-
 /** Q2_K's 16 scale bytes (low nibble the scale, high the min of each 16) at sc: lane k's Σ scale·(q·q8), as q3KLane. */
 @inline
 function q2KLane(w: usize, q8: usize, k: i32): i32 {
@@ -361,10 +349,3 @@ export function vecDotQ4_Kx8Q8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
   return acc - accMins;
 }
 
-export function matvecQ2_Kx8(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ2_Kx8Q8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
-}
-
-export function matvecQ4_Kx8(out: usize, w: usize, rowBytes: i32, x: usize, xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), vecDotQ4_Kx8Q8_K(w + <usize>r * <usize>rowBytes, x, xs, nb));
-}

@@ -14,6 +14,19 @@ export function relaxedLaneOrder(v: v128): v128 {
   return i8x16.shuffle(v, v, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
 }
 
+/**
+ * lane i += Σ_j a[4i+j] · n[4i+j]: a signed activations (never -128; in "lane = row" kernels the same four in
+ * every lane), n weights in 0..127 (nibbles, K-quant values).
+ */
+@inline
+export function quadDots(a: v128, n: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, n, acc);
+  const rn = relaxedLaneOrder(n);
+  const ra = relaxedLaneOrder(a);
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ra), i16x8.extend_low_i8x16_u(rn)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ra), i16x8.extend_high_i8x16_u(rn)));
+}
+
 /** b's side of laneSumsI8, computed once when b meets several a's. */
 @inline
 export function prepareI8(b: v128): v128 {

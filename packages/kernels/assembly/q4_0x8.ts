@@ -10,7 +10,7 @@
 // activation bytes to every lane, and the integer dot adds into lane i the products of row i only: no
 // horizontal sums. Low nibbles are elements 4k..4k+3, high ones 16+4k..16+4k+3.
 import { fmaF32x4 } from "./fma";
-import { relaxedLaneOrder } from "./lanes";
+import { quadDots as dot } from "./lanes";
 import { Q8_0_BYTES } from "./q8_0";
 
 export const Q4_0_BYTES: i32 = 18;
@@ -78,16 +78,6 @@ function halvesLow(h: v128): v128 {
 @inline
 function halvesHigh(h: v128): v128 {
   return i8x16.shuffle(i32x4.splat(0), h, 0, 1, 24, 25, 0, 1, 26, 27, 0, 1, 28, 29, 0, 1, 30, 31);
-}
-
-/** lane i += Σ_j a[4i+j] · n[4i+j]: a signed activations (the same four in every lane), n nibbles 0..15. */
-@inline
-function dot(a: v128, n: v128, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, n, acc);
-  const rn = relaxedLaneOrder(n);
-  const ra = relaxedLaneOrder(a);
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ra), i16x8.extend_low_i8x16_u(rn)));
-  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ra), i16x8.extend_high_i8x16_u(rn)));
 }
 
 /**

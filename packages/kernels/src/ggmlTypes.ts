@@ -116,9 +116,13 @@ const TYPE_ROWS = [
   // ggml-cpu repacks q2_K only on AVX-512 machines: the x8 order is the one llama.cpp's references show there.
   row(10, "q2_K", 256, 84, { toFloat: dequantizeRowQ2_K, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K" } }),
   row(11, "q3_K", 256, 110, { toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K" }),
-  // K-quants (assembly/kquants.ts): q4_K and q2_K rows of a multiple of 8 in the order of ggml-cpu's repacked
-  // gemv (the file's layout is kept), the rest in its x86 vec_dot order.
-  row(12, "q4_K", 256, 144, { toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ4_K" } }),
+  // K-quants (plain kernels in assembly/kquants.ts, fast ones in kquantsSimd.ts and q4_Kx4.ts): q4_K and q2_K
+  // matrices of a multiple of 8 rows in the order of ggml-cpu's repacked gemv (q4_K's rewritten into groups of
+  // four rows at load), the rest in its x86 vec_dot order.
+  row(12, "q4_K", 256, 144, {
+    toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_Kx4", matmul: "matmulQ4_Kx4", repackRows: 8, repack: "repackQ4_Kx4",
+    unpacked: { matvec: "matvecQ4_K" },
+  }),
   row(13, "q5_K", 256, 176, { toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K" }),
   row(14, "q6_K", 256, 210, { toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K" }),
   row(15, "q8_K", 256, 292, {

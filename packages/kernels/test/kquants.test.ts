@@ -79,3 +79,56 @@ describe.each([
     }), { numRuns: 80 });
   });
 });
+
+// The fast kernels (assembly/kquantsSimd.ts) against the plain ones they replace, row by row, in both builds:
+// equal bit for bit, since they build the same exact integers and take the same float32 steps.
+describe.each(["relaxed", "simd"] as const)("fast K-quant matvec kernels, %s build", (variant) => {
+  const module = kernelModule(variant);
+  const fast = module && instantiateKernels(module, memory);
+  it.each([
+    { type: "q2_K", size: Q2_K_BYTES, matvec: "matvecQ2_Kx8", plain: "vecDotQ2_Kx8Q8_K" },
+    { type: "q3_K", size: Q3_K_BYTES, matvec: "matvecQ3_K", plain: "vecDotQ3_KQ8_K" },
+    { type: "q5_K", size: Q5_K_BYTES, matvec: "matvecQ5_K", plain: "vecDotQ5_KQ8_K" },
+    { type: "q6_K", size: Q6_K_BYTES, matvec: "matvecQ6_K", plain: "vecDotQ6_KQ8_K" },
+  ] as const)("$matvec equals $plain on every row", ({ size, matvec, plain }) => {
+    if (!fast) return; // an engine without relaxed SIMD validates only the plain build
+    const rows = 5;
+    fc.assert(fc.property(blocks.chain((nb) => fc.tuple(fc.uint8Array({ minLength: rows * nb * size, maxLength: rows * nb * size }), floats(nb * QK_K))), ([w, x]) => {
+      const nb = x.length / QK_K;
+      // Finite f16 scales (exponent bits not all set), any sign and magnitude below it.
+      for (let at = 0; at + 1 < w.length; at++) if ((w[at + 1] & 0x7c) === 0x7c) w[at + 1] &= 0xbb;
+      const q8 = new Uint8Array(nb * Q8_K_BYTES);
+      quantizeRowQ8_KRef(q8, 0, x, 0, x.length);
+      bytes.set(w, B);
+      bytes.set(q8, B + 65536);
+      fast[matvec](B + 98304, B, nb * size, B + 65536, 0, nb, 1, rows);
+      const got = new Float32Array(memory.buffer, B + 98304, rows);
+      for (let r = 1; r < rows; r++) expect(got[r]).toBe(k[plain](B + r * nb * size, B + 65536, 0, nb));
+    }), { numRuns: 60 });
+  });
+});
+
+// Q4_K repacked into groups of four rows (assembly/q4_Kx4.ts): decode and prefill kernels against the plain
+// repacked-gemv-order kernel on the plain rows, bit for bit, in both builds.
+describe.each(["relaxed", "simd"] as const)("repacked Q4_K kernels, %s build", (variant) => {
+  const module = kernelModule(variant);
+  const fast = module && instantiateKernels(module, memory);
+  it("repackQ4_Kx4 then matvecQ4_Kx4 and matmulQ4_Kx4 equal vecDotQ4_Kx8Q8_K on every row and activation row", () => {
+    if (!fast) return;
+    const rows = 8, n = 3;
+    fc.assert(fc.property(blocks.chain((nb) => fc.tuple(fc.uint8Array({ minLength: rows * nb * Q4_K_BYTES, maxLength: rows * nb * Q4_K_BYTES }), floats(n * nb * QK_K))), ([w, x]) => {
+      const nb = x.length / n / QK_K, rowBytes = nb * Q4_K_BYTES;
+      for (let b = 0; b < rows * nb; b++) for (const h of [0, 2]) w[b * Q4_K_BYTES + h + 1] &= 0xbb;
+      const q8 = new Uint8Array(n * nb * Q8_K_BYTES);
+      quantizeRowQ8_KRef(q8, 0, x, 0, x.length);
+      bytes.set(w, B);
+      bytes.set(q8, B + 65536);
+      const want = Array.from({ length: n }, (_, c) => Array.from({ length: rows }, (_, r) => k.vecDotQ4_Kx8Q8_K(B + r * rowBytes, B + 65536 + c * nb * Q8_K_BYTES, 0, nb)));
+      fast.repackQ4_Kx4(B, rowBytes, rows, B + 32768);
+      fast.matvecQ4_Kx4(B + 98304, B, rowBytes, B + 65536 + nb * Q8_K_BYTES, 0, nb, 0, rows);
+      expect([...new Float32Array(memory.buffer, B + 98304, rows)]).toEqual(want[1].map(Math.fround));
+      fast.matmulQ4_Kx4(B + 98304, rows, B, rowBytes, B + 65536, nb * Q8_K_BYTES, 0, nb, 4, 8, n, 0);
+      for (let c = 0; c < n; c++) expect([...new Float32Array(memory.buffer, B + 98304 + c * rows * 4 + 16, 4)]).toEqual(want[c].slice(4).map(Math.fround));
+    }), { numRuns: 60 });
+  });
+});

@@ -1,0 +1,125 @@
+// Q4_K repacked in groups of four rows ("lane = row", as q4_0x8.ts does for Q4_0; our own byte order), for the
+// matrices ggml-cpu repacks (rows a multiple of 8) and sums as ggml_gemv_q4_K_8x8_q8_K does: per row and block
+// the exact integer Σ_j sc_j·(q·q8)_j and mins term Σ_j m_j·bsums_j, then acc = fma(sum, d·dx, acc) and
+// accMins = fma(mins, dmin·dx, accMins) in float32, the row being acc - accMins (vecDotQ4_Kx8Q8_K, the plain
+// kernel these equal bit for bit). Four rows share every activation load, and their four sums are one vector
+// from the first instruction to the store: no horizontal sums, one vector fma for four rows.
+//
+// Group-block (rows 4g..4g+3, block b), 576 bytes = 4 × 144, so a group of four rows keeps its bytes:
+//   [0, 8)              the four rows' d (f16), [8, 16) their dmin
+//   [16 + 16k + 4i, +4) word k (k = 0..2) of row i's 12 packed scale bytes
+//   [64 + 16c + 4i, +4) bytes 4c..4c+3 of row i's 128 nibble bytes (c = 0..31)
+// Bytes 32j..32j+31 of a row's nibbles hold sub-block 2j (low nibbles) and 2j+1 (high), so the v128 at chunk
+// c = 8j + k, met by activation bytes 64j + 4k.. (low) and 64j + 32 + 4k.. (high) broadcast to every lane,
+// adds into lane i the products of row i only.
+import { fmaF32x4 } from "./fma";
+import { quadDots } from "./lanes";
+import { Q4_K_BYTES, Q8_K_BYTES } from "./kquants";
+
+const GROUP_BLOCK_BYTES: i32 = 4 * Q4_K_BYTES;
+
+/** Rewrites `rows` rows (a multiple of 4) of plain Q4_K at w into the grouped layout, in place; scratch takes 4 · rowBytes. */
+export function repackQ4_Kx4(w: usize, rowBytes: i32, rows: i32, scratch: usize): void {
+  const nb = rowBytes / Q4_K_BYTES;
+  const row = <usize>rowBytes;
+  for (let r = 0; r < rows; r += 4) {
+    const g = w + <usize>r * row;
+    memory.copy(scratch, g, 4 * row);
+    for (let b = 0; b < nb; b++) {
+      const dst = g + <usize>(b * GROUP_BLOCK_BYTES);
+      for (let i: usize = 0; i < 4; i++) {
+        const src = scratch + i * row + <usize>(b * Q4_K_BYTES);
+        store<u16>(dst + 2 * i, load<u16>(src));
+        store<u16>(dst + 8 + 2 * i, load<u16>(src, 2));
+        for (let k: usize = 0; k < 3; k++) store<u32>(dst + 16 + 16 * k + 4 * i, load<u32>(src + 4 + 4 * k));
+        for (let c: usize = 0; c < 32; c++) store<u32>(dst + 64 + 16 * c + 4 * i, load<u32>(src + 16 + 4 * c));
+      }
+    }
+  }
+}
+
+/** Four f16 at p as exact f32 lanes: the half's bits moved into a float's are its value · 2^-112, then · 2^112. */
+@inline
+function halvesToF32(p: usize): v128 {
+  const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
+  const bits = v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16), i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13));
+  return f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
+}
+
+/** Byte n (0..3) of every i32 lane, as i32 lanes. */
+@inline
+function byteOf(v: v128, n: i32): v128 {
+  return v128.and(i32x4.shr_u(v, 8 * n), i32x4.splat(0xff));
+}
+
+/** Lane i = m_a·P_a + m_b·P_b: u16 pairs of mins in each lane (mins a, b of row i), P the pair of bsums (i16 in both halves). */
+@inline
+function minPairs(mins: v128, p: v128): v128 {
+  return i32x4.dot_i16x8_s(mins, p);
+}
+
+/** Rows 0-3 of the group-block run at g (nb blocks) · the Q8_K activation at x: the four outputs at out. */
+@inline
+function groupQ4_Kx4(out: usize, g: usize, x: usize, nb: i32): void {
+  const m4 = i8x16.splat(0xf), lowBytes = i32x4.splat(0x00ff00ff);
+  let acc = f32x4.splat(0), accMins = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const q8 = x + 4;
+    // The scale words of the four rows, unpacked four rows at a time (get_scale_min_k4 with ggml's kmasks).
+    const u0 = v128.load(g, 16), u1 = v128.load(g, 32), u2 = v128.load(g, 48);
+    const s03 = v128.and(u0, i32x4.splat(0x3f3f3f3f));
+    const s47 = v128.or(v128.and(u2, i32x4.splat(0x0f0f0f0f)), i32x4.shl(v128.and(i32x4.shr_u(u0, 6), i32x4.splat(0x03030303)), 4));
+    const m03 = v128.and(u1, i32x4.splat(0x3f3f3f3f));
+    const m47 = v128.or(v128.and(i32x4.shr_u(u2, 4), i32x4.splat(0x0f0f0f0f)), i32x4.shl(v128.and(i32x4.shr_u(u1, 6), i32x4.splat(0x03030303)), 4));
+    let sum = i32x4.splat(0);
+    for (let j = 0; j < 4; j++) {
+      // Two chains each for the low and high nibbles, so the dots overlap instead of waiting on one another.
+      let low0 = i32x4.splat(0), low1 = i32x4.splat(0), high0 = i32x4.splat(0), high1 = i32x4.splat(0);
+      const wq = g + 64 + <usize>(128 * j), xq = q8 + <usize>(64 * j);
+      for (let k = 0; k < 8; k += 2) {
+        const v = v128.load(wq + <usize>(16 * k)), u = v128.load(wq + <usize>(16 * k + 16));
+        const xl = xq + <usize>(4 * k);
+        low0 = quadDots(v128.load32_splat(xl), v128.and(v, m4), low0);
+        high0 = quadDots(v128.load32_splat(xl, 32), v128.and(i16x8.shr_u(v, 4), m4), high0);
+        low1 = quadDots(v128.load32_splat(xl, 4), v128.and(u, m4), low1);
+        high1 = quadDots(v128.load32_splat(xl, 36), v128.and(i16x8.shr_u(u, 4), m4), high1);
+      }
+      const low = i32x4.add(low0, low1), high = i32x4.add(high0, high1);
+      // Sub-blocks 2j and 2j+1: scales 0-3 in s03's bytes, 4-7 in s47's.
+      const sc = j < 2 ? s03 : s47;
+      sum = i32x4.add(sum, i32x4.add(i32x4.mul(low, byteOf(sc, (2 * j) & 3)), i32x4.mul(high, byteOf(sc, (2 * j + 1) & 3))));
+    }
+    // Mins: Σ_j m_j·(bsums[2j] + bsums[2j+1]), the pairs of j taken two at a time as i16 dots.
+    const bs = x + 260;
+    const pairs = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(bs)), i32x4.extadd_pairwise_i16x8_s(v128.load(bs, 16)));
+    const mins = i32x4.add(
+      i32x4.add(minPairs(v128.and(m03, lowBytes), i8x16.shuffle(pairs, pairs, 0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5)),
+        minPairs(v128.and(i32x4.shr_u(m03, 8), lowBytes), i8x16.shuffle(pairs, pairs, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7))),
+      i32x4.add(minPairs(v128.and(m47, lowBytes), i8x16.shuffle(pairs, pairs, 8, 9, 12, 13, 8, 9, 12, 13, 8, 9, 12, 13, 8, 9, 12, 13)),
+        minPairs(v128.and(i32x4.shr_u(m47, 8), lowBytes), i8x16.shuffle(pairs, pairs, 10, 11, 14, 15, 10, 11, 14, 15, 10, 11, 14, 15, 10, 11, 14, 15))),
+    );
+    const yd = f32x4.splat(load<f32>(x));
+    acc = fmaF32x4(f32x4.convert_i32x4_s(sum), f32x4.mul(halvesToF32(g), yd), acc);
+    accMins = fmaF32x4(f32x4.convert_i32x4_s(mins), f32x4.mul(halvesToF32(g + 8), yd), accMins);
+    g += <usize>GROUP_BLOCK_BYTES;
+    x += <usize>Q8_K_BYTES;
+  }
+  v128.store(out, f32x4.sub(acc, accMins));
+}
+
+/** out[r] = row r · x (Q8_K) for rows [r0, r1) of grouped weights, r0 and r1 multiples of 4 (rowBytes: nb · 144). */
+export function matvecQ4_Kx4(out: usize, w: usize, rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r += 4) groupQ4_Kx4(out + <usize>(r * 4), w + <usize>r * <usize>rowBytes, x, nb);
+}
+
+/**
+ * out[c·outStride + r] = row r · activation row c (Q8_K, xStride bytes apart) for rows [r0, r1) and activation
+ * rows [0, n): a group's 4 · rowBytes stay in cache while every activation row meets them; per (r, c) the
+ * arithmetic is matvecQ4_Kx4's, so prefill and decode agree bit for bit.
+ */
+export function matmulQ4_Kx4(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let r = r0; r < r1; r += 4) {
+    const g = w + <usize>r * <usize>rowBytes;
+    for (let c = 0; c < n; c++) groupQ4_Kx4(out + <usize>((c * outStride + r) * 4), g, x + <usize>(c * xStride), nb);
+  }
+}
