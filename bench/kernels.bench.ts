@@ -36,8 +36,10 @@ function randomMatrix(type: string, rows: number, cols: number): Uint8Array {
     words[i] = s >>> 0;
   }
   for (let b = 0; b < bytes.length; b += t.typeSize) {
-    bytes[b] = 0x00;
-    bytes[b + 1] = 0x20; // f16 0.0078125
+    for (const at of t.scaleHalves ?? []) {
+      bytes[b + at] = 0x00;
+      bytes[b + at + 1] = 0x20; // f16 0.0078125
+    }
   }
   return bytes;
 }

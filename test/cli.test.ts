@@ -124,9 +124,24 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it.each(["q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k"])("synth --type %s writes llama-quantize's mix of K-quants, which run generates with", (type) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-synth-"));
+    const file = path.join(dir, `${type}.gguf`);
+    expect(run("synth", "--arch", "llama", "--preset", "tiny-k", "--type", type, "-o", file).status).toBe(0);
+    expect(new Set(readGguf(file).tensors.map((t) => t.type.name)).has("q6_K")).toBe(true); // output.weight at least
+    const r = run("run", file, "-p", "hi", "-n", "6", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).ids).toHaveLength(6);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it("synth names the architectures and presets it knows", () => {
     expect(run("synth", "--arch", "gpt2", "--preset", "7b", "-o", "/tmp/x.gguf").stderr).toMatch(/--arch must be one of deepseek2, llama, qwen2, baichuan, got 'gpt2'/);
     expect(run("synth", "--arch", "baichuan", "--preset", "1b", "-o", "/tmp/x.gguf").stderr).toMatch(/--preset for baichuan must be one of 7b, 13b, tiny, tiny-alibi/);
+    expect(run("synth", "--preset", "tiny", "--type", "q4_k_s", "-o", "/tmp/x.gguf").stderr).toMatch(/--type must be one of q4_0, q8_0, q2_k, q3_k_m, q4_k_m, q5_k_m, q6_k, got 'q4_k_s'/);
+    const narrow = run("synth", "--preset", "tiny", "--type", "q4_k_m", "-o", "/tmp/x.gguf");
+    expect(narrow.stderr.trim().split("\n")).toHaveLength(1);
+    expect(narrow.stderr).toMatch(/rows are not a multiple of 256/);
   });
 
   it("system --json reports the machine as one JSON line", () => {

@@ -5,6 +5,7 @@
 import { f32ToF16, ggmlTypeByName, rowBytes } from "@cpu-llm/kernels";
 import { kv, writeGgufFile, type GgufTensorSpec } from "./gguf/writeGguf.js";
 import type { GgufKv } from "./gguf/values.js";
+import { FILE_TYPES, mixTypes, type FileType } from "./quantMix.js";
 
 export interface SynthShape {
   readonly name: string;
@@ -51,6 +52,8 @@ export const SYNTH_PRESETS: Readonly<Record<SynthShape["arch"], Readonly<Record<
     "8b": { name: "synthetic Llama-3-8B shape", arch: "llama", nEmbd: 4096, nLayer: 32, nHead: 32, nKvHead: 8, nFf: 14336, nVocab: 128256, nCtx: 8192, ropeBase: 500000, eps: 1e-5 },
     // Heads of 32: the smallest a Q8_0 KV cache takes.
     tiny: { name: "synthetic tiny Llama", arch: "llama", nEmbd: 128, nLayer: 2, nHead: 4, nKvHead: 2, nFf: 128, nVocab: 512, nCtx: 512, ropeBase: 10000, eps: 1e-5 },
+    // The smallest widths K-quants take without a fallback (multiples of 256), 8 layers so every mix rule shows.
+    "tiny-k": { name: "synthetic tiny Llama (K-quant widths)", arch: "llama", nEmbd: 256, nLayer: 8, nHead: 4, nKvHead: 1, nFf: 768, nVocab: 512, nCtx: 512, ropeBase: 10000, eps: 1e-5 },
   },
   qwen2: {
     "1.5b": { name: "synthetic DeepSeek-R1-Distill-Qwen-1.5B shape", arch: "qwen2", nEmbd: 1536, nLayer: 28, nHead: 12, nKvHead: 2, nFf: 8960, nVocab: 151936, nCtx: 131072, ropeBase: 10000, eps: 1e-6, qkvBias: true },
@@ -83,22 +86,26 @@ function randomBytes(n: number, seed: number): Uint8Array {
 function randomQuantized(type: string, rows: number, cols: number, seed: number): Uint8Array {
   const t = ggmlTypeByName(type)!;
   const bytes = randomBytes(rowBytes(t, rows * cols), seed);
-  // Scales around 0.02, so activations stay finite through many layers.
+  // Scales around 0.02 (K-quants' mins too), so activations stay finite through many layers.
   for (let b = 0, i = 0; b < bytes.length; b += t.typeSize, i++) {
-    const h = f32ToF16(0.01 + ((i * 2654435761) % 1000) / 50000);
-    bytes[b] = h & 0xff;
-    bytes[b + 1] = h >> 8;
+    for (const at of t.scaleHalves ?? []) {
+      const h = f32ToF16(0.01 + ((i * 2654435761) % 1000) / 50000);
+      bytes[b + at] = h & 0xff;
+      bytes[b + at + 1] = h >> 8;
+    }
   }
   return bytes;
 }
 
-export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata: GgufKv[]; tensors: GgufTensorSpec[] } {
+/** A preset's tensors and metadata, its matrices typed as llama-quantize types them for `fileType` (quantMix.ts). */
+export function synthSpec(shape: SynthShape, fileType: FileType): { metadata: GgufKv[]; tensors: GgufTensorSpec[] } {
   const headDim = shape.nEmbd / shape.nHead;
   const kvDim = shape.nKvHead * headDim;
   let seed = 1;
+  // Matrices are typed once all are listed (the mix depends on their order): `type` is set below.
   const matrix = (name: string, cols: number, rows: number): GgufTensorSpec => {
     const s = seed++;
-    return { name, type, dims: [cols, rows], raw: () => randomQuantized(type, rows, cols, s) };
+    return { name, type: "", dims: [cols, rows], raw: () => randomQuantized(typeOf(name), rows, cols, s) };
   };
   const ones = (name: string, n: number): GgufTensorSpec => ({ name, type: "f32", dims: [n], data: () => new Float32Array(n).fill(1) });
   // Small F32 tensors (biases, the router) in [-0.05, 0.05].
@@ -109,7 +116,7 @@ export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata:
   const tensors: GgufTensorSpec[] = [matrix("token_embd.weight", shape.nEmbd, shape.nVocab)];
   const stacked = (name: string, cols: number, rows: number, slices: number): GgufTensorSpec => {
     const s = seed++;
-    return { name, type, dims: [cols, rows, slices], raw: () => randomQuantized(type, rows * slices, cols, s) };
+    return { name, type: "", dims: [cols, rows, slices], raw: () => randomQuantized(typeOf(name), rows * slices, cols, s) };
   };
   for (let l = 0; l < shape.nLayer; l++) {
     tensors.push(ones(`blk.${l}.attn_norm.weight`, shape.nEmbd));
@@ -154,15 +161,22 @@ export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata:
   }
   tensors.push(ones("output_norm.weight", shape.nEmbd));
   if (!shape.tied) tensors.push(matrix("output.weight", shape.nEmbd, shape.nVocab));
+  const types = mixTypes(fileType, tensors, { nLayer: shape.nLayer, nGqa: shape.nHead / shape.nKvHead, tied: !!shape.tied });
+  const typeOf = (name: string) => types.get(name)!;
+  const unsupported = [...types].find(([, type]) => !ggmlTypeByName(type)?.matvec);
+  if (unsupported) {
+    throw new RangeError(`${fileType} makes '${unsupported[0]}' ${unsupported[1]} (its rows are not a multiple of 256), which cpu-llm cannot compute yet: use a preset whose widths are multiples of 256`);
+  }
+  const typed = tensors.map((t) => (t.type === "" ? { ...t, type: typeOf(t.name) } : t));
 
   const tokens = ["<unk>", "<s>", "</s>", ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`)];
   while (tokens.length < shape.nVocab) tokens.push(`▁t${tokens.length.toString(36)}`);
-  const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
+  const tokenTypes = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
   const a = shape.arch;
   const metadata = [
     kv.string("general.architecture", a),
     kv.string("general.name", shape.name),
-    kv.u32("general.file_type", type === "q4_0" ? 2 : 7),
+    kv.u32("general.file_type", FILE_TYPES[fileType].id),
     kv.u32(`${a}.context_length`, shape.nCtx),
     kv.u32(`${a}.embedding_length`, shape.nEmbd),
     kv.u32(`${a}.block_count`, shape.nLayer),
@@ -191,16 +205,16 @@ export function synthSpec(shape: SynthShape, type: "q4_0" | "q8_0"): { metadata:
     kv.string("tokenizer.ggml.pre", "default"),
     kv.strings("tokenizer.ggml.tokens", tokens),
     kv.f32s("tokenizer.ggml.scores", tokens.map((_, i) => -i)),
-    kv.i32s("tokenizer.ggml.token_type", types),
+    kv.i32s("tokenizer.ggml.token_type", tokenTypes),
     kv.u32("tokenizer.ggml.bos_token_id", 1),
     kv.u32("tokenizer.ggml.eos_token_id", 2),
     kv.u32("tokenizer.ggml.unknown_token_id", 0),
   ];
-  return { metadata, tensors };
+  return { metadata, tensors: typed };
 }
 
 /** Writes a preset's model; an Error naming the known architectures or presets otherwise. */
-export function writeSynth(path: string, arch: string, preset: string, type: "q4_0" | "q8_0"): SynthShape {
+export function writeSynth(path: string, arch: string, preset: string, type: FileType): SynthShape {
   const presets = Object.hasOwn(SYNTH_PRESETS, arch) ? SYNTH_PRESETS[arch as SynthShape["arch"]] : undefined;
   if (!presets) throw new Error(`unknown architecture '${arch}' (synth writes ${Object.keys(SYNTH_PRESETS).join(", ")})`);
   if (!Object.hasOwn(presets, preset)) throw new Error(`unknown ${arch} preset '${preset}' (presets: ${Object.keys(presets).join(", ")})`);

@@ -1,4 +1,4 @@
-/** A tensor whose ggml type this engine can list but not compute with (e.g. Q4_K today). */
+/** A tensor whose ggml type this engine can list but not compute with (e.g. IQ4_XS today). */
 export class UnsupportedTensorTypeError extends Error {
   override readonly name = "UnsupportedTensorTypeError";
   constructor(

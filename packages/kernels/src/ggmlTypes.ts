@@ -22,6 +22,8 @@ export interface GgmlTypeTraits {
   readonly blockSize: number;
   /** Bytes per block. */
   readonly typeSize: number;
+  /** Byte offsets in a block of its f16 scales (d, and dmin where the type has one): what random test data must keep finite. */
+  readonly scaleHalves?: readonly number[];
   readonly toFloat?: ToFloat;
   readonly fromFloat?: FromFloat;
   /** The type activations are converted to before a dot product with this type (ggml's vec_dot_type). */
@@ -102,6 +104,7 @@ const TYPE_ROWS = [
     kvCache: true, matvec: "matvecF16", accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
   }),
   row(2, "q4_0", 32, 18, {
+    scaleHalves: [0],
     toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0x8", matmul: "matmulQ4_0x8",
     repackRows: 8, repack: "repackQ4_0x8", unpacked: { matvec: "matvecQ4_0Unpacked", matmul: "matmulQ4_0Unpacked" },
   }),
@@ -109,22 +112,23 @@ const TYPE_ROWS = [
   row(6, "q5_0", 32, 22),
   row(7, "q5_1", 32, 24),
   row(8, "q8_0", 32, 34, {
+    scaleHalves: [0],
     toFloat: dequantizeRowQ8_0, fromFloat: quantizeRowQ8_0Ref, vecDotType: "q8_0", activation: { convert: "quantizeRowQ8_0", scaleBytes: 8 },
     kvCache: true, matvec: "matvecQ8_0", matmul: "matmulQ8_0", accumulateRows: "accumulateRowsQ8_0",
   }),
   row(9, "q8_1", 32, 36),
   // ggml-cpu repacks q2_K only on AVX-512 machines: the x8 order is the one llama.cpp's references show there.
-  row(10, "q2_K", 256, 84, { toFloat: dequantizeRowQ2_K, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K" } }),
-  row(11, "q3_K", 256, 110, { toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K" }),
+  row(10, "q2_K", 256, 84, { scaleHalves: [80, 82], toFloat: dequantizeRowQ2_K, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K" } }),
+  row(11, "q3_K", 256, 110, { scaleHalves: [108], toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K" }),
   // K-quants (plain kernels in assembly/kquants.ts, fast ones in kquantsSimd.ts and q4_Kx4.ts): q4_K and q2_K
   // matrices of a multiple of 8 rows in the order of ggml-cpu's repacked gemv (q4_K's rewritten into groups of
   // four rows at load), the rest in its x86 vec_dot order.
   row(12, "q4_K", 256, 144, {
-    toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_Kx4", matmul: "matmulQ4_Kx4", repackRows: 8, repack: "repackQ4_Kx4",
+    scaleHalves: [0, 2], toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_Kx4", matmul: "matmulQ4_Kx4", repackRows: 8, repack: "repackQ4_Kx4",
     unpacked: { matvec: "matvecQ4_K" },
   }),
-  row(13, "q5_K", 256, 176, { toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K" }),
-  row(14, "q6_K", 256, 210, { toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K" }),
+  row(13, "q5_K", 256, 176, { scaleHalves: [0, 2], toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K" }),
+  row(14, "q6_K", 256, 210, { scaleHalves: [208], toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K" }),
   row(15, "q8_K", 256, 292, {
     toFloat: dequantizeRowQ8_K, fromFloat: quantizeRowQ8_KRef, activation: { convert: "quantizeRowQ8_K", scaleBytes: 0 },
   }),

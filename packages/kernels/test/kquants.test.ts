@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  chooseKernels, dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES,
+  chooseKernels, dequantizeRowQ2_K, GGML_TYPES, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES,
   Q5_K_BYTES, Q6_K_BYTES, Q8_K_BYTES, QK_K, quantizeRowQ8_KRef, sharedMemory,
 } from "@cpu-llm/kernels";
 
@@ -54,7 +54,7 @@ describe.each([
   // Random blocks with moderate f16 scales (bytes 0x00-0x2f above the low byte: |d| < 1).
   const weightBlocks = (nb: number) => fc.uint8Array({ minLength: nb * size, maxLength: nb * size });
   const tame = (w: Uint8Array) => {
-    const halves = size === Q6_K_BYTES ? [208] : size === Q3_K_BYTES ? [108] : size === Q2_K_BYTES ? [80, 82] : [0, 2];
+    const halves = GGML_TYPES.find((t) => t.typeSize === size && t.blockSize === QK_K)!.scaleHalves!;
     for (let b = 0; b < w.length / size; b++) for (const h of halves) w[b * size + h + 1] &= 0x2f;
     return w;
   };

@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number | void>
   run: { run: runCommand, summary: "run [MODEL] -p PROMPT [-n N] [--temp --top-k --top-p --min-p --seed] [--kv] [--json]  (no MODEL: the bundled story model)" },
   logits: { run: logitsCommand, summary: "logits MODEL --ids 1,2,3 [--kv] [--top K] --json  teacher-forced logits" },
   bench: { run: benchCommand, summary: "bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--json]   llama-bench's pp and tg tests" },
-  synth: { run: synthCommand, summary: "synth --arch ARCH --preset NAME --type q4_0|q8_0 -o FILE   random-weight model of a real shape (llama, qwen2, baichuan, deepseek2)" },
+  synth: { run: synthCommand, summary: "synth --arch ARCH --preset NAME --type q4_0|q8_0|q4_k_m|… -o FILE   random-weight model of a real shape (llama, qwen2, baichuan, deepseek2)" },
   system: { run: systemCommand, summary: "system [--json]                         cores, NUMA, quota, threads, pinning, SIMD" },
 };
 
