@@ -105,6 +105,14 @@ export function matvecQ2_Kx8(out: usize, w: usize, rowBytes: i32, x: usize, _xs:
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), rowQ2_Kx8(w + <usize>r * <usize>rowBytes, x, nb));
 }
 
+/** Prefill: each weight row meets every activation row while it is in cache; per (r, c) matvecQ2_Kx8's arithmetic. */
+export function matmulQ2_Kx8(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * <usize>rowBytes;
+    for (let c = 0; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), rowQ2_Kx8(row, x + <usize>(c * xStride), nb));
+  }
+}
+
 /**
  * One Q6_K row · Q8_K in vec_dot's eight lanes (vecDotQ6_KQ8_K): per half of 128, ql's low nibbles of bytes
  * 0-31 and 32-63 and their high nibbles are the four groups of 32, qh's bit pairs 0-1, 2-3, 4-5, 6-7 their top
@@ -152,6 +160,14 @@ export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, _xs: u
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), rowQ6_K(w + <usize>r * <usize>rowBytes, x, nb));
 }
 
+/** Prefill: each weight row meets every activation row while it is in cache; per (r, c) matvecQ6_K's arithmetic. */
+export function matmulQ6_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * <usize>rowBytes;
+    for (let c = 0; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), rowQ6_K(row, x + <usize>(c * xStride), nb));
+  }
+}
+
 /**
  * One Q5_K row · Q8_K in vec_dot's order (vecDotQ5_KQ8_K): sub-block j's 32 values (nibbles with fifth bit j
  * of qh) split over lanes 0-3 and 4-7 with scale j; the mins one fused scalar sum.
@@ -192,6 +208,14 @@ function rowQ5_K(w: usize, x: usize, nb: i32): f32 {
 
 export function matvecQ5_K(out: usize, w: usize, rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), rowQ5_K(w + <usize>r * <usize>rowBytes, x, nb));
+}
+
+/** Prefill: each weight row meets every activation row while it is in cache; per (r, c) matvecQ5_K's arithmetic. */
+export function matmulQ5_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * <usize>rowBytes;
+    for (let c = 0; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), rowQ5_K(row, x + <usize>(c * xStride), nb));
+  }
 }
 
 /** Q3_K's 16 scales (6 bits less 32) of the 12 packed bytes at q, as bytes at SCALES. */
@@ -242,4 +266,12 @@ function rowQ3_K(w: usize, x: usize, nb: i32): f32 {
 
 export function matvecQ3_K(out: usize, w: usize, rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), rowQ3_K(w + <usize>r * <usize>rowBytes, x, nb));
+}
+
+/** Prefill: each weight row meets every activation row while it is in cache; per (r, c) matvecQ3_K's arithmetic. */
+export function matmulQ3_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * <usize>rowBytes;
+    for (let c = 0; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), rowQ3_K(row, x + <usize>(c * xStride), nb));
+  }
 }

@@ -86,24 +86,27 @@ describe.each(["relaxed", "simd"] as const)("fast K-quant matvec kernels, %s bui
   const module = kernelModule(variant);
   const fast = module && instantiateKernels(module, memory);
   it.each([
-    { type: "q2_K", size: Q2_K_BYTES, matvec: "matvecQ2_Kx8", plain: "vecDotQ2_Kx8Q8_K" },
-    { type: "q3_K", size: Q3_K_BYTES, matvec: "matvecQ3_K", plain: "vecDotQ3_KQ8_K" },
-    { type: "q5_K", size: Q5_K_BYTES, matvec: "matvecQ5_K", plain: "vecDotQ5_KQ8_K" },
-    { type: "q6_K", size: Q6_K_BYTES, matvec: "matvecQ6_K", plain: "vecDotQ6_KQ8_K" },
-  ] as const)("$matvec equals $plain on every row", ({ size, matvec, plain }) => {
+    { type: "q2_K", size: Q2_K_BYTES, matvec: "matvecQ2_Kx8", matmul: "matmulQ2_Kx8", plain: "vecDotQ2_Kx8Q8_K" },
+    { type: "q3_K", size: Q3_K_BYTES, matvec: "matvecQ3_K", matmul: "matmulQ3_K", plain: "vecDotQ3_KQ8_K" },
+    { type: "q5_K", size: Q5_K_BYTES, matvec: "matvecQ5_K", matmul: "matmulQ5_K", plain: "vecDotQ5_KQ8_K" },
+    { type: "q6_K", size: Q6_K_BYTES, matvec: "matvecQ6_K", matmul: "matmulQ6_K", plain: "vecDotQ6_KQ8_K" },
+  ] as const)("$matvec and $matmul equal $plain on every row and activation row", ({ size, matvec, matmul, plain }) => {
     if (!fast) return; // an engine without relaxed SIMD validates only the plain build
-    const rows = 5;
-    fc.assert(fc.property(blocks.chain((nb) => fc.tuple(fc.uint8Array({ minLength: rows * nb * size, maxLength: rows * nb * size }), floats(nb * QK_K))), ([w, x]) => {
-      const nb = x.length / QK_K;
+    const rows = 5, n = 2;
+    fc.assert(fc.property(blocks.chain((nb) => fc.tuple(fc.uint8Array({ minLength: rows * nb * size, maxLength: rows * nb * size }), floats(n * nb * QK_K))), ([w, x]) => {
+      const nb = x.length / n / QK_K, xBytes = nb * Q8_K_BYTES;
       // Finite f16 scales (exponent bits not all set), any sign and magnitude below it.
       for (let at = 0; at + 1 < w.length; at++) if ((w[at + 1] & 0x7c) === 0x7c) w[at + 1] &= 0xbb;
-      const q8 = new Uint8Array(nb * Q8_K_BYTES);
+      const q8 = new Uint8Array(n * xBytes);
       quantizeRowQ8_KRef(q8, 0, x, 0, x.length);
       bytes.set(w, B);
       bytes.set(q8, B + 65536);
+      const want = (r: number, c: number) => k[plain](B + r * nb * size, B + 65536 + c * xBytes, 0, nb);
       fast[matvec](B + 98304, B, nb * size, B + 65536, 0, nb, 1, rows);
-      const got = new Float32Array(memory.buffer, B + 98304, rows);
-      for (let r = 1; r < rows; r++) expect(got[r]).toBe(k[plain](B + r * nb * size, B + 65536, 0, nb));
+      const got = new Float32Array(memory.buffer, B + 98304, rows * n);
+      for (let r = 1; r < rows; r++) expect(got[r]).toBe(want(r, 0));
+      fast[matmul](B + 98304, rows, B, nb * size, B + 65536, xBytes, 0, nb, 1, rows, n, 0);
+      for (let c = 0; c < n; c++) for (let r = 1; r < rows; r++) expect(got[c * rows + r]).toBe(want(r, c));
     }), { numRuns: 60 });
   });
 });
