@@ -8,22 +8,8 @@
 // kernels (x8) reduce those lanes to one exact integer per block, so there the lane order does not matter.
 import { f16Lookup } from "./f16";
 import { fmaF32 } from "./fma";
-import { fmaLanes, hsum8 } from "./lanes";
+import { fmaLanes, hsum8, pairSums } from "./lanes";
 import { Q2_K_BYTES, Q3_K_BYTES, Q5_K_BYTES, Q6_K_BYTES, Q8_K_BYTES } from "./kquants";
-
-/**
- * i16 lane i = x[2i]·w[2i] + x[2i+1]·w[2i+1] for 16 activations x (int8, never -128) and 16 weights w in
- * 0..63: relaxed, one i16x8 relaxed dot (w the 7-bit operand; pmaddubsw on x86); plain, two i16 dots to i32
- * pairs narrowed back (every pair sum fits: |x·w| ≤ 127·63).
- */
-@inline
-function pairSums(x: v128, w: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(x, w);
-  return i16x8.narrow_i32x4_s(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(x), i16x8.extend_low_i8x16_u(w)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(x), i16x8.extend_high_i8x16_u(w)),
-  );
-}
 
 /** i32 lane k = scale · Σ of pair sums 2k, 2k+1 (elements 4k..4k+3 of the 16 behind p). */
 @inline

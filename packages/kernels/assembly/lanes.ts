@@ -27,6 +27,20 @@ export function quadDots(a: v128, n: v128, acc: v128): v128 {
   return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ra), i16x8.extend_high_i8x16_u(rn)));
 }
 
+/**
+ * i16 lane i = x[2i]·w[2i] + x[2i+1]·w[2i+1] for 16 activations x (int8, never -128) and 16 weights w in
+ * 0..63: relaxed, one i16x8 relaxed dot (w the 7-bit operand; pmaddubsw on x86); plain, two i16 dots to i32
+ * pairs narrowed back (every pair sum fits: |x·w| ≤ 127·63).
+ */
+@inline
+export function pairSums(x: v128, w: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(x, w);
+  return i16x8.narrow_i32x4_s(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(x), i16x8.extend_low_i8x16_u(w)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(x), i16x8.extend_high_i8x16_u(w)),
+  );
+}
+
 /** b's side of laneSumsI8, computed once when b meets several a's. */
 @inline
 export function prepareI8(b: v128): v128 {

@@ -13,7 +13,7 @@
 // c = 8j + k, met by activation bytes 64j + 4k.. (low) and 64j + 32 + 4k.. (high) broadcast to every lane,
 // adds into lane i the products of row i only.
 import { fmaF32x4 } from "./fma";
-import { quadDots } from "./lanes";
+import { pairSums } from "./lanes";
 import { Q4_K_BYTES, Q8_K_BYTES } from "./kquants";
 
 const GROUP_BLOCK_BYTES: i32 = 4 * Q4_K_BYTES;
@@ -73,18 +73,19 @@ function groupQ4_Kx4(out: usize, g: usize, x: usize, nb: i32): void {
     const m47 = v128.or(v128.and(i32x4.shr_u(u2, 4), i32x4.splat(0x0f0f0f0f)), i32x4.shl(v128.and(i32x4.shr_u(u1, 6), i32x4.splat(0x03030303)), 4));
     let sum = i32x4.splat(0);
     for (let j = 0; j < 4; j++) {
-      // Two chains each for the low and high nibbles, so the dots overlap instead of waiting on one another.
-      let low0 = i32x4.splat(0), low1 = i32x4.splat(0), high0 = i32x4.splat(0), high1 = i32x4.splat(0);
+      // Pair sums in i16 (8 chunks of 2·15·127 at most: 30,480, no overflow), two chains each for the low and
+      // high nibbles so the dots overlap; lanes 2i, 2i+1 are row i's, widened once per sub-block.
+      let low0 = i16x8.splat(0), low1 = i16x8.splat(0), high0 = i16x8.splat(0), high1 = i16x8.splat(0);
       const wq = g + 64 + <usize>(128 * j), xq = q8 + <usize>(64 * j);
       for (let k = 0; k < 8; k += 2) {
         const v = v128.load(wq + <usize>(16 * k)), u = v128.load(wq + <usize>(16 * k + 16));
         const xl = xq + <usize>(4 * k);
-        low0 = quadDots(v128.load32_splat(xl), v128.and(v, m4), low0);
-        high0 = quadDots(v128.load32_splat(xl, 32), v128.and(i16x8.shr_u(v, 4), m4), high0);
-        low1 = quadDots(v128.load32_splat(xl, 4), v128.and(u, m4), low1);
-        high1 = quadDots(v128.load32_splat(xl, 36), v128.and(i16x8.shr_u(u, 4), m4), high1);
+        low0 = i16x8.add(low0, pairSums(v128.load32_splat(xl), v128.and(v, m4)));
+        high0 = i16x8.add(high0, pairSums(v128.load32_splat(xl, 32), v128.and(i16x8.shr_u(v, 4), m4)));
+        low1 = i16x8.add(low1, pairSums(v128.load32_splat(xl, 4), v128.and(u, m4)));
+        high1 = i16x8.add(high1, pairSums(v128.load32_splat(xl, 36), v128.and(i16x8.shr_u(u, 4), m4)));
       }
-      const low = i32x4.add(low0, low1), high = i32x4.add(high0, high1);
+      const low = i32x4.extadd_pairwise_i16x8_s(i16x8.add(low0, low1)), high = i32x4.extadd_pairwise_i16x8_s(i16x8.add(high0, high1));
       // Sub-blocks 2j and 2j+1: scales 0-3 in s03's bytes, 4-7 in s47's.
       const sc = j < 2 ? s03 : s47;
       sum = i32x4.add(sum, i32x4.add(i32x4.mul(low, byteOf(sc, (2 * j) & 3)), i32x4.mul(high, byteOf(sc, (2 * j + 1) & 3))));
