@@ -11,10 +11,23 @@ import { fmaF32 } from "./fma";
 import { fmaLanes, hsum8, pairSums } from "./lanes";
 import { Q2_K_BYTES, Q3_K_BYTES, Q5_K_BYTES, Q6_K_BYTES, Q8_K_BYTES } from "./kquants";
 
-/** i32 lane k = scale · Σ of pair sums 2k, 2k+1 (elements 4k..4k+3 of the 16 behind p). */
+/**
+ * A block's 16 scales, stored as i16 where scaled() broadcasts one with a single load (vpbroadcastw; a store
+ * then a contained load is forwarded). Bytes are taken as signed: Q6_K's and Q3_K's scales are, the others'
+ * are below 64.
+ */
+const SCALES: usize = memory.data(32, 16);
+
 @inline
-function scaled(p: v128, scale: i32): v128 {
-  return i32x4.dot_i16x8_s(p, i16x8.splat(<i16>scale));
+function setScales(bytes: v128): void {
+  v128.store(SCALES, i16x8.extend_low_i8x16_s(bytes));
+  v128.store(SCALES, i16x8.extend_high_i8x16_s(bytes), 16);
+}
+
+/** i32 lane k = scale i · Σ of pair sums 2k, 2k+1 (elements 4k..4k+3 of the 16 behind p). */
+@inline
+function scaled(p: v128, i: i32): v128 {
+  return i32x4.dot_i16x8_s(p, v128.load16_splat(SCALES + <usize>(2 * i)));
 }
 
 /** The sum of an i32x4's lanes (exact). */
@@ -42,8 +55,6 @@ function scalesMinsK4(q: usize): v128 {
   return i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(u0 & 0x3f3f3f3f), 1, s47), 2, u1 & 0x3f3f3f3f), 3, m47);
 }
 
-/** A block's unpacked scales, stored so a loop can read scale j as a byte (a store then byte loads: forwarded). */
-const SCALES: usize = memory.data(16, 16);
 
 /** Σ_j m_j·(bsums of sub-block j): a Q4_K/Q5_K block's mins term, exact. */
 @inline
@@ -62,15 +73,15 @@ function rowQ2_Kx8(w: usize, x: usize, nb: i32): f32 {
   for (let b = 0; b < nb; b++) {
     const yd = load<f32>(x);
     const sc = v128.load(w);
-    v128.store(SCALES, v128.and(sc, m4));
+    setScales(v128.and(sc, m4));
     let sum = i32x4.splat(0);
     for (let h = 0; h < 2; h++) {
       const q0 = v128.load(w + 16 + <usize>(32 * h)), q1 = v128.load(w + 32 + <usize>(32 * h));
       for (let g = 0; g < 4; g++) {
-        const xq = x + 4 + <usize>(128 * h + 32 * g), s = SCALES + <usize>(8 * h + 2 * g);
+        const xq = x + 4 + <usize>(128 * h + 32 * g), s = 8 * h + 2 * g;
         const lo = pairSums(v128.load(xq), v128.and(i16x8.shr_u(q0, <i32>(2 * g)), m3));
         const hi = pairSums(v128.load(xq, 16), v128.and(i16x8.shr_u(q1, <i32>(2 * g)), m3));
-        sum = i32x4.add(sum, i32x4.add(scaled(lo, <i32>load<u8>(s)), scaled(hi, <i32>load<u8>(s, 1))));
+        sum = i32x4.add(sum, i32x4.add(scaled(lo, s), scaled(hi, s + 1)));
       }
     }
     // Mins (the high nibbles) times each 16's activation sum.
@@ -112,9 +123,10 @@ function rowQ6_K(w: usize, x: usize, nb: i32): f32 {
   for (let b = 0; b < nb; b++) {
     const d = load<f32>(x) * f16Lookup(load<u16>(w, 208));
     const sc = w + 192;
+    setScales(v128.load(sc));
     let lo = i32x4.splat(0), hi = i32x4.splat(0);
     for (let half = 0; half < 2; half++) {
-      const ql = w + <usize>(64 * half), qh = w + 128 + <usize>(32 * half), s = sc + <usize>(8 * half), xq = x + 4 + <usize>(128 * half);
+      const ql = w + <usize>(64 * half), qh = w + 128 + <usize>(32 * half), s = 8 * half, xq = x + 4 + <usize>(128 * half);
       for (let c = 0; c < 2; c++) {
         const a = v128.load(ql + <usize>(16 * c)), e = v128.load(ql + 32 + <usize>(16 * c)), h = v128.load(qh + <usize>(16 * c));
         // (16-bit shifts: the masks keep every bit in its byte; x86 has no 8-bit shift.)
@@ -122,10 +134,10 @@ function rowQ6_K(w: usize, x: usize, nb: i32): f32 {
         const g1 = v128.or(v128.and(e, m4), v128.and(i16x8.shl(h, 2), top));
         const g2 = v128.or(v128.and(i16x8.shr_u(a, 4), m4), v128.and(h, top));
         const g3 = v128.or(v128.and(i16x8.shr_u(e, 4), m4), v128.and(i16x8.shr_u(h, 2), top));
-        const x0 = xq + <usize>(16 * c), sc0 = s + <usize>c;
+        const x0 = xq + <usize>(16 * c), s0 = s + c;
         const t = i32x4.add(
-          i32x4.add(scaled(pairSums(v128.load(x0), g0), <i32>load<i8>(sc0)), scaled(pairSums(v128.load(x0, 32), g1), <i32>load<i8>(sc0, 2))),
-          i32x4.add(scaled(pairSums(v128.load(x0, 64), g2), <i32>load<i8>(sc0, 4)), scaled(pairSums(v128.load(x0, 96), g3), <i32>load<i8>(sc0, 6))),
+          i32x4.add(scaled(pairSums(v128.load(x0), g0), s0), scaled(pairSums(v128.load(x0, 32), g1), s0 + 2)),
+          i32x4.add(scaled(pairSums(v128.load(x0, 64), g2), s0 + 4), scaled(pairSums(v128.load(x0, 96), g3), s0 + 6)),
         );
         if (c == 0) lo = i32x4.add(lo, t);
         else hi = i32x4.add(hi, t);
@@ -168,14 +180,14 @@ function rowQ5_K(w: usize, x: usize, nb: i32): f32 {
     const d = yd * f16Lookup(load<u16>(w));
     const dmin = -yd * f16Lookup(load<u16>(w, 2));
     const sm = scalesMinsK4(w + 4);
-    v128.store(SCALES, sm);
+    setScales(sm);
     mins = fmaF32(dmin, <f32>minsK4(sm, x + 260), mins);
     const h0 = v128.load(w + 16), h1 = v128.load(w + 32);
     let lo = i32x4.splat(0), hi = i32x4.splat(0);
     for (let j = 0; j < 4; j++) {
       const a = v128.load(w + 48 + <usize>(32 * j)), c = v128.load(w + 64 + <usize>(32 * j));
       const xq = x + 4 + <usize>(64 * j);
-      const sLow = <i32>load<u8>(SCALES + <usize>(2 * j)), sHigh = <i32>load<u8>(SCALES + <usize>(2 * j + 1));
+      const sLow = 2 * j, sHigh = 2 * j + 1;
       const bitLow = 2 * j, bitHigh = 2 * j + 1;
       const la = v128.or(v128.and(a, m4), i16x8.shl(v128.and(i16x8.shr_u(h0, bitLow), one), 4));
       const lc = v128.or(v128.and(c, m4), i16x8.shl(v128.and(i16x8.shr_u(h1, bitLow), one), 4));
@@ -204,7 +216,7 @@ export function matmulQ5_K(out: usize, outStride: i32, w: usize, rowBytes: i32, 
   }
 }
 
-/** Q3_K's 16 scales (6 bits less 32) of the 12 packed bytes at q, as bytes at SCALES. */
+/** Q3_K's 16 scales (6 bits less 32) of the 12 packed bytes at q, to setScales. */
 @inline
 function unpackScalesK3(q: usize): void {
   const u0 = load<u32>(q), u1 = load<u32>(q, 4), u2 = load<u32>(q, 8);
@@ -214,7 +226,7 @@ function unpackScalesK3(q: usize): void {
     (u1 & 0x0f0f0f0f) | (((u2 >> 2) & 0x03030303) << 4)), 2,
     ((u0 >> 4) & 0x0f0f0f0f) | (((u2 >> 4) & 0x03030303) << 4)), 3,
     ((u1 >> 4) & 0x0f0f0f0f) | (((u2 >> 6) & 0x03030303) << 4));
-  v128.store(SCALES, i8x16.sub(v, i8x16.splat(32)));
+  setScales(i8x16.sub(v, i8x16.splat(32)));
 }
 
 /**
@@ -234,12 +246,12 @@ function rowQ3_K(w: usize, x: usize, nb: i32): f32 {
     for (let half = 0; half < 2; half++) {
       const q0 = v128.load(w + 32 + <usize>(32 * half)), q1 = v128.load(w + 48 + <usize>(32 * half));
       for (let j = 0; j < 4; j++) {
-        const bit = 4 * half + j, xq = x + 4 + <usize>(128 * half + 32 * j), s = SCALES + <usize>(8 * half + 2 * j);
+        const bit = 4 * half + j, xq = x + 4 + <usize>(128 * half + 32 * j), s = 8 * half + 2 * j;
         const x0 = v128.load(xq), x1 = v128.load(xq, 16);
         const p0 = i16x8.sub(pairSums(x0, v128.and(i16x8.shr_u(q0, 2 * j), m3)), pairSums(x0, i16x8.shl(v128.and(i16x8.shr_u(n0, bit), one), 2)));
         const p1 = i16x8.sub(pairSums(x1, v128.and(i16x8.shr_u(q1, 2 * j), m3)), pairSums(x1, i16x8.shl(v128.and(i16x8.shr_u(n1, bit), one), 2)));
-        lo = i32x4.add(lo, scaled(p0, <i32>load<i8>(s)));
-        hi = i32x4.add(hi, scaled(p1, <i32>load<i8>(s, 1)));
+        lo = i32x4.add(lo, scaled(p0, s));
+        hi = i32x4.add(hi, scaled(p1, s + 1));
       }
     }
     accLo = fmaLanes(accLo, d, lo);
