@@ -349,3 +349,13 @@ export function vecDotQ4_Kx8Q8_K(w: usize, x: usize, _xs: usize, nb: i32): f32 {
   return acc - accMins;
 }
 
+
+/** matmul's signature for a Q4_K matrix ggml-cpu does not repack (rows not a multiple of 8): matvecQ4_K per activation row. */
+export function matmulQ4_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let c = 0; c < n; c++) matvecQ4_K(out + <usize>(c * outStride * 4), w, rowBytes, x + <usize>(c * xStride), xs, nb, r0, r1);
+}
+
+/** The same for Q2_K (matvecQ2_K, vec_dot's order). */
+export function matmulQ2_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let c = 0; c < n; c++) matvecQ2_K(out + <usize>(c * outStride * 4), w, rowBytes, x + <usize>(c * xStride), xs, nb, r0, r1);
+}

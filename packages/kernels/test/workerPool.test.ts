@@ -2,7 +2,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ggmlTypeByName, MatMul, rowBytes, quantizeActivationsQ8_0Ref, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool } from "@cpu-llm/kernels";
+import {
+  chooseKernels, ggmlTypeByName, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, MatMul, quantizeActivationsQ8_0Ref, quantizeRowQ8_KRef, Q8_K_BYTES, rowBytes,
+  sharedMemory, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool,
+} from "@cpu-llm/kernels";
 
 type Pool = WorkerPool;
 
@@ -82,6 +85,40 @@ describe("worker pool", () => {
         mm.vec(m, xs.subarray(c * COLS, (c + 1) * COLS), one);
         expect(batched.subarray(c * ROWS, (c + 1) * ROWS)).toEqual(one);
       }
+    }
+  });
+
+  // K-quant matrices through the pool: 40 rows (a multiple of 8: q4_K and q2_K in the repacked gemv's order, q4_K
+  // rewritten into four-row groups at set()) and 37 (vec_dot's order). Each row equals the plain wasm kernel of its
+  // order on the file's bytes, and batches equal single products.
+  it.each([
+    ["q2_K", 40, "vecDotQ2_Kx8Q8_K"], ["q2_K", 37, "vecDotQ2_KQ8_K"], ["q3_K", 37, "vecDotQ3_KQ8_K"], ["q4_K", 40, "vecDotQ4_Kx8Q8_K"],
+    ["q4_K", 37, "vecDotQ4_KQ8_K"], ["q5_K", 40, "vecDotQ5_KQ8_K"], ["q6_K", 37, "vecDotQ6_KQ8_K"],
+  ] as const)("%s, %i rows: each row is %s's sum, and batches equal single products", async (type, rows, plain) => {
+    const cols = 512, t = ggmlTypeByName(type)!;
+    const bytes = new Uint8Array(rowBytes(t, rows * cols));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    for (let b = 0; b < bytes.length; b += t.typeSize) for (const h of t.scaleHalves!) bytes[b + h + 1] = 0x1c + (b % 3); // small f16 scales
+    const p = await pool(2);
+    const mm = new MatMul(p, { maxCols: cols, maxRows: rows, maxBatch: 3 });
+    const m = mm.alloc(t, rows, cols);
+    mm.set(m, bytes);
+    const xs = Float32Array.from({ length: 3 * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5)));
+    const one = new Float32Array(rows);
+    mm.vec(m, xs.subarray(0, cols), one);
+    const memory = sharedMemory(KERNEL_RESERVED_BYTES / 65536 + 2);
+    const k = instantiateKernels(kernelModule(chooseKernels().variant)!, memory);
+    const heap = new Uint8Array(memory.buffer);
+    const q8 = new Uint8Array((cols / 256) * Q8_K_BYTES);
+    quantizeRowQ8_KRef(q8, 0, xs, 0, cols);
+    heap.set(bytes, KERNEL_RESERVED_BYTES);
+    heap.set(q8, KERNEL_RESERVED_BYTES + bytes.length);
+    for (let r = 0; r < rows; r++) expect(one[r]).toBe(k[plain](KERNEL_RESERVED_BYTES + r * m.rowBytes, KERNEL_RESERVED_BYTES + bytes.length, 0, cols / 256));
+    const batched = new Float32Array(3 * rows);
+    mm.batch(m, xs, 3, batched);
+    for (let c = 0; c < 3; c++) {
+      mm.vec(m, xs.subarray(c * cols, (c + 1) * cols), one);
+      expect(batched.subarray(c * rows, (c + 1) * rows)).toEqual(one);
     }
   });
 
