@@ -156,10 +156,11 @@ async function layerOps(): Promise<Row[]> {
   };
   bytes["matvec q4_0 4096×256 in cache"] = rows * nb * 18;
   for (const t of kquants) bytes[`matvec ${t.name} 4096×256 in cache`] = rows * kb * t.typeSize;
-  const blocksOf = (name: string) => (name.includes("_K ") ? rows * kb : rows * nb);
+  const blocks: Record<string, number> = { "matvec q4_0 4096×256 in cache": rows * nb };
+  for (const t of kquants) blocks[`matvec ${t.name} 4096×256 in cache`] = rows * kb;
   return b.tasks.map((t) => {
     const ms = (t.result as { latency: { mean: number; min: number } }).latency.mean;
-    const perBlock = t.name.includes("in cache") ? `, ${(((t.result as { latency: { min: number } }).latency.min * 1e6) / blocksOf(t.name)).toFixed(2)} ns/block at best` : "";
+    const perBlock = t.name.includes("in cache") ? `, ${(((t.result as { latency: { min: number } }).latency.min * 1e6) / blocks[t.name]).toFixed(2)} ns/block at best` : "";
     return { threads: 1, test: `${t.name} (${(ms * 1e3).toFixed(1)} µs${perBlock})`, value: bytes[t.name] / (ms / 1e3) / 1e9, unit: "GB/s" };
   });
 }

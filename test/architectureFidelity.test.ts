@@ -113,22 +113,10 @@ describe.skipIf(!fixturesPresent())("files that do not make the model their arch
     expect((error as Error).message).toMatch(/tensor 'blk\.0\.ffn_down\.weight' has type iq4_xs.*supported: .*q4_0.*q2_K.*q3_K.*q4_K.*q5_K.*q6_K.*re-quantize/);
   });
 
-  // Every block type of a K-quant mix, q2_K's included (Q2_K files are q2_K, q3_K and q6_K).
-  it("a Q2_K file loads and generates llama.cpp's greedy tokens", async () => {
-    const ref = JSON.parse(fs.readFileSync(fixture("reference", "kquant-q2_k.once_upon_a_time.greedy48.kvf32.json"), "utf8"));
-    const model = await loadModel(fixture("models", "kquant-q2_k.gguf"), { threads: 2, contextSize: 128, kvCacheType: "f32" });
-    try {
-      const ids: number[] = [];
-      for await (const chunk of model.complete(ref.prompt, { maxTokens: 16, temperature: 0 })) ids.push(chunk.tokenId);
-      expect(ids).toEqual(ref.greedy_ids.slice(0, 16));
-    } finally {
-      await model.close();
-    }
-  });
-
-  it("a Q4_K_M file (q4_K and q6_K) loads and generates llama.cpp's greedy tokens", async () => {
-    const ref = JSON.parse(fs.readFileSync(fixture("reference", "kquant-q4_k_m.once_upon_a_time.greedy48.kvf32.json"), "utf8"));
-    const model = await loadModel(fixture("models", "kquant-q4_k_m.gguf"), { threads: 2, contextSize: 128, kvCacheType: "f32" });
+  // Q4_K_M (q4_K and q6_K) and Q2_K (q2_K, q3_K and q6_K): between them every K-quant block type.
+  it.each(["q4_k_m", "q2_k"])("a %s file loads and generates llama.cpp's greedy tokens", async (type) => {
+    const ref = JSON.parse(fs.readFileSync(fixture("reference", `kquant-${type}.once_upon_a_time.greedy48.kvf32.json`), "utf8"));
+    const model = await loadModel(fixture("models", `kquant-${type}.gguf`), { threads: 2, contextSize: 128, kvCacheType: "f32" });
     try {
       const ids: number[] = [];
       for await (const chunk of model.complete(ref.prompt, { maxTokens: 16, temperature: 0 })) ids.push(chunk.tokenId);

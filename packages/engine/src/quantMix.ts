@@ -53,6 +53,7 @@ const FALLBACK: Readonly<Record<string, string>> = { q2_K: "q4_0", q3_K: "q4_0",
 export function mixTypes(fileType: FileType, tensors: readonly { readonly name: string; readonly dims: readonly number[] }[], model: MixModel): Map<string, string> {
   const base = FILE_TYPES[fileType].weights;
   const matrices = tensors.filter((t) => t.dims.length >= 2);
+  if (fileType === "q4_0" || fileType === "q8_0") return new Map(matrices.map((t) => [t.name, base]));
   const nAttentionV = matrices.filter((t) => category(t.name) === "attn_v").length;
   let iAttentionV = 0;
   const types = new Map<string, string>();
@@ -60,10 +61,6 @@ export function mixTypes(fileType: FileType, tensors: readonly { readonly name: 
     let type: string = base;
     const c = category(t.name);
     const layer = Number(/^blk\.(\d+)\./.exec(t.name)?.[1] ?? 0);
-    if (fileType === "q4_0" || fileType === "q8_0") {
-      types.set(t.name, base);
-      continue;
-    }
     if (c === "output" || (model.tied && c === "token_embd")) {
       type = t.dims[0] % 256 !== 0 ? "q8_0" : "q6_K";
     } else if (c === "attn_v") {
