@@ -22,7 +22,9 @@ export { loadModel, Model, type LoadOptions } from "./model.js";
 export { machineLine, type Machine } from "./runtime/machine.js";
 export { Context, type ContextOptions } from "./context.js";
 export { Sequence, chatInput, type CompletionOptions, type CompletionChunk, type CompletionResult } from "./sequence.js";
-export { Sampler, seededRandom, type SamplingOptions } from "./sampling/sampler.js";
+export { createSampler, type SamplingOptions } from "./sampling/sampler.js";
+export { SamplerChain, Candidates, type SamplerStage } from "./sampling/samplerChain.js";
+export { seededRandom } from "./sampling/draw.js";
 export {
   ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, ChatMessagesError, NoFreeSequenceError, SequenceBusyError, DisposedError,
   NonFiniteLogitsError,

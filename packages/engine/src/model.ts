@@ -14,7 +14,7 @@ import { assertSupportedNode } from "./nodeVersion.js";
 import { describeMachine, type Machine } from "./runtime/machine.js";
 import { planContextSize } from "./runtime/memoryPlan.js";
 import { Scheduler } from "./runtime/scheduler.js";
-import { argmax } from "./sampling/sampler.js";
+import { argmax } from "./sampling/samplerChain.js";
 import type { CompletionChunk, CompletionOptions, CompletionResult, Sequence } from "./sequence.js";
 import { Tokenizer } from "./tokenizer/tokenizer.js";
 

@@ -5,10 +5,10 @@ import { checkChatMessages, type ChatMessage, type ChatTemplate } from "./chat/c
 import { checkOptions } from "./options.js";
 import { ContextOverflowError, SequenceBusyError, DisposedError, NonFiniteLogitsError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
-import { opensThinkBlock, ReasoningSplit } from "./generation/reasoningSplit.js";
-import { firstStop, heldBack } from "./generation/stopStrings.js";
+import { opensThinkBlock } from "./generation/reasoningSplit.js";
+import { Reasoning, StopStrings, TextPipeline, type TextPiece } from "./generation/textPipeline.js";
 import type { Scheduler } from "./runtime/scheduler.js";
-import { Sampler, type SamplingOptions } from "./sampling/sampler.js";
+import { createSampler, type SamplingOptions } from "./sampling/sampler.js";
 import type { Tokenizer } from "./tokenizer/tokenizer.js";
 
 export interface CompletionOptions extends SamplingOptions {
@@ -242,7 +242,7 @@ export class Sequence {
     for (const id of Object.keys(options.logitBias ?? {})) {
       if (!(Number(id) < tokenizer.size)) throw new RangeError(`logit_bias names token id ${id}, which is not in the vocabulary (0 to ${tokenizer.size - 1})`);
     }
-    const sampler = new Sampler(options);
+    const sampler = createSampler(options);
     const signal = options.signal;
 
     // Reuse the cached prefix; the last prompt token is always run again to get its logits.
@@ -253,51 +253,37 @@ export class Sequence {
     let logits = (await this.eval(ids.slice(reuse), { signal }))?.[0];
     timing.genStart = performance.now();
     if (!logits) return finish("", "abort", timing, 0);
+    sampler.acceptPrompt(ids);
 
     const decoder = tokenizer.streamDecoder();
-    const stops = options.stop ?? [];
-    // Emitted text, split into reasoning and answer when asked (the stop strings see the raw text).
-    const split = options.reasoningFormat === "deepseek" ? new ReasoningSplit(opensThinkBlock(prompt)) : undefined;
-    const parts = { reasoning: "", content: "" };
-    const piece = (raw: string): Pick<CompletionChunk, "text" | "reasoning"> => {
-      if (!split) return { text: raw };
-      const p = split.push(raw);
-      parts.reasoning += p.reasoning;
-      parts.content += p.content;
-      return { text: p.content, reasoning: p.reasoning };
-    };
-    let text = "";
-    let emitted = 0; // characters of `text` already handed out (held back while they might begin a stop string)
+    // Stop strings see the raw text; the think block comes apart from the answer after them, when asked.
+    const split = options.reasoningFormat === "deepseek";
+    const pipeline = new TextPipeline([new StopStrings(options.stop ?? []), ...(split ? [new Reasoning(opensThinkBlock(prompt))] : [])]);
+    const chunk = (p: TextPiece): Pick<CompletionChunk, "text" | "reasoning"> => (split ? p : { text: p.text });
     let generated = 0;
     let reason: CompletionResult["finishReason"] = "length";
-    let stoppedByString = false;
     while (generated < maxTokens) {
       if (signal?.aborted) {
         reason = "abort";
         break;
       }
-      const token = sampler.sample(logits, this.history);
+      const token = sampler.sample(logits);
       // One comparison per step: with NaN weights every logit is NaN and the sampler's pick (token 0) with it.
       if (!Number.isFinite(logits[token])) throw new NonFiniteLogitsError(logits[token], generated, this.id);
       if (tokenizer.isEog(token)) {
         reason = "stop";
         break;
       }
+      sampler.accept(token);
       generated++;
       const extra = options.logprobs ? logprobsOf(logits, token, options.logprobs) : {};
-      text += decoder.push(token);
-      const stopAt = firstStop(text, stops);
-      if (stopAt >= 0) {
-        text = text.slice(0, stopAt);
-        if (text.length > emitted) yield { ...piece(text.slice(emitted)), tokenId: token, ...extra };
-        emitted = text.length;
+      const piece = pipeline.push(decoder.push(token));
+      if (pipeline.stopped) {
+        if (piece.text || piece.reasoning) yield { ...chunk(piece), tokenId: token, ...extra };
         reason = "stop";
-        stoppedByString = true;
         break; // the token never went through the model: the cache (and history) end before it
       }
-      const safe = text.length - heldBack(text, stops);
-      yield { ...piece(text.slice(emitted, safe)), tokenId: token, ...extra };
-      emitted = Math.max(emitted, safe);
+      yield { ...chunk(piece), tokenId: token, ...extra };
       if (generated === maxTokens) break; // its logits would go unused
       const next = (await this.eval([token], { signal }))?.[0];
       if (!next) {
@@ -306,15 +292,11 @@ export class Sequence {
       }
       logits = next;
     }
-    // Whatever was held back (an incomplete character, the start of a stop string that never came) goes out now.
-    if (!stoppedByString) {
-      text += decoder.flush();
-      if (text.length > emitted) yield { ...piece(text.slice(emitted)), tokenId: -1 };
-    }
-    if (!split) return finish(text, reason, timing, generated);
-    const rest = split.flush();
-    if (rest.reasoning || rest.content) yield { text: rest.content, reasoning: rest.reasoning, tokenId: -1 };
-    return { ...finish(parts.content + rest.content, reason, timing, generated), reasoning: parts.reasoning + rest.reasoning };
+    // Whatever was held back (an incomplete character, the start of a stop string or a tag) goes out now.
+    const rest = pipeline.end(decoder.flush());
+    if (rest.text || rest.reasoning) yield { ...chunk(rest), tokenId: -1 };
+    const result = finish(pipeline.total.text, reason, timing, generated);
+    return split ? { ...result, reasoning: pipeline.total.reasoning } : result;
   }
 }
 

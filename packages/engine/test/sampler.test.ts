@@ -1,26 +1,33 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Sampler, seededRandom } from "@cpu-llm/engine";
+import { Candidates, createSampler, SamplerChain, seededRandom, type SamplerStage, type SamplingOptions } from "@cpu-llm/engine";
+
+/** A chain for these options told `history` as its prompt, then asked for one token. */
+const sampleOnce = (options: SamplingOptions, l: Float32Array, history: readonly number[]) => {
+  const chain = createSampler(options);
+  chain.acceptPrompt(history);
+  return chain.sample(l);
+};
 
 const logits = Float32Array.of(1, 3, 2.5, -1, 3, 0);
 
 describe("sampler", () => {
   it("is greedy at temperature 0, lowest id on ties", () => {
-    expect(new Sampler({ temperature: 0 }).sample(logits, [])).toBe(1);
+    expect(createSampler({ temperature: 0 }).sample(logits)).toBe(1);
   });
 
   it("top-k 1 is greedy at any temperature", () => {
     fc.assert(fc.property(fc.integer(), (seed) => {
-      expect(new Sampler({ temperature: 2, topK: 1, seed }).sample(logits, [])).toBe(1);
+      expect(createSampler({ temperature: 2, topK: 1, seed }).sample(logits)).toBe(1);
     }), { numRuns: 50 });
   });
 
   it("never picks a token min-p or top-p removed, or one banned by a bias", () => {
     fc.assert(fc.property(fc.integer(), (seed) => {
-      const s = new Sampler({ temperature: 1.5, topK: 0, topP: 1, minP: 0.5, seed });
-      expect([1, 2, 4]).toContain(s.sample(logits, [])); // p(2.5)/p(3) = 0.61 ≥ 0.5; the rest are below
-      const banned = new Sampler({ temperature: 0, logitBias: { 1: -Infinity, 4: -Infinity } });
-      expect(banned.sample(logits, [])).toBe(2);
+      const s = createSampler({ temperature: 1.5, topK: 0, topP: 1, minP: 0.5, seed });
+      expect([1, 2, 4]).toContain(s.sample(logits)); // p(2.5)/p(3) = 0.61 ≥ 0.5; the rest are below
+      const banned = createSampler({ temperature: 0, logitBias: { 1: -Infinity, 4: -Infinity } });
+      expect(banned.sample(logits)).toBe(2);
     }), { numRuns: 100 });
   });
 
@@ -29,28 +36,28 @@ describe("sampler", () => {
     // Top-3 renormalised: 0.367, 0.332, 0.301, so top-p 0.5 keeps 2 tokens; over all ten, it would keep 5 and
     // top-k would then leave token 2 in.
     const l = Float32Array.of(3, 2.9, 2.8, 2.7, 2.7, 2.7, 2.7, 2.7, 2.7, 2.7);
-    const drawn = new Set(Array.from({ length: 300 }, (_, seed) => new Sampler({ temperature: 1, topK: 3, topP: 0.5, minP: 0, seed }).sample(l, [])));
+    const drawn = new Set(Array.from({ length: 300 }, (_, seed) => createSampler({ temperature: 1, topK: 3, topP: 0.5, minP: 0, seed }).sample(l)));
     expect([...drawn].sort()).toEqual([0, 1]);
   });
 
   it("min-p keeps a token exactly at the cutoff (logit = max + logf(minP)), as llama.cpp does", () => {
     const l = Float32Array.of(0, Math.fround(Math.log(0.5)), -5);
-    const drawn = new Set(Array.from({ length: 300 }, (_, seed) => new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0.5, seed }).sample(l, [])));
+    const drawn = new Set(Array.from({ length: 300 }, (_, seed) => createSampler({ temperature: 1, topK: 0, topP: 1, minP: 0.5, seed }).sample(l)));
     expect([...drawn].sort()).toEqual([0, 1]);
   });
 
   it("penalises repeated tokens", () => {
-    expect(new Sampler({ temperature: 0, repeatPenalty: 2 }).sample(logits, [1, 4])).toBe(2); // 3/2 < 2.5
-    expect(new Sampler({ temperature: 0, presencePenalty: 1 }).sample(logits, [1, 4])).toBe(2);
-    expect(new Sampler({ temperature: 0, frequencyPenalty: 0.3 }).sample(logits, [1, 1, 4])).toBe(4);
+    expect(sampleOnce({ temperature: 0, repeatPenalty: 2 }, logits, [1, 4])).toBe(2); // 3/2 < 2.5
+    expect(sampleOnce({ temperature: 0, presencePenalty: 1 }, logits, [1, 4])).toBe(2);
+    expect(sampleOnce({ temperature: 0, frequencyPenalty: 0.3 }, logits, [1, 1, 4])).toBe(4);
   });
 
   it("the same seed gives the same draws; the draw follows the distribution", () => {
-    const draws = (seed: number) => Array.from({ length: 20 }, function (this: Sampler) { return this.sample(logits, []); }, new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0, seed }));
+    const draws = (seed: number) => Array.from({ length: 20 }, function (this: ReturnType<typeof createSampler>) { return this.sample(logits); }, createSampler({ temperature: 1, topK: 0, topP: 1, minP: 0, seed }));
     expect(draws(7)).toEqual(draws(7));
-    const s = new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0, seed: 1 });
+    const s = createSampler({ temperature: 1, topK: 0, topP: 1, minP: 0, seed: 1 });
     const counts = new Array(6).fill(0);
-    for (let i = 0; i < 20000; i++) counts[s.sample(logits, [])]++;
+    for (let i = 0; i < 20000; i++) counts[s.sample(logits)]++;
     const z = Array.from(logits, Math.exp).reduce((a, b) => a + b);
     counts.forEach((c, i) => expect(Math.abs(c / 20000 - Math.exp(logits[i]) / z)).toBeLessThan(0.015));
   });
@@ -122,9 +129,9 @@ describe("sampler: partial selection", () => {
   it("draws exactly the tokens the full sort draws, for any logits and top-k / top-p / min-p / temperature (property)", () => {
     fc.assert(fc.property(logitsArb, optionsArb, (xs, options) => {
       const l = Float32Array.from(xs);
-      const sampler = new Sampler(options);
+      const sampler = createSampler(options);
       const reference = sortingSampler(options);
-      for (let draw = 0; draw < 5; draw++) expect(sampler.sample(l, [])).toBe(reference(l));
+      for (let draw = 0; draw < 5; draw++) expect(sampler.sample(l)).toBe(reference(l));
     }), { numRuns: 300 });
   });
 
@@ -144,14 +151,43 @@ describe("sampler: partial selection", () => {
       cumulative += Math.exp(l[i] - max) / z;
       if (cumulative >= 0.3) break;
     }
-    const topP = new Sampler({ temperature: 1, topK: 0, topP: 0.3, minP: 0, seed: 1 });
-    for (let k = 0; k < 50; k++) expect(allowed.has(topP.sample(l, []))).toBe(true);
+    const topP = createSampler({ temperature: 1, topK: 0, topP: 0.3, minP: 0, seed: 1 });
+    for (let k = 0; k < 50; k++) expect(allowed.has(topP.sample(l))).toBe(true);
     // Nothing cut at all: every finite token can be drawn; the draw is still a valid id.
-    const all = new Sampler({ temperature: 0.8, topK: 0, topP: 1, minP: 0, seed: 2 });
+    const all = createSampler({ temperature: 0.8, topK: 0, topP: 1, minP: 0, seed: 2 });
     for (let k = 0; k < 5; k++) {
-      const id = all.sample(l, []);
+      const id = all.sample(l);
       expect(Number.isInteger(id) && id >= 0 && id < n).toBe(true);
     }
-    expect(new Sampler({ temperature: 0.8, topK: 0, topP: 0.95, minP: 0.05, seed: 3 }).sample(l, [])).toBeGreaterThanOrEqual(0);
+    expect(createSampler({ temperature: 0.8, topK: 0, topP: 0.95, minP: 0.05, seed: 3 }).sample(l)).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("sampler chain", () => {
+  it("a stage is told every accepted token and its mask holds for every later stage (property)", () => {
+    // A stage that bans the token accepted last: no draw, greedy or sampled, ever repeats it.
+    const noRepeat = (): SamplerStage & { last: number } => ({
+      name: "no-repeat", last: -1,
+      apply(c: Candidates) { if (this.last >= 0) c.writable()[this.last] = -Infinity; },
+      accept(token: number) { this.last = token; },
+    });
+    fc.assert(fc.property(fc.array(fc.float({ min: -5, max: 5, noNaN: true }), { minLength: 2, maxLength: 50 }), fc.integer(), fc.boolean(), (xs, seed, greedyDraw) => {
+      const l = Float32Array.from(xs);
+      const base = createSampler(greedyDraw ? { temperature: 0 } : { temperature: 1, topK: 0, topP: 1, minP: 0, seed });
+      const stage = noRepeat();
+      const chain = new SamplerChain([stage, ...base.stages]);
+      let previous = -1;
+      for (let i = 0; i < 10; i++) {
+        const t = chain.sample(l);
+        expect(t).not.toBe(previous);
+        chain.accept(t);
+        previous = t;
+      }
+      expect(Array.from(l)).toEqual(xs.map(Math.fround)); // the model's logits are never written
+    }), { numRuns: 200 });
+  });
+
+  it("a chain with no stage that selects is an error naming its stages", () => {
+    expect(() => new SamplerChain([{ name: "nothing", apply() {} }]).sample(logits)).toThrow(/\[nothing\] selected no token/);
   });
 });

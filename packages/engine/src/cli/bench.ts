@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import type { KvCacheType } from "@cpu-llm/kernels";
 import { loadModel, type Model } from "../model.js";
-import { Sampler } from "../sampling/sampler.js";
+import { createSampler } from "../sampling/sampler.js";
 import { CLI_LOAD_OPTIONS, KV_FLAG, kvCacheTypeOption, numberFlag, parseCommandArgs, threadsFlag, UsageError } from "./usage.js";
 
 const USAGE = `bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r 3] ${KV_FLAG} [--temp T] [--sequences 1,2,4,8 [--npp 32]] [--json]`;
@@ -101,10 +101,13 @@ export async function benchCommand(args: string[]): Promise<void> {
         if (temperature !== undefined) {
           await measure(`tg${n} temp ${temperature}`, n, async () => {
             await fill();
-            const sampler = new Sampler({ temperature, seed: 1 });
-            const history = randomIds(1);
+            const sampler = createSampler({ temperature, seed: 1 });
+            let token = randomIds(1)[0];
             return timed(async () => {
-              for (let i = 0; i < n; i++) history.push(sampler.sample(await model.step(history[history.length - 1]), history));
+              for (let i = 0; i < n; i++) {
+                token = sampler.sample(await model.step(token));
+                sampler.accept(token);
+              }
             });
           });
         }
