@@ -50,6 +50,12 @@ describe("sampler", () => {
     expect(sampleOnce({ temperature: 0, repeatPenalty: 2 }, logits, [1, 4])).toBe(2); // 3/2 < 2.5
     expect(sampleOnce({ temperature: 0, presencePenalty: 1 }, logits, [1, 4])).toBe(2);
     expect(sampleOnce({ temperature: 0, frequencyPenalty: 0.3 }, logits, [1, 1, 4])).toBe(4);
+    expect(sampleOnce({ temperature: 0, repeatPenalty: 2, repeatLastN: 0 }, logits, [1, 4])).toBe(1); // a window of 0: off
+  });
+
+  it("biases before it penalises, as llama.cpp's chain does", () => {
+    // Bias first: (2 + 1) / 2 = 1.5 < 1.9. The other way round, 2 / 2 + 1 = 2 would beat 1.9.
+    expect(sampleOnce({ temperature: 0, repeatPenalty: 2, logitBias: { 0: 1 } }, Float32Array.of(2, 1.9), [0])).toBe(1);
   });
 
   it("the same seed gives the same draws; the draw follows the distribution", () => {

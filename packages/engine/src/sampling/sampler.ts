@@ -21,7 +21,7 @@ export interface SamplingOptions {
   presencePenalty?: number;
   /** Subtract count × this from the logit of recent tokens; default 0. */
   frequencyPenalty?: number;
-  /** How many recent tokens the penalties look at. Default 64. */
+  /** How many recent tokens (the prompt's too) the penalties look at; 0 = off. Default 64. */
   repeatLastN?: number;
   /** Added to the logits of these token ids (-Infinity bans a token). */
   logitBias?: Readonly<Record<number, number>>;
@@ -30,7 +30,7 @@ export interface SamplingOptions {
 }
 
 /**
- * The chain for these options, in llama.cpp's default order (common/sampling.cpp): penalties and logit bias,
+ * The chain for these options, in llama.cpp's default order (common/sampling.cpp): logit bias and penalties,
  * then greedy at temperature 0, else top-k, top-p, min-p and a seeded draw at the temperature. Stages that only
  * pass candidates through (a penalty of 1, top-p 1) are left out.
  */
@@ -39,8 +39,11 @@ export function createSampler(options: SamplingOptions = {}): SamplerChain {
   const repeat = options.repeatPenalty ?? 1, presence = options.presencePenalty ?? 0, frequency = options.frequencyPenalty ?? 0;
   const temperature = options.temperature ?? 0.8;
   const stages: SamplerStage[] = [];
-  if (repeat !== 1 || presence !== 0 || frequency !== 0) stages.push(penalties({ repeat, presence, frequency, lastN: options.repeatLastN ?? 64 }));
+  const lastN = options.repeatLastN ?? 64;
+  // Bias first, then penalties, as common_sampler_init adds them (a biased token's repeat penalty divides the
+  // biased logit); a window of 0 tokens is off, as llama.cpp's penalty_last_n 0.
   if (options.logitBias) stages.push(logitBias(options.logitBias));
+  if ((repeat !== 1 || presence !== 0 || frequency !== 0) && lastN > 0) stages.push(penalties({ repeat, presence, frequency, lastN }));
   if (temperature <= 0) return new SamplerChain([...stages, greedy()]);
   const p = options.topP ?? 0.95, m = options.minP ?? 0.05;
   stages.push(topK(options.topK ?? 40));
