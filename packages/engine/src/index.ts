@@ -25,6 +25,10 @@ export { Sequence, chatInput, type CompletionOptions, type CompletionChunk, type
 export { createSampler, type SamplingOptions } from "./sampling/sampler.js";
 export { SamplerChain, Candidates, type SamplerStage } from "./sampling/samplerChain.js";
 export { seededRandom } from "./sampling/draw.js";
+export { GrammarStage } from "./sampling/grammarStage.js";
+export { parseGbnf, type Grammar } from "./grammar/gbnf.js";
+export { jsonSchemaToGbnf } from "./grammar/jsonSchema.js";
+export { GrammarError, JsonSchemaError, GrammarDeadEndError } from "./grammar/grammarErrors.js";
 export {
   ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, ChatMessagesError, NoFreeSequenceError, SequenceBusyError, DisposedError,
   NonFiniteLogitsError,

@@ -8,6 +8,10 @@ import { logprobsOf } from "./generation/logprobs.js";
 import { opensThinkBlock } from "./generation/reasoningSplit.js";
 import { Reasoning, StopStrings, TextPipeline, type TextPiece } from "./generation/textPipeline.js";
 import type { Scheduler } from "./runtime/scheduler.js";
+import { parseGbnf, type Grammar } from "./grammar/gbnf.js";
+import { GrammarDeadEndError } from "./grammar/grammarErrors.js";
+import { jsonSchemaToGbnf } from "./grammar/jsonSchema.js";
+import { GrammarStage } from "./sampling/grammarStage.js";
 import { createSampler, type SamplingOptions } from "./sampling/sampler.js";
 import type { Tokenizer } from "./tokenizer/tokenizer.js";
 
@@ -28,6 +32,13 @@ export interface CompletionOptions extends SamplingOptions {
    * Default: "deepseek" for a chat whose template opens a think block (DeepSeek-R1 and its distills), else "none".
    */
   reasoningFormat?: "deepseek" | "none";
+  /**
+   * A GBNF grammar (llama.cpp's notation; start rule `root`) the output must match: only tokens that keep it
+   * matchable are sampled, and the end only where it is complete. Exclusive with jsonSchema.
+   */
+  grammar?: string;
+  /** A JSON schema the output must be an instance of (compiled to a grammar; see jsonSchemaToGbnf). */
+  jsonSchema?: unknown;
   signal?: AbortSignal;
 }
 
@@ -242,7 +253,9 @@ export class Sequence {
     for (const id of Object.keys(options.logitBias ?? {})) {
       if (!(Number(id) < tokenizer.size)) throw new RangeError(`logit_bias names token id ${id}, which is not in the vocabulary (0 to ${tokenizer.size - 1})`);
     }
-    const sampler = createSampler(options);
+    const grammar = grammarOf(options);
+    const constraint = grammar && new GrammarStage(grammar, tokenizer);
+    const sampler = createSampler(options, constraint);
     const signal = options.signal;
 
     // Reuse the cached prefix; the last prompt token is always run again to get its logits.
@@ -268,6 +281,7 @@ export class Sequence {
         break;
       }
       const token = sampler.sample(logits);
+      if (token < 0) throw new GrammarDeadEndError(generated, this.id);
       // One comparison per step: with NaN weights every logit is NaN and the sampler's pick (token 0) with it.
       if (!Number.isFinite(logits[token])) throw new NonFiniteLogitsError(logits[token], generated, this.id);
       if (tokenizer.isEog(token)) {
@@ -285,6 +299,10 @@ export class Sequence {
       }
       yield { ...chunk(piece), tokenId: token, ...extra };
       if (generated === maxTokens) break; // its logits would go unused
+      if (constraint?.complete) {
+        reason = "stop"; // the grammar allows nothing but the end: no forward pass to sample it
+        break;
+      }
       const next = (await this.eval([token], { signal }))?.[0];
       if (!next) {
         reason = "abort";
@@ -298,6 +316,16 @@ export class Sequence {
     const result = finish(pipeline.total.text, reason, timing, generated);
     return split ? { ...result, reasoning: pipeline.total.reasoning } : result;
   }
+}
+
+/** The grammar the options ask for, parsed (GrammarError, JsonSchemaError before any compute), if any. */
+function grammarOf(options: CompletionOptions): Grammar | undefined {
+  if (options.grammar !== undefined && options.jsonSchema !== undefined) throw new TypeError("grammar and jsonSchema cannot both be set: a jsonSchema is compiled to a grammar");
+  if (options.grammar !== undefined) {
+    if (typeof options.grammar !== "string") throw new TypeError("grammar must be GBNF text");
+    return parseGbnf(options.grammar);
+  }
+  return options.jsonSchema === undefined ? undefined : parseGbnf(jsonSchemaToGbnf(options.jsonSchema));
 }
 
 /**

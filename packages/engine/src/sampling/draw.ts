@@ -1,25 +1,21 @@
 // The stages that end a chain by selecting a token: the most likely one, or a seeded draw at a temperature.
-import { argmax, type Candidates, type SamplerStage } from "./samplerChain.js";
+import { selectNothing, type Candidates, type SamplerStage } from "./samplerChain.js";
 
-/** The candidate with the largest logit (lowest id on ties). */
+/** The candidate with the largest logit (lowest id on ties); one scan of the logits when nothing cut them. */
 export function greedy(): SamplerStage {
   return {
     name: "greedy",
     apply(c: Candidates) {
-      if (c.ids === undefined) {
-        c.selected = argmax(c.logits);
-        return;
-      }
-      let best = -1;
-      for (const i of c.ids) if (best < 0 || c.logits[i] > c.logits[best] || (c.logits[i] === c.logits[best] && i < best)) best = i;
-      c.selected = best >= 0 ? best : argmax(c.logits);
+      const [best] = c.best(1);
+      if (best === undefined) selectNothing(c);
+      else c.selected = best;
     },
   };
 }
 
 /**
  * A draw from the softmax at `temperature` over the candidates (in double), taken in their order: most likely
- * first, or id order for a large set no cut shortened (the same distribution). No candidate left: the argmax.
+ * first, or id order for a large set no cut shortened (the same distribution).
  */
 export function dist(temperature: number, seed: number): SamplerStage {
   const random = seededRandom(seed);
@@ -29,7 +25,7 @@ export function dist(temperature: number, seed: number): SamplerStage {
       const l = c.logits;
       const ids = c.list();
       if (ids.length === 0) {
-        c.selected = argmax(l);
+        selectNothing(c);
         return;
       }
       let top = -Infinity;

@@ -32,13 +32,14 @@ export interface SamplingOptions {
 /**
  * The chain for these options, in llama.cpp's default order (common/sampling.cpp): logit bias and penalties,
  * then greedy at temperature 0, else top-k, top-p, min-p and a seeded draw at the temperature. Stages that only
- * pass candidates through (a penalty of 1, top-p 1) are left out.
+ * pass candidates through (a penalty of 1, top-p 1) are left out. `constraint` (a grammar) goes before them all.
  */
-export function createSampler(options: SamplingOptions = {}): SamplerChain {
+export function createSampler(options: SamplingOptions = {}, constraint?: SamplerStage): SamplerChain {
   checkOptions(options);
   const repeat = options.repeatPenalty ?? 1, presence = options.presencePenalty ?? 0, frequency = options.frequencyPenalty ?? 0;
   const temperature = options.temperature ?? 0.8;
-  const stages: SamplerStage[] = [];
+  // A constraint (the grammar) first, as llama.cpp applies it before the chain when it resamples.
+  const stages: SamplerStage[] = constraint ? [constraint] : [];
   const lastN = options.repeatLastN ?? 64;
   // Bias first, then penalties, as common_sampler_init adds them (a biased token's repeat penalty divides the
   // biased logit); a window of 0 tokens is off, as llama.cpp's penalty_last_n 0.

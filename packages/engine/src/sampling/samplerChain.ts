@@ -2,18 +2,22 @@
 // narrows or reweights the candidates in turn (a grammar masks, penalties lower logits, top-k cuts), the last one
 // selects a token, and every stage is told each token the sequence accepts. New behaviour (a grammar, a
 // different cut) is a stage, not a branch in one loop.
+import { bestOf, SORT_ALL } from "./selection.js";
 
 /**
  * The tokens still in the running at one step. `ids` undefined means every id of the vocabulary whose logit is
  * finite (not listed until a stage needs them: most steps of greedy decoding never do).
  */
 export class Candidates {
-  /** Candidate ids, most likely first when `sorted`; undefined: all finite ones. */
+  /** Candidate ids, most likely first when `sorted`; undefined: all finite ones (that a constraint allows). */
   ids: number[] | undefined = undefined;
   sorted = false;
   /** The token a stage chose, or -1 while none has. */
   selected = -1;
+  /** A constraint left no token at all (a final stage found nothing to select). */
+  exhausted = false;
   private owned = false;
+  private constraint: Constraint | undefined;
 
   constructor(
     /** The logits, indexed by token id: the model's own until a stage asks to write them. */
@@ -30,14 +34,30 @@ export class Candidates {
   }
 
   /**
-   * The candidate ids, listed if they were not: every finite logit in id order, sorted most likely first when
-   * there are at most SORT_ALL of them (larger sets are sorted only as far as a cut needs).
+   * Only tokens the constraint allows stay candidates (a grammar). It is asked lazily, most likely tokens
+   * first, so a step whose best tokens are allowed checks only those; listing every candidate asks for the
+   * whole mask.
+   */
+  get isConstrained(): boolean {
+    return this.constraint !== undefined;
+  }
+
+  constrain(constraint: Constraint): void {
+    if (this.constraint) throw new Error("a step's candidates take one constraint");
+    this.constraint = constraint;
+    if (this.ids !== undefined) this.ids = this.ids.filter((id) => constraint.allows(id));
+  }
+
+  /**
+   * The candidate ids, listed if they were not: every finite (allowed) logit in id order, sorted most likely
+   * first when there are at most SORT_ALL of them (larger sets are sorted only as far as a cut needs).
    */
   list(): number[] {
     if (this.ids === undefined) {
       const l = this.logits;
+      const mask = this.constraint?.mask();
       const ids: number[] = [];
-      for (let i = 0; i < l.length; i++) if (l[i] > -Infinity) ids.push(i);
+      for (let i = 0; i < l.length; i++) if (l[i] > -Infinity && (!mask || mask[i])) ids.push(i);
       if (ids.length <= SORT_ALL) {
         ids.sort((a, b) => l[b] - l[a] || a - b);
         this.sorted = true;
@@ -46,10 +66,51 @@ export class Candidates {
     }
     return this.ids;
   }
+
+  /**
+   * The k most likely candidates (ties: lower id first), best first. Under a constraint, the LAZY_POOL best
+   * tokens are checked in order; when fewer than k of them are allowed, the whole mask decides.
+   */
+  best(k: number): number[] {
+    const l = this.logits;
+    const constraint = this.constraint;
+    if (this.ids !== undefined) return bestOf(l, this.ids, k);
+    if (!constraint) {
+      if (k !== 1) return bestOf(l, undefined, k);
+      const top = argmax(l); // greedy decoding's one scan
+      return l[top] > -Infinity ? [top] : [];
+    }
+    const pool = Math.max(k, LAZY_POOL);
+    if (pool < l.length) {
+      const top = bestOf(l, undefined, pool);
+      const allowed: number[] = [];
+      for (const id of top) if (constraint.allows(id) && allowed.push(id) === k) return allowed;
+    }
+    return bestOf(l, this.list(), k);
+  }
 }
 
-/** Candidate sets up to this size are sorted whole; larger ones (no top-k, no min-p) only as far as top-p needs. */
-export const SORT_ALL = 4096;
+/**
+ * The most likely tokens checked one by one under a constraint before the whole mask is taken instead: a
+ * trained model's best tokens mostly fit, and past a few dozen checks one walk of the token trie is cheaper.
+ */
+const LAZY_POOL = 16;
+
+/** Which tokens may come next: one token's verdict, or every token's at once. */
+export interface Constraint {
+  allows(token: number): boolean;
+  /** 1 for every allowed token id. */
+  mask(): Uint8Array;
+}
+
+/**
+ * What a final stage does when no candidate is left: under a constraint, nothing may be chosen (the chain
+ * reports it); otherwise every logit was -Infinity and the argmax is as good as any.
+ */
+export function selectNothing(c: Candidates): void {
+  if (c.isConstrained) c.exhausted = true;
+  else c.selected = argmax(c.logits);
+}
 
 export interface SamplerStage {
   /** For messages and debugging: "top-k", "grammar", … */
@@ -65,12 +126,16 @@ export interface SamplerStage {
 export class SamplerChain {
   constructor(readonly stages: readonly SamplerStage[]) {}
 
-  /** The next token for these logits (not modified): the stages in order, until one selects. */
+  /**
+   * The next token for these logits (not modified): the stages in order, until one selects. -1 when a
+   * constraint (a grammar) allows no token at all.
+   */
   sample(logits: Float32Array): number {
     const c = new Candidates(logits);
     for (const stage of this.stages) {
       stage.apply(c);
       if (c.selected >= 0) return c.selected;
+      if (c.exhausted) return -1;
     }
     throw new Error(`sampler chain [${this.stages.map((s) => s.name).join(", ")}] selected no token: it needs a final stage that draws`);
   }

@@ -1,0 +1,88 @@
+// The grammar as a sampler stage: the candidates are constrained to the tokens whose text the grammar can take
+// next (end-of-generation only where the grammar can end), asked lazily, most likely first (samplerChain.ts), so
+// a step whose best tokens fit costs a few checks; the whole mask, when a stage needs every candidate, is one
+// walk of the token trie. Exact either way: the draw is the one the masked logits give.
+import { GrammarMatcher, type MatchState } from "../grammar/grammarMatcher.js";
+import type { Grammar } from "../grammar/gbnf.js";
+import { tokenTrie } from "../grammar/tokenTrie.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import type { Candidates, SamplerStage } from "./samplerChain.js";
+
+export class GrammarStage implements SamplerStage {
+  readonly name = "grammar";
+  private readonly matcher: GrammarMatcher;
+  private state: MatchState;
+  /** This step's verdicts: the state after each token checked (null: refused). */
+  private verdicts = new Map<number, MatchState | null>();
+
+  constructor(grammar: Grammar, private readonly tokenizer: Tokenizer) {
+    this.matcher = new GrammarMatcher(grammar);
+    this.state = this.matcher.initial;
+  }
+
+  /** The output so far is a complete match (only the end may follow). */
+  get complete(): boolean {
+    return this.matcher.isComplete(this.state);
+  }
+
+  /** The output so far could end here. */
+  get canEnd(): boolean {
+    return this.matcher.canEnd(this.state);
+  }
+
+  apply(c: Candidates): void {
+    c.constrain({ allows: (id) => this.allows(id), mask: () => this.mask() });
+  }
+
+  accept(token: number): void {
+    if (this.tokenizer.isEog(token)) return;
+    const next = this.after(token);
+    if (!next) throw new Error(`token ${token} does not fit the grammar here: the sampler chain let through a token the grammar refused`);
+    this.state = next;
+    this.verdicts = new Map();
+  }
+
+  allows(token: number): boolean {
+    if (this.tokenizer.isEog(token)) return this.matcher.canEnd(this.state);
+    return this.after(token) !== undefined;
+  }
+
+  /** 1 for every token the grammar takes next: the trie walked once, refused prefixes skipped. */
+  mask(): Uint8Array {
+    const { order, lcp, pieces } = tokenTrie(this.tokenizer);
+    const out = new Uint8Array(this.tokenizer.size);
+    // states[d]: the state after the current token's first d bytes (undefined: refused).
+    const states: (MatchState | undefined)[] = [this.state];
+    let dead = Infinity; // depth at which the current path was refused
+    for (let i = 0; i < order.length; i++) {
+      const piece = pieces[order[i]];
+      const shared = lcp[i];
+      if (shared > dead) continue; // below a refused prefix
+      dead = Infinity;
+      let d = shared;
+      for (; d < piece.length; d++) {
+        const s = states[d] && this.matcher.advanceByte(states[d]!, piece[d]);
+        states[d + 1] = s;
+        if (!s) break;
+      }
+      if (d < piece.length) dead = d;
+      else out[order[i]] = 1;
+    }
+    if (this.matcher.canEnd(this.state)) for (const id of this.eogIds()) out[id] = 1;
+    return out;
+  }
+
+  private after(token: number): MatchState | undefined {
+    let v = this.verdicts.get(token);
+    if (v === undefined) {
+      const piece = this.tokenizer.tokenToPiece(token);
+      v = (piece.length > 0 ? this.matcher.advanceBytes(this.state, piece) : undefined) ?? null;
+      this.verdicts.set(token, v);
+    }
+    return v ?? undefined;
+  }
+
+  private eogIds(): number[] {
+    return [...this.tokenizer.vocab.eog].filter((id) => id < this.tokenizer.size);
+  }
+}
