@@ -5,6 +5,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   pool: () => import("./pool.bench.ts"),
   server: () => import("./server.bench.ts"),
   experts: () => import("./experts.bench.ts"),
+  grammar: () => import("./grammar.bench.ts"),
 };
 
 const names = process.argv.slice(2);

@@ -4,7 +4,7 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  createSampler, GrammarDeadEndError, GrammarError, GrammarStage, JsonSchemaError, jsonSchemaToGbnf, loadModel, parseGbnf, seededRandom,
+  createSampler, GrammarDeadEndError, SamplerChain, type SamplerStage, GrammarError, GrammarStage, JsonSchemaError, jsonSchemaToGbnf, loadModel, parseGbnf, seededRandom,
   type CompletionOptions, type Model, type Tokenizer,
 } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
@@ -92,22 +92,38 @@ describe.each(models)("constrained generation on %s", (_, file) => {
     const tokenizer = model.tokenizer;
     const grammar = parseGbnf(jsonSchemaToGbnf(PERSON));
     const random = seededRandom(11);
-    for (const options of [{ temperature: 0 }, { temperature: 1, topK: 40, seed: 5 }, { temperature: 0.7, topK: 0, topP: 0.9, minP: 0, seed: 6 }]) {
+    const optionSets = [
+      { temperature: 0 }, { temperature: 1, topK: 40, seed: 5 }, { temperature: 0.7, topK: 0, topP: 0.9, minP: 0, seed: 6 },
+      { temperature: 0.8, seed: 7 }, { temperature: 1.2, topK: 0, topP: 0.9, minP: 0.1, seed: 8 }, { temperature: 1, topK: 5, topP: 0.5, minP: 0.2, seed: 9 },
+      { temperature: 1, topK: 0, topP: 1, minP: 0.01, seed: 10 },
+    ];
+    for (const [n, options] of optionSets.entries()) {
+      // Peaked rows (one token far ahead, as a trained model's) and flat ones (a random model's) in turn.
+      const boost = n % 2 === 0 ? 8 : 2;
       const stage = new GrammarStage(grammar, tokenizer);
       const constrained = createSampler(options, stage);
       const plain = createSampler(options);
+      // The same chains without their draw: the candidates the draw would see, compared whole.
+      const last = (chain: SamplerChain) => {
+        const seen: { ids: number[] } = { ids: [] };
+        const record: SamplerStage = { name: "record", apply: (c) => { seen.ids = c.list().slice(); c.selected = seen.ids[0] ?? 0; } };
+        return { chain: new SamplerChain([...chain.stages.slice(0, -1), record]), seen };
+      };
+      const [a, b] = [last(createSampler(options, new GrammarStage(grammar, tokenizer))), last(createSampler(options))];
       for (let step = 0; step < 25 && !stage.complete; step++) {
         // Logits that favour a random handful of tokens, as a trained model's do, over noise.
         const logits = Float32Array.from({ length: tokenizer.size }, () => random() * 4);
-        for (let k = 0; k < 20; k++) logits[Math.floor(random() * tokenizer.size)] += 8;
+        for (let k = 0; k < 20; k++) logits[Math.floor(random() * tokenizer.size)] += boost * (k === 0 ? 2 : 1);
         const mask = stage.mask();
         checkMask(stage, mask, tokenizer, random);
         const masked = logits.map((x, i) => (mask[i] ? x : -Infinity));
         const token = constrained.sample(logits);
         expect(token).toBe(plain.sample(masked));
+        a.chain.sample(logits);
+        b.chain.sample(masked);
+        expect(a.seen.ids).toEqual(b.seen.ids);
         expect(mask[token]).toBe(1);
-        constrained.accept(token);
-        plain.accept(token);
+        for (const chain of [constrained, plain, a.chain, b.chain]) chain.accept(token);
         if (tokenizer.isEog(token)) break;
       }
     }

@@ -318,15 +318,24 @@ export class Sequence {
   }
 }
 
-/** The grammar the options ask for, parsed (GrammarError, JsonSchemaError before any compute), if any. */
+/**
+ * The grammar the options ask for, parsed (GrammarError, JsonSchemaError before any compute), if any. Recent
+ * grammars are kept by their text: requests with the same schema share one matcher and its masks.
+ */
 function grammarOf(options: CompletionOptions): Grammar | undefined {
   if (options.grammar !== undefined && options.jsonSchema !== undefined) throw new TypeError("grammar and jsonSchema cannot both be set: a jsonSchema is compiled to a grammar");
-  if (options.grammar !== undefined) {
-    if (typeof options.grammar !== "string") throw new TypeError("grammar must be GBNF text");
-    return parseGbnf(options.grammar);
-  }
-  return options.jsonSchema === undefined ? undefined : parseGbnf(jsonSchemaToGbnf(options.jsonSchema));
+  if (options.grammar !== undefined && typeof options.grammar !== "string") throw new TypeError("grammar must be GBNF text");
+  const gbnf = options.grammar ?? (options.jsonSchema === undefined ? undefined : jsonSchemaToGbnf(options.jsonSchema));
+  if (gbnf === undefined) return undefined;
+  let grammar = recentGrammars.get(gbnf);
+  if (grammar) recentGrammars.delete(gbnf);
+  else grammar = parseGbnf(gbnf);
+  recentGrammars.set(gbnf, grammar);
+  if (recentGrammars.size > GRAMMARS_KEPT) recentGrammars.delete(recentGrammars.keys().next().value!);
+  return grammar;
 }
+const recentGrammars = new Map<string, Grammar>();
+const GRAMMARS_KEPT = 16;
 
 /**
  * A conversation as a completion: the prompt the chat template renders (with the generation prompt), special

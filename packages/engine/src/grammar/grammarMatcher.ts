@@ -90,6 +90,13 @@ export class GrammarMatcher {
     return state.partial === undefined && state.stacks.length === 1 && state.stacks[0] === DONE;
   }
 
+  /** A string equal for equal states (stacks are hash-consed: their ids say which they are). */
+  stateKey(state: MatchState): string {
+    const ids = state.stacks.map((s) => s.id).sort((a, b) => a - b).join(",");
+    const p = state.partial;
+    return p ? `${ids}|${p.bits},${p.need},${p.length}` : ids;
+  }
+
   /** Stacks after one code point: every stack whose top class takes it, advanced and expanded. */
   private advance(stacks: readonly Stack[], cp: number): Stack[] {
     const out: Stack[] = [];

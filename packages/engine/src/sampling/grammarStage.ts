@@ -8,15 +8,36 @@ import { tokenTrie } from "../grammar/tokenTrie.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import type { Candidates, SamplerStage } from "./samplerChain.js";
 
+/**
+ * One matcher per grammar and tokenizer, shared by every sequence (and request) that uses them: its stacks are
+ * hash-consed, so equal states are equal objects, and the masks of recent states are kept by state.
+ */
+interface Shared {
+  readonly matcher: GrammarMatcher;
+  readonly masks: Map<string, Uint8Array>;
+}
+const shared = new WeakMap<Grammar, WeakMap<Tokenizer, Shared>>();
+/** Masks kept per grammar and tokenizer (152 KB each on a 152K vocabulary), least recently used dropped first. */
+const MASKS_KEPT = 32;
+
+function sharedFor(grammar: Grammar, tokenizer: Tokenizer): Shared {
+  let byTokenizer = shared.get(grammar);
+  if (!byTokenizer) shared.set(grammar, (byTokenizer = new WeakMap()));
+  let s = byTokenizer.get(tokenizer);
+  if (!s) byTokenizer.set(tokenizer, (s = { matcher: new GrammarMatcher(grammar), masks: new Map() }));
+  return s;
+}
+
 export class GrammarStage implements SamplerStage {
   readonly name = "grammar";
   private readonly matcher: GrammarMatcher;
+  private readonly masks: Map<string, Uint8Array>;
   private state: MatchState;
   /** This step's verdicts: the state after each token checked (null: refused). */
   private verdicts = new Map<number, MatchState | null>();
 
   constructor(grammar: Grammar, private readonly tokenizer: Tokenizer) {
-    this.matcher = new GrammarMatcher(grammar);
+    ({ matcher: this.matcher, masks: this.masks } = sharedFor(grammar, tokenizer));
     this.state = this.matcher.initial;
   }
 
@@ -47,8 +68,25 @@ export class GrammarStage implements SamplerStage {
     return this.after(token) !== undefined;
   }
 
-  /** 1 for every token the grammar takes next: the trie walked once, refused prefixes skipped. */
+  /**
+   * 1 for every token the grammar takes next (not to be written): the trie walked once, refused prefixes
+   * skipped; a state met before (the same stacks, as inside a string) reuses its mask.
+   */
   mask(): Uint8Array {
+    const key = this.matcher.stateKey(this.state);
+    const kept = this.masks.get(key);
+    if (kept) {
+      this.masks.delete(key);
+      this.masks.set(key, kept);
+      return kept;
+    }
+    const mask = this.walk();
+    this.masks.set(key, mask);
+    if (this.masks.size > MASKS_KEPT) this.masks.delete(this.masks.keys().next().value!);
+    return mask;
+  }
+
+  private walk(): Uint8Array {
     const { order, lcp, pieces } = tokenTrie(this.tokenizer);
     const out = new Uint8Array(this.tokenizer.size);
     // states[d]: the state after the current token's first d bytes (undefined: refused).

@@ -4,7 +4,7 @@ import { checkOptions } from "../options.js";
 import { dist, greedy } from "./draw.js";
 import { logitBias, penalties } from "./penalties.js";
 import { SamplerChain, type SamplerStage } from "./samplerChain.js";
-import { minP, topK, topP } from "./truncation.js";
+import { constrainedCuts, minP, topK, topP } from "./truncation.js";
 
 export interface SamplingOptions {
   /** 0 = greedy. Default 0.8 (llama.cpp's). */
@@ -46,10 +46,14 @@ export function createSampler(options: SamplingOptions = {}, constraint?: Sample
   if (options.logitBias) stages.push(logitBias(options.logitBias));
   if ((repeat !== 1 || presence !== 0 || frequency !== 0) && lastN > 0) stages.push(penalties({ repeat, presence, frequency, lastN }));
   if (temperature <= 0) return new SamplerChain([...stages, greedy()]);
-  const p = options.topP ?? 0.95, m = options.minP ?? 0.05;
-  stages.push(topK(options.topK ?? 40));
-  if (p < 1) stages.push(topP(p));
-  if (m > 0) stages.push(minP(m));
+  const p = options.topP ?? 0.95, m = options.minP ?? 0.05, k = options.topK ?? 40;
+  if (constraint && m > 0) {
+    stages.push(constrainedCuts(k, p, m)); // the same three cuts, decided without the whole mask where it can
+  } else {
+    stages.push(topK(k));
+    if (p < 1) stages.push(topP(p));
+    if (m > 0) stages.push(minP(m));
+  }
   stages.push(dist(temperature, options.seed ?? Math.floor(Math.random() * 2 ** 32)));
   return new SamplerChain(stages);
 }

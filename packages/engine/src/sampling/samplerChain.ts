@@ -68,8 +68,8 @@ export class Candidates {
   }
 
   /**
-   * The k most likely candidates (ties: lower id first), best first. Under a constraint, the LAZY_POOL best
-   * tokens are checked in order; when fewer than k of them are allowed, the whole mask decides.
+   * The k most likely candidates (ties: lower id first), best first. Under a constraint, the best tokens are
+   * checked in order (LAZY_POOLS); when too few of them are allowed, the whole mask decides.
    */
   best(k: number): number[] {
     const l = this.logits;
@@ -80,21 +80,59 @@ export class Candidates {
       const top = argmax(l); // greedy decoding's one scan
       return l[top] > -Infinity ? [top] : [];
     }
-    const pool = Math.max(k, LAZY_POOL);
-    if (pool < l.length) {
-      const top = bestOf(l, undefined, pool);
-      const allowed: number[] = [];
-      for (const id of top) if (constraint.allows(id) && allowed.push(id) === k) return allowed;
+    if (k === 1) {
+      const top = argmax(l); // greedy decoding: the one scan, and usually the token is allowed
+      if (l[top] > -Infinity && constraint.allows(top)) return [top];
     }
-    return bestOf(l, this.list(), k);
+    const found = this.scan(k);
+    return found && (found.ids.length === k || found.ended) ? found.ids : bestOf(l, this.list(), k);
+  }
+
+  /**
+   * Under a constraint: the allowed candidates, best first, from the most likely down until k are found or the
+   * logits fall below `floorOf(the best allowed logit)` (min-p's cut); undefined when that takes more than the
+   * lazy pools (the caller then lists every candidate). `floor` is the cut itself.
+   */
+  bestAbove(k: number, floorOf: (max: number) => number): { ids: number[]; floor: number } | undefined {
+    if (!this.constraint || this.ids !== undefined) return undefined;
+    const found = this.scan(k, floorOf);
+    return found && (found.ids.length === k || found.ended) ? found : undefined;
+  }
+
+  /**
+   * The allowed tokens among the most likely, in order: until k, or (with floorOf) a logit below the floor of
+   * the first allowed one. `ended`: the scan stopped at the floor or ran out of finite tokens, so nothing allowed
+   * was missed above it. The pools widen only where most tokens fit (inside a JSON string); where few do, the
+   * whole mask is cheaper than more checks, and undefined says so.
+   */
+  private scan(k: number, floorOf?: (max: number) => number): { ids: number[]; floor: number; ended: boolean } | undefined {
+    const l = this.logits;
+    const constraint = this.constraint!;
+    for (const [pool, size] of LAZY_POOLS.entries()) {
+      const n = Math.max(k, size);
+      if (n >= l.length) return undefined;
+      const top = bestOf(l, undefined, n);
+      const ids: number[] = [];
+      let floor = -Infinity;
+      for (const id of top) {
+        if (floorOf && ids.length > 0 && l[id] < floor) return { ids, floor, ended: true };
+        if (!constraint.allows(id)) continue;
+        if (ids.length === 0 && floorOf) floor = floorOf(l[id]);
+        if (ids.push(id) === k) return { ids, floor, ended: false };
+      }
+      if (top.length < n) return { ids, floor, ended: true }; // every finite token was looked at
+      if (pool === 0 && ids.length * 2 < top.length) return undefined;
+    }
+    return undefined;
   }
 }
 
 /**
- * The most likely tokens checked one by one under a constraint before the whole mask is taken instead: a
- * trained model's best tokens mostly fit, and past a few dozen checks one walk of the token trie is cheaper.
+ * How many of the most likely tokens are checked one by one under a constraint before the whole mask is taken:
+ * a trained model's best tokens mostly fit (a few checks decide), inside a JSON string nearly all do but a few
+ * (quotes, backslashes) do not (the second pool), and where few tokens fit one walk of the token trie is cheaper.
  */
-const LAZY_POOL = 16;
+const LAZY_POOLS = [16, 1024] as const;
 
 /** Which tokens may come next: one token's verdict, or every token's at once. */
 export interface Constraint {

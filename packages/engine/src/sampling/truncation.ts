@@ -28,16 +28,7 @@ export function topP(p: number): SamplerStage {
       let ids = c.list();
       const { max, z } = softmaxTerms(l, ids);
       if (!c.sorted) ids = mostLikelyFirst(l, ids, max, z, p);
-      let cumulative = 0;
-      let keep = ids.length;
-      for (let i = 0; i < ids.length; i++) {
-        cumulative += Math.exp(l[ids[i]] - max) / z;
-        if (cumulative >= p) {
-          keep = i + 1;
-          break;
-        }
-      }
-      c.ids = ids.slice(0, Math.max(1, keep));
+      c.ids = ids.slice(0, Math.max(1, topPKeep(l, ids, max, z, p)));
       c.sorted = true;
     },
   };
@@ -65,6 +56,62 @@ export function minP(p: number): SamplerStage {
       }
     },
   };
+}
+
+/** How many of the sorted ids top-p keeps (ids.length when their probability never reaches p). */
+function topPKeep(l: Float32Array, ids: readonly number[], max: number, z: number, p: number): number {
+  let cumulative = 0;
+  for (let i = 0; i < ids.length; i++) {
+    cumulative += Math.exp(l[ids[i]] - max) / z;
+    if (cumulative >= p) return i + 1;
+  }
+  return ids.length;
+}
+
+/**
+ * top-k, top-p and min-p under a constraint (a grammar), with the same result as the three in a row but without
+ * the whole mask when the answer is already decided: min-p drops every token below max + logf(minP) whatever
+ * the others are, so the allowed tokens above that floor are found by checking the most likely ones in order.
+ * If k of them are allowed, top-k is decided; if fewer, the allowed tokens below the floor (at most k - n, or
+ * the rest of the vocabulary without a top-k) only add to top-p's normaliser, and when top-p's cut is the same
+ * for the smallest and the largest normaliser they allow, it is decided too. Otherwise: the three stages.
+ */
+export function constrainedCuts(k: number, p: number, m: number): SamplerStage {
+  const standard = [topK(k), topP(p), minP(m)];
+  const logM = Math.fround(Math.log(m));
+  return {
+    name: "top-k/top-p/min-p (constrained)",
+    apply(c: Candidates) {
+      const l = c.logits;
+      const limit = k > 0 && k < l.length ? k : l.length;
+      const found = m > 0 ? c.bestAbove(limit, (max) => Math.fround(max + logM)) : undefined;
+      if (found && found.ids.length > 0) {
+        const { ids, floor } = found;
+        const n = ids.length;
+        const { max, z } = softmaxTerms(l, ids);
+        let keep = n;
+        if (p < 1 && n === limit) {
+          keep = topPKeep(l, ids, max, z, p); // top-k decided: z is the one top-p computes
+        } else if (p < 1) {
+          // Allowed tokens below the floor (unknown) raise z by at most (limit - n) · e^(floor - max); the
+          // whole-vocabulary z also sums in another order (a rounding either way): both ends must agree.
+          const low = topPKeep(l, ids, max, z * (1 - 1e-9), p);
+          if (low < n) {
+            if (topPKeep(l, ids, max, (z + (limit - n) * Math.exp(floor - max)) * (1 + 1e-9), p) !== low) return standardCuts(c);
+            keep = low;
+          }
+        }
+        // min-p keeps every one of ids (each is at or above its floor).
+        c.ids = ids.slice(0, Math.max(1, keep));
+        c.sorted = true;
+        return;
+      }
+      standardCuts(c);
+    },
+  };
+  function standardCuts(c: Candidates): void {
+    for (const stage of standard) stage.apply(c);
+  }
 }
 
 /** The largest candidate logit, and (when asked) Σ exp(logit - max) over the candidates. */
