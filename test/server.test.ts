@@ -1,6 +1,6 @@
 // engine-serve as a real process on a loopback port, driven by the official `openai` and `ollama` clients and
 // by plain fetch for what clients hide (status codes, headers, malformed bodies, disconnects).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -10,43 +10,9 @@ import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readGguf, readTensorBytes, writeGgufFile } from "@cpu-llm/engine";
-import { DEMO_MODEL, fixture, fixturesPresent, ROOT } from "./helpers/fixtures.js";
+import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
+import { MAIN, serve, type Server } from "./helpers/serve.js";
 import { writeNanModel } from "./helpers/nanModel.js";
-
-const MAIN = path.join(ROOT, "packages/server/dist/main.js");
-
-interface Server {
-  url: string;
-  process: ChildProcess;
-  stderr: () => string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts engine-serve on a free loopback port with the bundled model; resolves once it is ready. */
-async function serve(...args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, "--port", "0", "--threads", "2", ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`engine-serve did not start: ${err}`)), 30_000);
-    child.stderr!.on("data", () => {
-      const m = /ready in .* listening on (http:\/\/\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`engine-serve exited with ${code}: ${err}`)));
-  });
-  return {
-    url, process: child, stderr: () => err,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
-      child.once("exit", (code) => resolve(code));
-      child.kill("SIGTERM");
-    }),
-  };
-}
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
@@ -201,7 +167,7 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     expect(unknown.status).toBe(200);
   });
 
-  it("refuses what it does not implement yet with a 400 naming it; accepts the no-op forms; llama-server's top_k", async () => {
+  it("refuses what it does not implement yet (tools, images) with a 400 naming it; accepts the no-op forms; llama-server's top_k", async () => {
     const user = [{ role: "user" as const, content: "hi" }];
     const refused = async (p: Promise<unknown>, message: RegExp) => {
       const e = (await p.catch((x: unknown) => x)) as { status?: number; message: string };
@@ -211,7 +177,6 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     const tool = { type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: {} } } };
     await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [tool] }), /'tools' given: tool calling is not supported by this server yet/);
     await refused(openai.chat.completions.create({ model: "m", messages: user, tool_choice: "required" }), /'tool_choice' asks for a tool call: tool calling is not supported/);
-    await refused(openai.chat.completions.create({ model: "m", messages: user, response_format: { type: "json_object" } }), /response_format 'json_object': structured output .* not supported/);
     await refused(openai.chat.completions.create({
       model: "m", messages: [...user, { role: "assistant", content: null, tool_calls: [{ id: "1", type: "function", function: { name: "weather", arguments: "{}" } }] }, { role: "tool", tool_call_id: "1", content: "sunny" }],
     }), /messages\[1\] has tool_calls: tool calling is not supported/);
@@ -223,8 +188,8 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     }
     const ollama = new Ollama({ host: server.url });
     for (const [request, message] of [
-      [{ format: "json" }, /'format' given: structured output/],
-      [{ format: { type: "object" } }, /'format' given: structured output/],
+      [{ format: "yaml" }, /format 'yaml' is not supported: give "json" or a JSON schema/],
+      [{ format: { type: "object", properties: { a: { not: {} } } } }, /format: JSON schema at '\/properties\/a': keyword 'not' is not supported/],
       [{ tools: [tool] }, /'tools' given: tool calling is not supported/],
       [{ messages: [{ role: "user", content: "what is this?", images: ["aGk="] }] }, /messages\[0\] has images: images are not supported/],
       [{ messages: [{ role: "tool", content: "sunny" }] }, /messages\[0\] has role 'tool': tool calling is not supported/],

@@ -5,6 +5,7 @@ import type { ChatMessage } from "@cpu-llm/engine";
 import { optionSchema as schemaOf } from "./optionSchema.js";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
+import { OLLAMA_STRUCTURED_SCHEMA, ollamaConstraint } from "./structuredOutput.js";
 import { OLLAMA_UNIMPLEMENTED_SCHEMA, refuseOllamaUnimplemented } from "./unimplemented.js";
 
 const OPTIONS = {
@@ -36,14 +37,14 @@ const CHAT_SCHEMA = {
   type: "object", required: ["messages"],
   properties: {
     model: { type: "string" }, messages: { type: "array", items: MESSAGE }, stream: { type: "boolean" }, think: { type: "boolean" }, options: OPTIONS,
-    tools: OLLAMA_UNIMPLEMENTED_SCHEMA.tools, format: OLLAMA_UNIMPLEMENTED_SCHEMA.format,
+    tools: OLLAMA_UNIMPLEMENTED_SCHEMA.tools, format: OLLAMA_STRUCTURED_SCHEMA.format,
   },
 } as const;
 const GENERATE_SCHEMA = {
   type: "object",
   properties: {
     model: { type: "string" }, prompt: { type: "string" }, system: { type: "string" }, raw: { type: "boolean" }, stream: { type: "boolean" }, options: OPTIONS,
-    format: OLLAMA_UNIMPLEMENTED_SCHEMA.format, images: OLLAMA_UNIMPLEMENTED_SCHEMA.images,
+    format: OLLAMA_STRUCTURED_SCHEMA.format, images: OLLAMA_UNIMPLEMENTED_SCHEMA.images,
   },
 } as const;
 
@@ -97,7 +98,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     const b = request.body;
     refuseOllamaUnimplemented(b as unknown as Record<string, unknown>);
     // Thinking goes to message.thinking, as ollama puts it; `think: false` keeps the raw text.
-    const options = { ...optionsOf(b.options), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
+    const options = { ...optionsOf(b.options), ...ollamaConstraint(b), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
     return respond({ kind: "chat", messages: b.messages, options }, reply, b.stream ?? true, "chat");
   });
 
@@ -107,7 +108,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
       refuseOllamaUnimplemented(b as unknown as Record<string, unknown>);
       // An empty prompt loads the model in ollama: here it is loaded already.
       if (!b.prompt) return { model: ctx.modelName(), created_at: new Date().toISOString(), response: "", done: true, done_reason: "load" };
-      const options = optionsOf(b.options);
+      const options = { ...optionsOf(b.options), ...ollamaConstraint(b) };
       // Like ollama: the prompt goes through the chat template as a user turn unless raw.
       const req: GenerateRequest = b.raw
         ? { kind: "complete", prompt: b.prompt, options }

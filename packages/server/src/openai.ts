@@ -7,6 +7,7 @@ import type { GenerationEvent } from "./engineHost.js";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
 import { optionSchema } from "./optionSchema.js";
+import { OPENAI_STRUCTURED_SCHEMA, openAiConstraint } from "./structuredOutput.js";
 import { OPENAI_UNIMPLEMENTED_SCHEMA, refuseOpenAiUnimplemented } from "./unimplemented.js";
 
 const number = { type: ["number", "null"] };
@@ -28,6 +29,7 @@ const SAMPLING = {
   stream: { type: ["boolean", "null"] },
   stream_options: { type: ["object", "null"], properties: { include_usage: { type: ["boolean", "null"] } } },
   model: { type: ["string", "null"] },
+  ...OPENAI_STRUCTURED_SCHEMA,
 } as const;
 
 const CONTENT = {
@@ -94,6 +96,7 @@ export function samplingOf(body: Sampling, logprobs: number): GenerationOptions 
     if (typeof v === "number") logitBias[Number(id)] = v;
   }
   const options: GenerationOptions = {
+    ...openAiConstraint(b),
     maxTokens: num("max_completion_tokens") ?? num("max_tokens"), temperature: num("temperature"), topP: num("top_p"), topK: num("top_k"),
     minP: num("min_p"), seed: num("seed"), presencePenalty: num("presence_penalty"), frequencyPenalty: num("frequency_penalty"),
     repeatPenalty: num("repeat_penalty"), stop, logitBias: bias ? logitBias : undefined, logprobs: logprobs || undefined,

@@ -41,7 +41,9 @@ export function httpErrorOf(error: EngineError): HttpError {
     return new HttpError(400, `${error.message}: the prompt has ${error.promptTokens} tokens and ${error.maxTokens} more are to be generated, ` +
       `but a slot holds ${error.contextSize} (lower max_tokens, shorten the prompt, or start the server with a larger --ctx-size)`, "exceed_context_size_error");
   }
-  if (["TokenizerError", "RangeError", "TemplateError", "InvalidOptionError", "ChatMessagesError"].includes(error.name)) return new HttpError(400, error.message);
+  if (["TokenizerError", "RangeError", "TemplateError", "InvalidOptionError", "ChatMessagesError", "GrammarError", "JsonSchemaError", "GrammarDeadEndError"].includes(error.name)) {
+    return new HttpError(400, error.message);
+  }
   return new HttpError(500, error.message, "server_error");
 }
 

@@ -1,11 +1,9 @@
-// Request fields of the OpenAI and ollama APIs that the engine does not implement yet (tool calling, structured
-// output, images). Ignoring them would answer 200 with text the client cannot use (the AI SDK's
+// Request fields of the OpenAI and ollama APIs that the engine does not implement yet (tool calling, images). Ignoring them would answer 200 with text the client cannot use (the AI SDK's
 // NoObjectGeneratedError, LangChain's parser errors), so they are refused with a 400 that names them; their
 // shapes are checked by the routes' schemas, so garbage (`tools: "x"`) is a 400 either way.
 import { HttpError } from "./server.js";
 
 const TOOLS = "tool calling is not supported by this server yet";
-const STRUCTURED = "structured output (a JSON schema or JSON mode) is not supported by this server yet";
 const IMAGES = "images are not supported: this server runs text-only models";
 
 /** JSON-schema fragments for the fields, so a wrong shape is a schema 400 before any of this. */
@@ -14,13 +12,11 @@ export const OPENAI_UNIMPLEMENTED_SCHEMA = {
   tool_choice: { anyOf: [{ type: "string" }, { type: "object" }, { type: "null" }] },
   functions: { type: ["array", "null"], items: { type: "object" } },
   function_call: { anyOf: [{ type: "string" }, { type: "object" }, { type: "null" }] },
-  response_format: { type: ["object", "null"], properties: { type: { type: "string" } } },
   parallel_tool_calls: { type: ["boolean", "null"] },
 } as const;
 
 export const OLLAMA_UNIMPLEMENTED_SCHEMA = {
   tools: { type: "array", items: { type: "object" } },
-  format: { anyOf: [{ type: "string" }, { type: "object" }] },
   images: { type: "array", items: { type: "string" } },
 } as const;
 
@@ -40,22 +36,19 @@ function refuseMessages(messages: readonly Message[] | undefined): void {
   });
 }
 
-/** OpenAI: tools (unless empty), a tool_choice that asks for a call, response_format other than text. */
+/** OpenAI: tools (unless empty), a tool_choice that asks for a call. */
 export function refuseOpenAiUnimplemented(body: Record<string, unknown>): void {
   if (some(body.tools) || some(body.functions)) throw new HttpError(400, `'tools' given: ${TOOLS}`);
   const choice = body.tool_choice ?? body.function_call;
   if (choice !== undefined && choice !== null && choice !== "none" && choice !== "auto") {
     throw new HttpError(400, `'tool_choice' asks for a tool call: ${TOOLS}`);
   }
-  const format = (body.response_format as { type?: string } | null | undefined)?.type;
-  if (format !== undefined && format !== "text") throw new HttpError(400, `response_format '${format}': ${STRUCTURED}`);
   refuseMessages(body.messages as Message[] | undefined);
 }
 
-/** ollama: tools, format (json or a schema), images. */
+/** ollama: tools, images. */
 export function refuseOllamaUnimplemented(body: Record<string, unknown>): void {
   if (some(body.tools)) throw new HttpError(400, `'tools' given: ${TOOLS}`);
-  if (some(body.format) && body.format !== "") throw new HttpError(400, `'format' given: ${STRUCTURED}`);
   if (some(body.images)) throw new HttpError(400, `'images' given: ${IMAGES}`);
   refuseMessages(body.messages as Message[] | undefined);
 }
