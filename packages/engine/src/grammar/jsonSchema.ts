@@ -70,25 +70,45 @@ export function gbnfLiteral(text: string): string {
 
 /** The GBNF grammar (start rule `root`) of the JSON texts `schema` validates. */
 export function jsonSchemaToGbnf(schema: unknown): string {
-  if (typeof schema !== "boolean" && (typeof schema !== "object" || schema === null || Array.isArray(schema))) {
-    throw new JsonSchemaError("a schema is an object or a boolean", "");
+  return jsonSchemasToGbnf({ root: schema });
+}
+
+/**
+ * Several schemas in one grammar: each becomes the rule of its key (sharing the JSON primitives), and `head`
+ * (GBNF rules, usually a root that puts them in a syntax of its own, as tool calls do) comes first. A fault is
+ * a JsonSchemaError whose pointer begins with the key's name.
+ */
+export function jsonSchemasToGbnf(schemas: Readonly<Record<string, unknown>>, head = ""): string {
+  const compiler = new Compiler();
+  for (const [name, schema] of Object.entries(schemas)) {
+    if (typeof schema !== "boolean" && (typeof schema !== "object" || schema === null || Array.isArray(schema))) {
+      throw new JsonSchemaError("a schema is an object or a boolean", name === "root" ? "" : `${name}`);
+    }
+    compiler.add(name, schema as Schema, name === "root" ? "" : name);
   }
-  return new Compiler(schema as Schema).grammar();
+  return compiler.grammar(head);
 }
 
 class Compiler {
   private readonly rules = new Map<string, string>();
   private readonly used = new Set<string>();
-  /** $ref targets already given a rule (recursive schemas refer to themselves by name). */
+  /** $ref targets already given a rule, by root and reference (recursive schemas refer to themselves by name). */
   private readonly refs = new Map<string, string>();
+  /** The schema being compiled, which its local references point into. */
+  private root: Schema = true;
+  private roots = 0;
 
-  constructor(private readonly root: Schema) {}
+  /** Compiles `schema` as the rule `name` (its JSON pointers prefixed by `at`). */
+  add(name: string, schema: Schema, at: string): void {
+    this.root = schema;
+    this.roots++;
+    this.rules.set(name, ""); // reserved: generated rule names avoid it
+    this.rules.set(name, this.visit(schema, at));
+  }
 
-  grammar(): string {
-    const body = this.visit(this.root, "");
-    this.rules.set("root", body);
-    const lines = [`root ::= ${body}`];
-    for (const [name, rule] of this.rules) if (name !== "root") lines.push(`${name} ::= ${rule}`);
+  grammar(head: string): string {
+    const lines = head ? [head.trimEnd()] : [];
+    for (const [name, rule] of this.rules) lines.push(`${name} ::= ${rule}`);
     const needed = new Set<string>();
     const need = (p: string) => {
       if (needed.has(p)) return;
@@ -265,10 +285,11 @@ class Compiler {
     if (typeof ref !== "string" || !ref.startsWith("#")) throw new JsonSchemaError(`only local references (#/…) are supported, got ${JSON.stringify(ref)}`, `${at}/$ref`);
     const others = Object.keys(s).filter((k) => k !== "$ref" && HANDLED.has(k));
     if (others.length > 0) throw new JsonSchemaError(`'$ref' beside '${others[0]}' is not supported`, at);
-    let name = this.refs.get(ref);
+    const key = `${this.roots}${ref}`;
+    let name = this.refs.get(key);
     if (name === undefined) {
-      name = this.ruleName(ref.slice(1), "ref");
-      this.refs.set(ref, name);
+      name = this.ruleName(`${this.roots > 1 ? `s${this.roots}-` : ""}${ref.slice(1)}`, "ref");
+      this.refs.set(key, name);
       this.rules.set(name, ""); // reserved while its body is compiled (it may refer to itself)
       this.rules.set(name, this.visit(this.resolve(ref, at), ref.slice(1)));
     }
