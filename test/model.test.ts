@@ -142,7 +142,7 @@ describe("loadModel + complete (bundled stories260K)", () => {
 
   it("an empty conversation, an unknown role or a non-text content is a ChatMessagesError before any compute", () => {
     expect(() => model.chat([])).toThrow(ChatMessagesError);
-    expect(() => model.chat([{ role: "wizard" as "user", content: "hi" }])).toThrow(/message 0: role must be one of system, user, assistant, got "wizard"/);
+    expect(() => model.chat([{ role: "wizard" as "user", content: "hi" }])).toThrow(/message 0: role must be one of system, user, assistant, tool, got "wizard"/);
     expect(() => model.chat([{ role: "user", content: "hi" }, { role: "assistant", content: null as unknown as string }])).toThrow(/message 1: content must be a string, got null/);
   });
 

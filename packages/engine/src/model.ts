@@ -35,6 +35,11 @@ export interface LoadOptions {
    * application's main thread must stay free to run elsewhere. Default false.
    */
   pinCallingThread?: boolean;
+  /**
+   * A chat template to use instead of the file's own (Jinja source, as llama-server's --chat-template-file
+   * reads, or a built-in's name: chatml, llama3, …): for files whose template is missing or lacks a tools section.
+   */
+  chatTemplate?: string;
   /** Aborts loading. */
   signal?: AbortSignal;
 }
@@ -58,7 +63,7 @@ export class Model {
     readonly tokenizer: Tokenizer,
     transformer: Transformer,
     pool: WorkerPool,
-    private readonly defaults: { readonly contextSize: number; readonly kvCacheType: KvCacheType },
+    private readonly defaults: { readonly contextSize: number; readonly kvCacheType: KvCacheType; readonly chatTemplate?: string },
     /** The threads this model runs on and the machine they are on. */
     readonly machine: Machine,
   ) {
@@ -95,9 +100,9 @@ export class Model {
     return this.tokenizer.decode(ids);
   }
 
-  /** The model's chat template (its own `tokenizer.chat_template`, else a built-in one). */
+  /** The model's chat template (LoadOptions.chatTemplate, else its own `tokenizer.chat_template`, else a built-in one). */
   get chatTemplate(): ChatTemplate {
-    return (this.template ??= ChatTemplate.fromGguf(this.file, this.tokenizer));
+    return (this.template ??= ChatTemplate.fromGguf(this.file, this.tokenizer, this.defaults.chatTemplate));
   }
 
   /**
@@ -223,7 +228,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     pool = await starting;
     options.signal?.throwIfAborted();
     const transformer = Transformer.load(file, pool, { onProgress: options.onProgress });
-    return new Model(file, tokenizer, transformer, pool, { contextSize, kvCacheType }, describeMachine(topology, plan));
+    return new Model(file, tokenizer, transformer, pool, { contextSize, kvCacheType, chatTemplate: options.chatTemplate }, describeMachine(topology, plan));
   } catch (e) {
     await (pool ?? (await starting.catch(() => undefined)))?.close();
     throw e;

@@ -1,17 +1,20 @@
 // One conversation's place in a context: its own run of KV cells, the tokens in them, and generation over them
 // (sampling, stop strings, log-probabilities). Its tokens go through the context's scheduler, batched with the
 // other sequences' at every step; what it computes is bit for bit what it would compute alone.
-import { checkChatMessages, type ChatMessage, type ChatTemplate } from "./chat/chatTemplate.js";
+import { randomUUID } from "node:crypto";
+import { checkChatMessages, type ChatMessage, type ChatTemplate, type ToolCall, type ToolDefinition } from "./chat/chatTemplate.js";
+import type { ToolChoice } from "./chat/toolCallFormat.js";
+import { afterThinking, planToolUse, type ToolUse } from "./chat/toolUse.js";
 import { checkOptions } from "./options.js";
 import { ContextOverflowError, SequenceBusyError, DisposedError, NonFiniteLogitsError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
 import { opensThinkBlock } from "./generation/reasoningSplit.js";
-import { Reasoning, StopStrings, TextPipeline, type TextPiece } from "./generation/textPipeline.js";
+import { Reasoning, StopStrings, TextPipeline, ToolCalls, type TextPiece } from "./generation/textPipeline.js";
 import type { Scheduler } from "./runtime/scheduler.js";
 import { parseGbnf, type Grammar } from "./grammar/gbnf.js";
 import { GrammarDeadEndError } from "./grammar/grammarErrors.js";
 import { jsonSchemaToGbnf } from "./grammar/jsonSchema.js";
-import { GrammarStage } from "./sampling/grammarStage.js";
+import { GrammarStage, LazyGrammarStage } from "./sampling/grammarStage.js";
 import { createSampler, type SamplingOptions } from "./sampling/sampler.js";
 import type { Tokenizer } from "./tokenizer/tokenizer.js";
 
@@ -39,6 +42,18 @@ export interface CompletionOptions extends SamplingOptions {
   grammar?: string;
   /** A JSON schema the output must be an instance of (compiled to a grammar; see jsonSchemaToGbnf). */
   jsonSchema?: unknown;
+  /**
+   * chat(): functions the model may call, rendered through the template's own tools section (or described in
+   * the system message when it has none). Calls come back in the result's and the last chunk's `toolCalls`.
+   */
+  tools?: readonly ToolDefinition[];
+  /**
+   * chat(): "auto" (the default with tools: the model may answer or call; a call, once begun, is kept to its
+   * format by a grammar), "none" (no call), "required" (a call is forced by the grammar), or {name} (that tool).
+   */
+  toolChoice?: ToolChoice;
+  /** chat(): more than one call in an answer. Default false (llama-server's default). */
+  parallelToolCalls?: boolean;
   signal?: AbortSignal;
 }
 
@@ -52,6 +67,8 @@ export interface CompletionChunk {
   logprob?: number;
   /** The `logprobs` most likely tokens at this step, with their logits and log-probabilities. */
   top?: { tokenId: number; logit: number; logprob: number }[];
+  /** Tool calls, complete, once the answer has ended (the last chunk); `index` counts the answer's calls. */
+  toolCalls?: (ToolCall & { index: number })[];
 }
 
 export interface CompletionResult {
@@ -59,7 +76,9 @@ export interface CompletionResult {
   text: string;
   /** With reasoningFormat "deepseek": the text inside the think block. */
   reasoning?: string;
-  finishReason: "stop" | "length" | "abort";
+  /** "toolCalls": the answer ended with calls of the request's tools (in `toolCalls`). */
+  finishReason: "stop" | "length" | "abort" | "toolCalls";
+  toolCalls?: ToolCall[];
   promptTokens: number;
   /** Prompt tokens found in the cache already (not recomputed). */
   cachedTokens: number;
@@ -118,7 +137,7 @@ export class Sequence {
    */
   chat(messages: readonly ChatMessage[], options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
     const input = chatInput(this.host.chatTemplate, this.host.tokenizer, messages, options);
-    return this.complete(input.prompt, input.options);
+    return this.start(input.prompt, input.options, input.toolUse);
   }
 
   /** The tokens `complete(prompt, options)` would run (BOS and special text as the options say). */
@@ -131,16 +150,21 @@ export class Sequence {
    * ran, so a follow-up that extends the conversation only processes its new tokens.
    */
   complete(prompt: string, options: CompletionOptions = {}): AsyncGenerator<CompletionChunk, CompletionResult> {
+    if (options.tools !== undefined) throw new TypeError("tools are for chat(): a plain completion has no template to describe them");
+    return this.start(prompt, options);
+  }
+
+  private start(prompt: string, options: CompletionOptions, toolUse?: ToolUse): AsyncGenerator<CompletionChunk, CompletionResult> {
     const lease = {};
-    const completion = this.completion(lease, prompt, options);
+    const completion = this.completion(lease, prompt, options, toolUse);
     Sequence.dropped.register(completion, { sequence: this, lease });
     return completion;
   }
 
-  private async *completion(lease: object, prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
+  private async *completion(lease: object, prompt: string, options: CompletionOptions, toolUse: ToolUse | undefined): AsyncGenerator<CompletionChunk, CompletionResult> {
     this.acquire("a completion", lease);
     try {
-      return yield* this.generate(prompt, options);
+      return yield* this.generate(prompt, options, toolUse);
     } finally {
       if (this.lease === lease) this.release();
     }
@@ -243,7 +267,7 @@ export class Sequence {
     return this.host.scheduler.eval(this.id, this.history.length, tokens, { ...options, onProgress: (t) => this.history.push(...t) });
   }
 
-  private async *generate(prompt: string, options: CompletionOptions): AsyncGenerator<CompletionChunk, CompletionResult> {
+  private async *generate(prompt: string, options: CompletionOptions, toolUse?: ToolUse): AsyncGenerator<CompletionChunk, CompletionResult> {
     const { tokenizer } = this.host;
     checkOptions(options);
     const maxTokens = options.maxTokens ?? 256;
@@ -254,7 +278,7 @@ export class Sequence {
       if (!(Number(id) < tokenizer.size)) throw new RangeError(`logit_bias names token id ${id}, which is not in the vocabulary (0 to ${tokenizer.size - 1})`);
     }
     const grammar = grammarOf(options);
-    const constraint = grammar && new GrammarStage(grammar, tokenizer);
+    const constraint = grammar ? new GrammarStage(grammar, tokenizer) : toolUse?.lazy && new LazyGrammarStage(grammarOf({ grammar: toolUse.lazy.grammar })!, tokenizer, toolUse.lazy.trigger);
     const sampler = createSampler(options, constraint);
     const signal = options.signal;
 
@@ -271,7 +295,9 @@ export class Sequence {
     const decoder = tokenizer.streamDecoder();
     // Stop strings see the raw text; the think block comes apart from the answer after them, when asked.
     const split = options.reasoningFormat === "deepseek";
-    const pipeline = new TextPipeline([new StopStrings(options.stop ?? []), ...(split ? [new Reasoning(opensThinkBlock(prompt))] : [])]);
+    const pipeline = new TextPipeline([
+      new StopStrings(options.stop ?? []), ...(split ? [new Reasoning(opensThinkBlock(prompt))] : []), ...(toolUse ? [new ToolCalls(toolUse.format)] : []),
+    ]);
     const chunk = (p: TextPiece): Pick<CompletionChunk, "text" | "reasoning"> => (split ? p : { text: p.text });
     let generated = 0;
     let reason: CompletionResult["finishReason"] = "length";
@@ -312,9 +338,12 @@ export class Sequence {
     }
     // Whatever was held back (an incomplete character, the start of a stop string or a tag) goes out now.
     const rest = pipeline.end(decoder.flush());
-    if (rest.text || rest.reasoning) yield { ...chunk(rest), tokenId: -1 };
-    const result = finish(pipeline.total.text, reason, timing, generated);
-    return split ? { ...result, reasoning: pipeline.total.reasoning } : result;
+    const toolCalls = pipeline.total.calls.map((c): ToolCall => ({ id: `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`, type: "function", function: c }));
+    if (rest.text || rest.reasoning || toolCalls.length) {
+      yield { ...chunk(rest), tokenId: -1, ...(toolCalls.length ? { toolCalls: toolCalls.map((c, index) => ({ ...c, index })) } : {}) };
+    }
+    const result = finish(pipeline.total.text, toolCalls.length && reason !== "abort" ? "toolCalls" : reason, timing, generated);
+    return { ...result, ...(split ? { reasoning: pipeline.total.reasoning } : {}), ...(toolCalls.length ? { toolCalls } : {}) };
   }
 }
 
@@ -341,13 +370,24 @@ const GRAMMARS_KEPT = 16;
  * A conversation as a completion: the prompt the chat template renders (with the generation prompt), special
  * text parsed, and BOS added only when the template does not write it itself (it must not come twice).
  */
-export function chatInput<O extends CompletionOptions>(template: ChatTemplate, tokenizer: Tokenizer, messages: readonly ChatMessage[], options: O): { prompt: string; options: O } {
+export function chatInput<O extends CompletionOptions>(
+  template: ChatTemplate, tokenizer: Tokenizer, messages: readonly ChatMessage[], options: O,
+): { prompt: string; options: O; toolUse?: ToolUse } {
   checkChatMessages(messages);
-  const prompt = template.render(messages, true);
+  const toolUse = options.tools === undefined ? undefined : planToolUse(template, messages, options.tools, options.toolChoice ?? "auto", options.parallelToolCalls ?? false);
+  if (toolUse && (toolUse.grammar || toolUse.lazy) && (options.grammar !== undefined || options.jsonSchema !== undefined)) {
+    throw new TypeError("tools with a call grammar cannot be combined with grammar or jsonSchema: give one");
+  }
+  const prompt = template.render(toolUse?.messages ?? messages, true, { tools: options.tools });
   const vocab = tokenizer.vocab;
   const bos = vocab.bos >= 0 ? vocab.tokens[vocab.bos] : "";
   const reasoningFormat = options.reasoningFormat ?? (opensThinkBlock(prompt) ? "deepseek" : "none");
-  return { prompt, options: { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)), reasoningFormat } };
+  // A forced call after a think block the prompt opened: the grammar lets the block close first.
+  const grammar = toolUse?.grammar && (opensThinkBlock(prompt) && toolUse.format.style !== "generic" ? afterThinking(toolUse.grammar) : toolUse.grammar);
+  return {
+    prompt, toolUse,
+    options: { ...options, parseSpecial: true, addSpecial: options.addSpecial ?? !(bos && prompt.startsWith(bos)), reasoningFormat, ...(grammar ? { grammar } : {}) },
+  };
 }
 
 function finish(

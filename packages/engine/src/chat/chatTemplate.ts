@@ -116,10 +116,12 @@ export class ChatTemplate {
     this.template = new Template(BUILTIN_TEMPLATES[source] ?? source);
   }
 
-  static fromGguf(file: GgufFile, tokenizer: Tokenizer): ChatTemplate {
+  /** The file's template (or `override`: Jinja source or a built-in's name), with the vocabulary's BOS and EOS. */
+  static fromGguf(file: GgufFile, tokenizer: Tokenizer, override?: string): ChatTemplate {
     const v = tokenizer.vocab;
     const text = (id: number) => (id >= 0 ? v.tokens[id] : "");
-    return new ChatTemplate(metaString(file, "tokenizer.chat_template") ?? builtinTemplateFor(tokenizer), text(v.bos), text(v.eos), { bos: v.addBos, eos: v.addEos });
+    const source = override ?? metaString(file, "tokenizer.chat_template") ?? builtinTemplateFor(tokenizer);
+    return new ChatTemplate(source, text(v.bos), text(v.eos), { bos: v.addBos, eos: v.addEos });
   }
 
   /** The template reads `tools` (it has a tools section of its own); else tool descriptions must go elsewhere. */

@@ -8,6 +8,9 @@ import type { ChatMessage, ChatTemplate, ToolDefinition } from "./chatTemplate.j
 
 export type ToolChoice = "auto" | "none" | "required" | { readonly name: string };
 
+/** The most calls in one answer with parallel calls on: a bound, so that a model cannot add calls forever. */
+export const MAX_PARALLEL_CALLS = 8;
+
 /** A call as parsed from output: the arguments are the raw JSON text the model wrote. */
 export interface ParsedCall {
   readonly name: string;
@@ -83,7 +86,7 @@ const HERMES: ToolCallFormat = {
   trigger: "<tool_call>",
   grammar(tools, o) {
     const call = '"<tool_call>\\n" call-json "\\n</tool_call>"';
-    return jsonSchemasToGbnf({ "call-json": callSchema(tools, "arguments") }, `root ::= ${call}${o.parallel ? ` ("\\n" ${call})*` : ""}`);
+    return jsonSchemasToGbnf({ "call-json": callSchema(tools, "arguments") }, `root ::= ${call}${o.parallel ? ` ("\\n" ${call}){0,${MAX_PARALLEL_CALLS - 1}}` : ""}`);
   },
   parse(text) {
     const at = text.indexOf("<tool_call>");
@@ -122,7 +125,7 @@ const DEEPSEEK_R1: ToolCallFormat = {
   grammar(tools, o) {
     const schemas = Object.fromEntries(tools.map((t, i) => [`args-${i}`, parameters(t)]));
     const call = `call ::= ${gbnfLiteral(`${R1.call}function${R1.sep}`)} (${tools.map((t, i) => `${gbnfLiteral(`${t.function.name}\n\`\`\`json\n`)} args-${i}`).join(" | ")}) ${gbnfLiteral(`\n\`\`\`${R1.callEnd}`)}`;
-    return jsonSchemasToGbnf(schemas, `root ::= ${gbnfLiteral(R1.begin)} call${o.parallel ? ' ("\\n"? call)*' : ""} ${gbnfLiteral(R1.end)}\n${call}`);
+    return jsonSchemasToGbnf(schemas, `root ::= ${gbnfLiteral(R1.begin)} call${o.parallel ? ` ("\\n"? call){0,${MAX_PARALLEL_CALLS - 1}}` : ""} ${gbnfLiteral(R1.end)}\n${call}`);
   },
   parse(text) {
     const at = text.indexOf(R1.begin);
@@ -147,7 +150,7 @@ const GENERIC: ToolCallFormat = {
   style: "generic",
   grammar(tools, o) {
     const call = callSchema(tools, "arguments");
-    const calls = o.parallel ? { type: "object", properties: { tool_calls: { type: "array", items: call, minItems: 1 } }, required: ["tool_calls"], additionalProperties: false }
+    const calls = o.parallel ? { type: "object", properties: { tool_calls: { type: "array", items: call, minItems: 1, maxItems: MAX_PARALLEL_CALLS } }, required: ["tool_calls"], additionalProperties: false }
       : { type: "object", properties: { tool_call: call }, required: ["tool_call"], additionalProperties: false };
     const answer = { type: "object", properties: { response: { type: "string" } }, required: ["response"], additionalProperties: false };
     return jsonSchemasToGbnf({ root: o.required ? calls : { anyOf: [calls, answer] } });

@@ -1,6 +1,7 @@
 // What happens to generated text after detokenizing, as a chain of stages: stop strings (on the raw text), then
-// the reasoning split (think block apart from the answer), later tool-call recognition. Each stage passes on what
-// can go out now and holds back what might still change (the start of a stop string or of a tag).
+// the reasoning split (think block apart from the answer), then tool-call recognition. Each stage passes on what
+// can go out now and holds back what might still change (the start of a stop string, of a tag, of a call).
+import type { ParsedCall, ToolCallFormat } from "../chat/toolCallFormat.js";
 import { firstStop, heldBack } from "./stopStrings.js";
 import { ReasoningSplit } from "./reasoningSplit.js";
 
@@ -9,6 +10,8 @@ export interface TextPiece {
   text: string;
   /** Text inside a think block. */
   reasoning: string;
+  /** Tool calls recognised in the answer (at its end). */
+  calls?: readonly ParsedCall[];
 }
 
 export interface TextStage {
@@ -20,7 +23,10 @@ export interface TextStage {
 }
 
 const EMPTY: TextPiece = { text: "", reasoning: "" };
-const join = (a: TextPiece, b: TextPiece): TextPiece => ({ text: a.text + b.text, reasoning: a.reasoning + b.reasoning });
+const join = (a: TextPiece, b: TextPiece): TextPiece => {
+  const calls = [...(a.calls ?? []), ...(b.calls ?? [])];
+  return { text: a.text + b.text, reasoning: a.reasoning + b.reasoning, ...(calls.length ? { calls } : {}) };
+};
 
 /** Ends the output where the first stop string begins (not emitted); holds back text that may begin one. */
 export class StopStrings implements TextStage {
@@ -69,10 +75,54 @@ export class Reasoning implements TextStage {
   }
 }
 
+/**
+ * Tool calls in the answer, in the syntax of the template's format: the answer's text from where a call may
+ * begin (the trigger; for formats without one, an answer that opens with "{", or all of the generic envelope)
+ * is held back, and the end parses it into content and calls (an output that is no call goes out as content).
+ */
+export class ToolCalls implements TextStage {
+  private text = "";
+  private emitted = 0;
+
+  constructor(private readonly format: ToolCallFormat) {}
+
+  push(piece: TextPiece): TextPiece {
+    this.text += piece.text;
+    return { text: this.take(this.contentEnd()), reasoning: piece.reasoning };
+  }
+
+  flush(): TextPiece {
+    const { content, calls } = this.format.parse(this.text);
+    if (calls.length === 0) return { text: this.take(this.text.length), reasoning: "" };
+    // The content is the answer before the calls: what of it was not emitted yet goes out now.
+    const rest = content.length > this.emitted ? content.slice(this.emitted) : "";
+    this.emitted = this.text.length;
+    return { text: rest, reasoning: "", calls };
+  }
+
+  /** How much of the text is content for sure. */
+  private contentEnd(): number {
+    const trigger = this.format.trigger;
+    if (trigger) {
+      const at = this.text.indexOf(trigger);
+      return at >= 0 ? at : this.text.length - heldBack(this.text, [trigger]);
+    }
+    if (this.format.style === "generic") return 0; // the envelope is parsed whole
+    const lead = this.text.trimStart(); // llama3-json: an answer that opens with "{" may be one call
+    return lead === "" || lead.startsWith("{") ? this.emitted : this.text.length;
+  }
+
+  private take(end: number): string {
+    const out = end > this.emitted ? this.text.slice(this.emitted, end) : "";
+    this.emitted = Math.max(this.emitted, end);
+    return out;
+  }
+}
+
 /** Stages in order; keeps the totals of what went out. */
 export class TextPipeline {
   /** Everything emitted so far. */
-  readonly total: TextPiece = { text: "", reasoning: "" };
+  readonly total: { text: string; reasoning: string; calls: ParsedCall[] } = { text: "", reasoning: "", calls: [] };
 
   constructor(private readonly stages: readonly TextStage[]) {}
 
@@ -101,6 +151,7 @@ export class TextPipeline {
   private emit(piece: TextPiece): TextPiece {
     this.total.text += piece.text;
     this.total.reasoning += piece.reasoning;
+    if (piece.calls) this.total.calls.push(...piece.calls);
     return piece;
   }
 }

@@ -63,6 +63,15 @@ export class GrammarStage implements SamplerStage {
     this.verdicts = new Map();
   }
 
+  /** Advances over text written outside the sampler (a lazy grammar's trigger); false if the grammar refuses it. */
+  acceptText(text: string): boolean {
+    const next = this.matcher.advanceBytes(this.state, new TextEncoder().encode(text));
+    if (!next) return false;
+    this.state = next;
+    this.verdicts = new Map();
+    return true;
+  }
+
   allows(token: number): boolean {
     if (this.tokenizer.isEog(token)) return this.matcher.canEnd(this.state);
     return this.after(token) !== undefined;
@@ -122,5 +131,43 @@ export class GrammarStage implements SamplerStage {
 
   private eogIds(): number[] {
     return [...this.tokenizer.vocab.eog].filter((id) => id < this.tokenizer.size);
+  }
+}
+
+/**
+ * A grammar that applies only from a trigger on (llama.cpp's lazy grammars: a tool call in free text). Until the
+ * trigger appears in the accepted tokens' text nothing is constrained; then the grammar takes the text from the
+ * trigger's start and constrains every later token. A trigger whose text the grammar refuses leaves the output
+ * free (the call is then not parsed, and stays content).
+ */
+export class LazyGrammarStage implements SamplerStage {
+  readonly name = "grammar (lazy)";
+  private inner: GrammarStage | undefined;
+  private refused = false;
+  private text = "";
+  private readonly decoder = new TextDecoder("utf-8");
+
+  constructor(private readonly grammar: Grammar, private readonly tokenizer: Tokenizer, private readonly trigger: string) {}
+
+  get complete(): boolean {
+    return this.inner?.complete ?? false;
+  }
+
+  apply(c: Candidates): void {
+    this.inner?.apply(c);
+  }
+
+  accept(token: number): void {
+    if (this.inner) return this.inner.accept(token);
+    if (this.refused || this.tokenizer.isEog(token)) return;
+    this.text += this.decoder.decode(this.tokenizer.tokenToPiece(token), { stream: true });
+    const at = this.text.indexOf(this.trigger);
+    if (at < 0) {
+      this.text = this.text.slice(-2 * this.trigger.length); // only a trigger's worth of text can matter
+      return;
+    }
+    const stage = new GrammarStage(this.grammar, this.tokenizer);
+    if (stage.acceptText(this.text.slice(at))) this.inner = stage;
+    else this.refused = true;
   }
 }
