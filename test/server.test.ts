@@ -167,7 +167,7 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     expect(unknown.status).toBe(200);
   });
 
-  it("refuses what it does not implement yet (tools, images) with a 400 naming it; accepts the no-op forms; llama-server's top_k", async () => {
+  it("refuses what it does not implement (images, OpenAI's deprecated functions) with a 400 naming it; accepts the no-op forms; llama-server's top_k", async () => {
     const user = [{ role: "user" as const, content: "hi" }];
     const refused = async (p: Promise<unknown>, message: RegExp) => {
       const e = (await p.catch((x: unknown) => x)) as { status?: number; message: string };
@@ -175,12 +175,12 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
       expect(e.message).toMatch(message);
     };
     const tool = { type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: {} } } };
-    await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [tool] }), /'tools' given: tool calling is not supported by this server yet/);
-    await refused(openai.chat.completions.create({ model: "m", messages: user, tool_choice: "required" }), /'tool_choice' asks for a tool call: tool calling is not supported/);
-    await refused(openai.chat.completions.create({
-      model: "m", messages: [...user, { role: "assistant", content: null, tool_calls: [{ id: "1", type: "function", function: { name: "weather", arguments: "{}" } }] }, { role: "tool", tool_call_id: "1", content: "sunny" }],
-    }), /messages\[1\] has tool_calls: tool calling is not supported/);
-    await refused(openai.chat.completions.create({ model: "m", messages: [...user, { role: "tool", tool_call_id: "1", content: "sunny" }] }), /messages\[1\] has role 'tool': tool calling is not supported/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, functions: [tool.function] } as never), /'functions' is OpenAI's deprecated form of tool calling: send 'tools'/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tool_choice: "required" }), /tool_choice asks for a tool call, but no tools are given/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [tool], tool_choice: { type: "function", function: { name: "nope" } } }), /tool_choice names 'nope', which is not among the tools \(weather\)/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [{ type: "function", function: { name: "x y" } }] }), /tools\[0\] must be/);
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [{ type: "function", function: { name: "w", parameters: { type: "object", properties: { a: { type: "number", maximum: 1.5 } } } } }] }),
+      /tools\[0\].function.parameters: JSON schema at '\/properties\/a': 'maximum' on a number/);
     await refused(openai.completions.create({ model: "m", prompt: "Once", max_tokens: 2, logit_bias: { 99999: 5 } }), /logit_bias names token id 99999, which is not in the vocabulary \(0 to 511\)/);
     const ok = { model: "m", messages: user, max_tokens: 2, temperature: 0 };
     for (const extra of [{ tools: [] }, { tool_choice: "none" as const }, { tool_choice: "auto" as const }, { response_format: { type: "text" as const } }, { top_k: -1 }, { temperature: 2.5 }]) {
@@ -190,9 +190,8 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     for (const [request, message] of [
       [{ format: "yaml" }, /format 'yaml' is not supported: give "json" or a JSON schema/],
       [{ format: { type: "object", properties: { a: { not: {} } } } }, /format: JSON schema at '\/properties\/a': keyword 'not' is not supported/],
-      [{ tools: [tool] }, /'tools' given: tool calling is not supported/],
       [{ messages: [{ role: "user", content: "what is this?", images: ["aGk="] }] }, /messages\[0\] has images: images are not supported/],
-      [{ messages: [{ role: "tool", content: "sunny" }] }, /messages\[0\] has role 'tool': tool calling is not supported/],
+      [{ tools: [{ type: "function", function: { name: "x y" } }] }, /tools\[0\] must be/],
       [{ options: { stop: Array(17).fill("x") } }, /stop must NOT have more than 16 items/],
     ] as const) {
       const e = await ollama.chat({ model: "m", messages: user, ...request } as never).catch((x) => x);
@@ -253,7 +252,7 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve (bundled stories260K)", () =
     }
     for (const body of ["", "[]", "null", "42", '"text"', "{", '{"prompt":', "{\"prompt\": \"\\ud800", "\u0000"]) bad.push(["/v1/completions", body]);
     for (const options of [{ num_predict: "x" }, { temperature: -1 }, { top_p: 2 }, { stop: "x" }, { num_predict: 0 }, { seed: 1.5 }]) bad.push(["/api/generate", { prompt: "Once", raw: true, options }]);
-    bad.push(["/api/chat", { messages: [{ role: "tool", content: "x" }] }], ["/api/chat", {}], ["/api/generate", { prompt: 5 }]);
+    bad.push(["/api/chat", { messages: [{ role: "tool", content: "x", tool_calls: "x" }] }], ["/api/chat", {}], ["/api/generate", { prompt: 5 }]);
     expect(bad.length).toBeGreaterThanOrEqual(100);
     const statuses: number[] = [];
     const accepted: string[] = [];

@@ -5,24 +5,12 @@
 import * as fs from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type ChatMessage, type CompletionOptions, type Model, type ToolDefinition } from "@cpu-llm/engine";
+import { loadModel, type ChatMessage, type CompletionOptions, type Model } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent } from "./helpers/fixtures.js";
+import { TOOLS } from "./helpers/tools.js";
 
 const ajv = new Ajv2020({ strict: false });
 
-export const TOOLS: ToolDefinition[] = [
-  {
-    type: "function",
-    function: {
-      name: "get_weather", description: "Get the current weather for a city.",
-      parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } }, required: ["city", "unit"] },
-    },
-  },
-  {
-    type: "function",
-    function: { name: "search", description: "Search the web.", parameters: { type: "object", properties: { query: { type: "string", maxLength: 16 }, max_results: { type: "integer", minimum: 1, maximum: 10 } }, required: ["query"] } },
-  },
-];
 const ASK: ChatMessage[] = [{ role: "system", content: "You are a helpful assistant with tools." }, { role: "user", content: "What's the weather in Paris, in celsius?" }];
 
 async function chat(model: Model, messages: ChatMessage[], options: CompletionOptions) {

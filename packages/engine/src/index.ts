@@ -36,4 +36,5 @@ export {
 export { DEMO_MODEL } from "./demoModel.js";
 export { ChatTemplate, BUILTIN_TEMPLATES, CHAT_ROLES, builtinTemplateFor, type ChatMessage, type ToolCall, type ToolDefinition } from "./chat/chatTemplate.js";
 export { toolCallFormatOf, type ToolCallFormat, type ToolChoice } from "./chat/toolCallFormat.js";
+export { checkTools } from "./chat/toolUse.js";
 export { NUMERIC_OPTIONS, InvalidOptionError, checkOptions, numberFromText, joinNegativeValues, threadsRule, type NumberRule, type NumericOption } from "./options.js";

@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import {
-  chatInput, ContextOverflowError, describeModel, loadModel, machineLine, metaString, type CompletionChunk, type CompletionResult, type Model,
+  chatInput, ContextOverflowError, describeModel, loadModel, machineLine, type CompletionChunk, type CompletionResult, type Model,
   type Sequence,
 } from "@cpu-llm/engine";
 import { SLOT_CONTEXT_CAP } from "./options.js";
@@ -40,7 +40,7 @@ async function load(): Promise<void> {
   const start = performance.now();
   model = await loadModel(config.model, {
     // This thread only runs the engine: pinned like the pool's workers, it never shares a core with one.
-    threads: config.threads, kvCacheType: config.cacheTypeK, numa: config.numa, contextSize: 1, pinCallingThread: true,
+    threads: config.threads, kvCacheType: config.cacheTypeK, numa: config.numa, contextSize: 1, pinCallingThread: true, chatTemplate: config.chatTemplate,
     onProgress: (fraction) => post({ type: "progress", fraction }),
   });
   const d = describeModel(model.file);
@@ -69,7 +69,7 @@ async function load(): Promise<void> {
     threads: model.threads,
     kvBytesPerToken,
     cacheBytes: context.cacheBytes,
-    chatTemplate: metaString(model.file, "tokenizer.chat_template") ?? "",
+    chatTemplate: model.chatTemplate.source,
     metadata,
     loadMs: performance.now() - start,
     systemLine:

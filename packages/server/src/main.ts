@@ -22,7 +22,7 @@ if (options === "help") {
 
 const engine = new EngineHost({
   model: options.model, threads: options.threads, contextSize: options.contextSize, parallel: options.parallel,
-  cacheTypeK: options.cacheTypeK, cacheTypeV: options.cacheTypeV, numa: options.numa !== "off",
+  cacheTypeK: options.cacheTypeK, cacheTypeV: options.cacheTypeV, numa: options.numa !== "off", chatTemplate: options.chatTemplate,
 });
 const app = createServer(engine, options);
 // Listen at once: /health answers 503 with the load progress until the model is ready, as llama-server does.

@@ -1,11 +1,12 @@
 // ollama's API (/api/chat, /api/generate, /api/tags, /api/show, /api/ps, /api/version), so the `ollama` client
 // and OpenWebUI work: NDJSON streaming (on by default), `options` as ollama names them, durations in ns.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { ChatMessage } from "@cpu-llm/engine";
+import type { ChatMessage, ToolCall } from "@cpu-llm/engine";
 import { optionSchema as schemaOf } from "./optionSchema.js";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
 import { OLLAMA_STRUCTURED_SCHEMA, ollamaConstraint } from "./structuredOutput.js";
+import { callsOfOllama, OLLAMA_TOOL_SCHEMA, toolOptions } from "./toolRequests.js";
 import { OLLAMA_UNIMPLEMENTED_SCHEMA, refuseOllamaUnimplemented } from "./unimplemented.js";
 
 const OPTIONS = {
@@ -30,14 +31,14 @@ const MESSAGE = {
   type: "object", required: ["role"],
   properties: {
     role: { type: "string", enum: ["system", "user", "assistant", "tool"] }, content: { type: "string" },
-    images: OLLAMA_UNIMPLEMENTED_SCHEMA.images, tool_calls: { type: "array" },
+    images: OLLAMA_UNIMPLEMENTED_SCHEMA.images, tool_calls: { type: "array", items: { type: "object" } }, tool_name: { type: "string" },
   },
 } as const;
 const CHAT_SCHEMA = {
   type: "object", required: ["messages"],
   properties: {
     model: { type: "string" }, messages: { type: "array", items: MESSAGE }, stream: { type: "boolean" }, think: { type: "boolean" }, options: OPTIONS,
-    tools: OLLAMA_UNIMPLEMENTED_SCHEMA.tools, format: OLLAMA_STRUCTURED_SCHEMA.format,
+    tools: OLLAMA_TOOL_SCHEMA.tools, format: OLLAMA_STRUCTURED_SCHEMA.format,
   },
 } as const;
 const GENERATE_SCHEMA = {
@@ -90,16 +91,20 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     if (!info) throw new HttpError(503, "Loading model", "unavailable_error", { "retry-after": "1" });
     return {
       modelfile: `FROM ${info.path}\n`, parameters: `num_ctx ${info.contextSize}`, template: info.chatTemplate, details: details(),
-      model_info: { ...info.metadata, "general.parameter_count": info.parameters }, capabilities: ["completion"],
+      model_info: { ...info.metadata, "general.parameter_count": info.parameters },
+      // Every template takes tools: its own tools section, or the generic envelope (OpenWebUI's native calling looks here).
+      capabilities: ["completion", "tools"],
     };
   });
 
-  app.post<{ Body: { messages: ChatMessage[]; stream?: boolean; think?: boolean; options?: OllamaOptions } }>("/api/chat", { schema: { body: CHAT_SCHEMA } }, async (request, reply) => {
+  type OllamaMessage = { role: ChatMessage["role"]; content?: string; tool_calls?: Parameters<typeof callsOfOllama>[0]; tool_name?: string };
+  app.post<{ Body: { messages: OllamaMessage[]; stream?: boolean; think?: boolean; options?: OllamaOptions; tools?: unknown } }>("/api/chat", { schema: { body: CHAT_SCHEMA } }, async (request, reply) => {
     const b = request.body;
     refuseOllamaUnimplemented(b as unknown as Record<string, unknown>);
+    const messages: ChatMessage[] = b.messages.map((m, i) => ({ role: m.role, content: m.content ?? "", ...callsOfOllama(m.tool_calls, i), ...(m.tool_name ? { name: m.tool_name } : {}) }));
     // Thinking goes to message.thinking, as ollama puts it; `think: false` keeps the raw text.
-    const options = { ...optionsOf(b.options), ...ollamaConstraint(b), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
-    return respond({ kind: "chat", messages: b.messages, options }, reply, b.stream ?? true, "chat");
+    const options = { ...optionsOf(b.options), ...ollamaConstraint(b), ...toolOptions(b.tools, undefined, true), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
+    return respond({ kind: "chat", messages, options }, reply, b.stream ?? true, "chat");
   });
 
   app.post<{ Body: { prompt?: string; system?: string; raw?: boolean; stream?: boolean; options?: OllamaOptions } }>(
@@ -120,9 +125,11 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
   async function respond(req: GenerateRequest, reply: FastifyReply, stream: boolean, kind: "chat" | "generate") {
     const startedAt = performance.now();
     const { generation, started } = await ctx.start(req, reply);
-    const line = (text: string, done: boolean, thinking?: string) => ({
+    // ollama's tool calls: the arguments as an object, no id.
+    const callsOf = (calls: readonly ToolCall[] | undefined) => (calls?.length ? { tool_calls: calls.map((c) => ({ function: { name: c.function.name, arguments: JSON.parse(c.function.arguments) } })) } : {});
+    const line = (text: string, done: boolean, thinking?: string, calls?: readonly ToolCall[]) => ({
       model: ctx.modelName(), created_at: new Date().toISOString(),
-      ...(kind === "chat" ? { message: { role: "assistant", content: text, ...(thinking ? { thinking } : {}) } } : { response: text, ...(thinking ? { thinking } : {}) }), done,
+      ...(kind === "chat" ? { message: { role: "assistant", content: text, ...(thinking ? { thinking } : {}), ...callsOf(calls) } } : { response: text, ...(thinking ? { thinking } : {}) }), done,
     });
     const final = (timings: Timings, finishReason: string) => ({
       done_reason: finishReason === "length" ? "length" : "stop", total_duration: ns(performance.now() - startedAt), load_duration: 0,
@@ -132,7 +139,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
       reply.hijack();
       reply.raw.writeHead(200, { "content-type": "application/x-ndjson" });
       for await (const e of generation) {
-        if (e.type === "chunk" && (e.chunk.text || e.chunk.reasoning)) reply.raw.write(`${JSON.stringify(line(e.chunk.text, false, e.chunk.reasoning))}\n`);
+        if (e.type === "chunk" && (e.chunk.text || e.chunk.reasoning || e.chunk.toolCalls)) reply.raw.write(`${JSON.stringify(line(e.chunk.text, false, e.chunk.reasoning, e.chunk.toolCalls))}\n`);
         else if (e.type === "done" && e.result.finishReason !== "abort") reply.raw.write(`${JSON.stringify({ ...line("", true), ...final(e.timings, e.result.finishReason) })}\n`);
         else if (e.type === "error") reply.raw.write(`${JSON.stringify({ error: httpErrorOf(e.error).message })}\n`);
       }
@@ -141,7 +148,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     }
     for await (const e of generation) {
       if (e.type === "error") throw httpErrorOf(e.error);
-      if (e.type === "done") return { ...line(e.result.text, true, e.result.reasoning), ...final(e.timings, e.result.finishReason) };
+      if (e.type === "done") return { ...line(e.result.text, true, e.result.reasoning, e.result.toolCalls), ...final(e.timings, e.result.finishReason) };
     }
   }
 }

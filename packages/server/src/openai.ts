@@ -8,6 +8,7 @@ import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js"
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
 import { optionSchema } from "./optionSchema.js";
 import { OPENAI_STRUCTURED_SCHEMA, openAiConstraint } from "./structuredOutput.js";
+import { callsOfOpenAi, OPENAI_TOOL_SCHEMA, toolOptions } from "./toolRequests.js";
 import { OPENAI_UNIMPLEMENTED_SCHEMA, refuseOpenAiUnimplemented } from "./unimplemented.js";
 
 const number = { type: ["number", "null"] };
@@ -46,11 +47,15 @@ const CHAT_SCHEMA = {
   properties: {
     ...SAMPLING,
     ...OPENAI_UNIMPLEMENTED_SCHEMA,
+    ...OPENAI_TOOL_SCHEMA,
     messages: {
       type: "array", minItems: 1,
       items: {
         type: "object", required: ["role"],
-        properties: { role: { type: "string", enum: ["system", "developer", "user", "assistant", "tool", "function"] }, content: CONTENT, tool_calls: { type: ["array", "null"] } },
+        properties: {
+          role: { type: "string", enum: ["system", "developer", "user", "assistant", "tool", "function"] }, content: CONTENT,
+          tool_calls: { type: ["array", "null"], items: { type: "object" } }, tool_call_id: { type: ["string", "null"] }, name: { type: ["string", "null"] },
+        },
       },
     },
     logprobs: { type: ["boolean", "null"] },
@@ -72,7 +77,13 @@ const COMPLETION_SCHEMA = {
 
 type Sampling = { [K in keyof typeof SAMPLING]?: unknown };
 interface ChatBody extends Sampling {
-  messages: { role: string; content?: string | null | { type: string; text?: string }[] }[];
+  messages: {
+    role: string; content?: string | null | { type: string; text?: string }[];
+    tool_calls?: Parameters<typeof callsOfOpenAi>[0]; tool_call_id?: string | null; name?: string | null;
+  }[];
+  tools?: unknown;
+  tool_choice?: unknown;
+  parallel_tool_calls?: boolean | null;
   reasoning_format?: "deepseek" | "auto" | "none" | null;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
@@ -158,8 +169,15 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
     const body = request.body;
     refuseOpenAiUnimplemented(body as unknown as Record<string, unknown>);
     const top = body.logprobs ? (body.top_logprobs ?? 0) : 0;
-    const messages: ChatMessage[] = body.messages.map((m) => ({ role: (m.role === "developer" ? "system" : m.role) as ChatMessage["role"], content: textOf(m.content) }));
-    const options = samplingOf(body, body.logprobs ? Math.max(1, top) : 0);
+    const messages: ChatMessage[] = body.messages.map((m, i) => ({
+      role: (m.role === "developer" ? "system" : m.role) as ChatMessage["role"], content: textOf(m.content), ...callsOfOpenAi(m.tool_calls, i),
+      ...(m.tool_call_id ? { toolCallId: m.tool_call_id } : {}), ...(m.name ? { name: m.name } : {}),
+    }));
+    const tools = toolOptions(body.tools, body.tool_choice, body.parallel_tool_calls);
+    if (tools.tools && tools.toolChoice !== "none" && tools.toolChoice !== "auto" && (body.grammar || body.json_schema || (body.response_format as { type?: string } | null)?.type?.startsWith("json"))) {
+      throw new HttpError(400, "a forced tool call (tool_choice required or named) cannot be combined with response_format, grammar or json_schema");
+    }
+    const options = { ...samplingOf(body, body.logprobs ? Math.max(1, top) : 0), ...tools };
     // llama-server's reasoning_format: text inside <think>…</think> goes to reasoning_content, unless "none";
     // unset, the engine splits when the template opens a think block (DeepSeek-R1 and its distills).
     const format = body.reasoning_format === "none" ? "none" : body.reasoning_format ? "deepseek" : undefined;
@@ -179,7 +197,7 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
     const { generation, started } = await ctx.start(req, reply);
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
     const base = { id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: created(), model: ctx.modelName() };
-    const finish = (r: { finishReason: string }) => (r.finishReason === "length" ? "length" : "stop");
+    const finish = (r: { finishReason: string }) => (r.finishReason === "length" ? "length" : r.finishReason === "toolCalls" ? "tool_calls" : "stop");
     const logprobsOf = (chunks: CompletionChunk[]) => {
       if (!wantLogprobs) return null;
       const entries = chunks.filter((c) => c.tokenId >= 0).map((c) => tokenLogprob(c, top));
@@ -191,9 +209,13 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
       if (kind === "chat") sse(reply, { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] });
       for await (const e of generation) {
         if (e.type === "chunk") {
-          if (!e.chunk.text && !e.chunk.reasoning && !wantLogprobs) continue;
+          if (!e.chunk.text && !e.chunk.reasoning && !e.chunk.toolCalls && !wantLogprobs) continue;
           const lp = logprobsOf([e.chunk]);
-          const delta = { ...(e.chunk.reasoning ? { reasoning_content: e.chunk.reasoning } : {}), ...(e.chunk.text || !e.chunk.reasoning ? { content: e.chunk.text } : {}) };
+          // A call arrives whole, as one delta with its index, id, name and arguments (what the AI SDK needs).
+          const calls = e.chunk.toolCalls ? { tool_calls: e.chunk.toolCalls.map(({ index, id, type, function: f }) => ({ index, id, type, function: f })) } : {};
+          const delta = {
+            ...(e.chunk.reasoning ? { reasoning_content: e.chunk.reasoning } : {}), ...(e.chunk.text || (!e.chunk.reasoning && !e.chunk.toolCalls) ? { content: e.chunk.text } : {}), ...calls,
+          };
           const choice = kind === "chat" ? { index: 0, delta, logprobs: lp, finish_reason: null } : { index: 0, text: e.chunk.text, logprobs: lp, finish_reason: null };
           sse(reply, { ...base, choices: [choice] });
         } else if (e.type === "done") {
@@ -218,7 +240,11 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
         const text = e.result.text;
         const choice = kind === "chat"
           ? {
-            index: 0, message: { role: "assistant", content: text, ...(e.result.reasoning ? { reasoning_content: e.result.reasoning } : {}) },
+            index: 0,
+            message: {
+              role: "assistant", content: e.result.toolCalls && !text ? null : text, ...(e.result.reasoning ? { reasoning_content: e.result.reasoning } : {}),
+              ...(e.result.toolCalls ? { tool_calls: e.result.toolCalls } : {}),
+            },
             logprobs: logprobsOf(chunks), finish_reason: finish(e.result),
           }
           : { index: 0, text, logprobs: logprobsOf(chunks), finish_reason: finish(e.result) };

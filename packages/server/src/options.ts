@@ -22,6 +22,8 @@ export interface ServeOptions {
   readonly apiKey?: string;
   readonly metrics: boolean;
   readonly alias?: string;
+  /** A Jinja chat template read from --chat-template-file, used instead of the file's. */
+  readonly chatTemplate?: string;
   readonly cors: boolean;
   readonly bodyLimit: number;
   /** Milliseconds a connection may stay silent both ways (llama-server's --timeout). */
@@ -57,6 +59,8 @@ An OpenAI- and ollama-compatible HTTP server for a GGUF model (default: the bund
   --api-key-file FILE          the same, the key read from FILE
   --metrics                    serve Prometheus metrics at /metrics
   -a, --alias NAME             model name in the API (default: the file's general.name or file name)
+  --chat-template-file FILE    a Jinja chat template to use instead of the model's (tools need one with a tools section)
+  --jinja                      accepted for llama-server's command lines: Jinja templates are always on
   --cors                       allow cross-origin requests (off by default)
   --body-limit BYTES           largest request body (default: 1048576); larger is 413
   --timeout SECONDS            a connection silent both ways this long is closed (default: 600, as llama-server)
@@ -95,7 +99,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
     host: { type: "string" }, port: { type: "string" }, threads: { type: "string", short: "t" }, "ctx-size": { type: "string", short: "c" },
     parallel: { type: "string" }, queue: { type: "string" }, "cache-type-k": { type: "string" }, "cache-type-v": { type: "string" },
     numa: { type: "string" }, "api-key": { type: "string" }, "api-key-file": { type: "string" }, metrics: { type: "boolean" },
-    alias: { type: "string", short: "a" }, cors: { type: "boolean" }, "body-limit": { type: "string" },
+    alias: { type: "string", short: "a" }, "chat-template-file": { type: "string" }, jinja: { type: "boolean" }, cors: { type: "boolean" }, "body-limit": { type: "string" },
     timeout: { type: "string" }, "request-timeout": { type: "string" }, "max-connections": { type: "string" }, help: { type: "boolean", short: "h" },
   } as const;
   let parsed;
@@ -129,13 +133,21 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | "help" {
     }
   }
   if (apiKey !== undefined && apiKey.length === 0) throw new OptionError("the API key is empty");
+  let chatTemplate: string | undefined;
+  if (v["chat-template-file"] !== undefined) {
+    try {
+      chatTemplate = fs.readFileSync(v["chat-template-file"], "utf8");
+    } catch (e) {
+      throw new OptionError(`--chat-template-file: ${(e as Error).message}`);
+    }
+  }
   return {
     model, host: v.host ?? "127.0.0.1", port: flagNumber("--port", v.port, whole(0, 65535)) ?? 8080,
     threads: flagNumber("--threads", v.threads, threadsRule()),
     contextSize: flagNumber("--ctx-size", v["ctx-size"], { ...NUMERIC_OPTIONS.contextSize, max: 2 ** 24 }),
     parallel: flagNumber("--parallel", v.parallel, { ...NUMERIC_OPTIONS.sequences, max: 256 }) ?? 4,
     queue: flagNumber("--queue", v.queue, whole(0, 100_000)) ?? 64,
-    cacheTypeK: kvType("--cache-type-k", v["cache-type-k"]), cacheTypeV: kvType("--cache-type-v", v["cache-type-v"]), numa, apiKey, metrics: v.metrics ?? false, alias: v.alias,
+    cacheTypeK: kvType("--cache-type-k", v["cache-type-k"]), cacheTypeV: kvType("--cache-type-v", v["cache-type-v"]), numa, apiKey, metrics: v.metrics ?? false, alias: v.alias, chatTemplate,
     cors: v.cors ?? false, bodyLimit: flagNumber("--body-limit", v["body-limit"], whole(1024, 2 ** 30)) ?? 1048576,
     idleTimeoutMs: 1000 * (flagNumber("--timeout", v.timeout, seconds) ?? 600),
     requestTimeoutMs: 1000 * (flagNumber("--request-timeout", v["request-timeout"], seconds) ?? 30),

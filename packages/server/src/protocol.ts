@@ -11,6 +11,8 @@ export interface EngineConfig {
   readonly cacheTypeK: KvCacheType;
   readonly cacheTypeV: KvCacheType;
   readonly numa: boolean;
+  /** Jinja source of a chat template to use instead of the model's (--chat-template-file). */
+  readonly chatTemplate?: string;
 }
 
 /** What the HTTP side learns once the model is loaded. */
