@@ -30,15 +30,20 @@ const PERSON = {
   additionalProperties: false,
 };
 
-const models: [string, string][] = [["stories260K (bundled)", DEMO_MODEL]];
-if (fixturesPresent()) models.push(["qwen2 (152K-token BPE vocabulary)", fixture("models", "qwen2-q4_0.gguf")]);
+const models: [string, string, string[]][] = [["stories260K (bundled)", DEMO_MODEL, []]];
+if (fixturesPresent()) {
+  models.push(
+    ["qwen2 (152K-token BPE vocabulary) + the Qwen2.5 template", fixture("models", "qwen2-q4_0.gguf"), ["--chat-template-file", fixture("templates", "Qwen-Qwen2.5-7B-Instruct.jinja")]],
+    ["llama3 (128K-token BPE vocabulary) + the Llama 3.2 template", fixture("models", "llama3-q4_0.gguf"), ["--chat-template-file", fixture("templates", "meta-llama-Llama-3.2-3B-Instruct.jinja")]],
+  );
+}
 
-describe.skipIf(!fs.existsSync(MAIN)).each(models)("structured output on %s", (_, model) => {
+describe.skipIf(!fs.existsSync(MAIN)).each(models)("structured output on %s", (_, model, flags) => {
   let server: Server;
   let openai: OpenAI;
   let ollama: Ollama;
   beforeAll(async () => {
-    server = await serve(model, "--parallel", "2");
+    server = await serve(model, ...flags, "--parallel", "2");
     openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
     ollama = new Ollama({ host: server.url });
   });
