@@ -68,6 +68,17 @@ describe("GBNF", () => {
     expect(m.canEnd(ok!)).toBe(false); // half a character cannot end the text
   });
 
+  it("keeps working when more states are met than it numbers at once (its tables start over)", () => {
+    const m = matcher('root ::= [a-z]{0,6000} "!"'); // 6,000 distinct states, more than one numbering holds
+    let s: MatchState | undefined = m.initial;
+    for (let i = 0; i < 6000 && s; i++) s = m.advanceByte(s, 0x61);
+    expect(s && m.canEnd(s)).toBe(false);
+    expect(verdict(m, `${"a".repeat(6000)}!`)).toBe("complete");
+    expect(m.canEnd(m.advanceByte(s!, 0x21)!)).toBe(true);
+    expect(verdict(m, "ab!")).toBe("complete"); // the first states, from an older numbering, still advance
+    expect(verdict(m, `${"a".repeat(6001)}!`)).toBe("refused");
+  });
+
   it.each([
     ["root ::= foo", /line 1, column 10: rule 'foo' is used but never defined/],
     ['root ::= "abc', /unterminated string literal/],

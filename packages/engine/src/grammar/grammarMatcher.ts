@@ -22,6 +22,13 @@ export interface MatchState {
 /** The code points a UTF-8 character of each length encodes (shorter forms of the same point are invalid). */
 const UTF8_SPANS: Readonly<Record<number, readonly [number, number]>> = { 2: [0x80, 0x7ff], 3: [0x800, 0xffff], 4: [0x10000, 0x10ffff] };
 
+/** The number an interned state has in its matcher, and the numbering it belongs to. */
+const ID = Symbol("id");
+const GENERATION = Symbol("generation");
+type Numbered = MatchState & { [ID]?: number; [GENERATION]?: number };
+/** States numbered before the numbering (and its table, 1 KB a state: 4 MB at most) starts over. */
+const STATES_KEPT = 1 << 12;
+
 /** The stack of a finished parse. */
 const DONE: Stack = { pos: -1, next: undefined, id: 0 };
 /** Past this many stacks the hash-consing table starts over (old stacks stay valid, only their sharing ends). */
@@ -38,7 +45,68 @@ export class GrammarMatcher {
   constructor(readonly grammar: Grammar) {
     const out: Stack[] = [];
     for (const alt of grammar.rules[grammar.root]) this.expand(alt, DONE, out, new Set());
-    this.initial = { stacks: out };
+    this.initial = this.interned({ stacks: out });
+  }
+
+  /**
+   * States are interned (one object per distinct state, numbered) and their transitions kept in a table by byte:
+   * inside a JSON string every character leads back to the same state, so walking the token trie there is one
+   * typed-array lookup a byte.
+   */
+  private states = new Map<string, Numbered>();
+  private byId: Numbered[] = [];
+  /** next[id · 256 + byte]: 0 not taken yet, -1 refused, else the next state's id + 1. */
+  private next = new Int32Array(256 * 64);
+  /** Bumped when the numbering starts over (past STATES_KEPT states): older numbers are then stale. */
+  private generation = 0;
+
+  private interned(state: MatchState): Numbered {
+    const key = this.stateKey(state);
+    const known = this.states.get(key);
+    if (known) return known;
+    const n = state as Numbered;
+    n[ID] = this.byId.length;
+    n[GENERATION] = this.generation;
+    this.byId.push(n);
+    this.states.set(key, n);
+    if (this.next.length < this.byId.length * 256) {
+      const grown = new Int32Array(this.next.length * 2);
+      grown.set(this.next);
+      this.next = grown;
+    }
+    return n;
+  }
+
+  /**
+   * The number of a state this matcher returned (numbered again if the numbering started over since). The
+   * numbering starts over only here, past STATES_KEPT states, so the numbers a walk holds stay good through it.
+   */
+  idOf(state: MatchState): number {
+    if (this.byId.length >= STATES_KEPT) {
+      // Old states stay valid values; they are numbered again when met.
+      this.states = new Map();
+      this.byId = [];
+      this.next = new Int32Array(256 * 64);
+      this.generation++;
+    }
+    const n = state as Numbered;
+    return n[GENERATION] === this.generation && n[ID] !== undefined ? n[ID] : this.interned({ stacks: state.stacks, partial: state.partial })[ID]!;
+  }
+
+  /** The state numbered id after one byte, as a number (-1: refused): the token trie's walk runs on these. */
+  followId(id: number, b: number): number {
+    const at = id * 256 + b;
+    const known = this.next[at];
+    if (known !== 0) return known - 1;
+    const next = this.step(this.byId[id], b);
+    const nid = next ? this.interned(next)[ID]! : -1;
+    this.next[at] = nid + 1;
+    return nid;
+  }
+
+  /** The transition table (see `next`), for walks that read it directly; it is replaced when it grows. */
+  get transitionTable(): Int32Array {
+    return this.next;
   }
 
   /** The state after `bytes`, or undefined when the grammar cannot take them. */
@@ -50,6 +118,11 @@ export class GrammarMatcher {
 
   /** The state after one byte of UTF-8 text, or undefined when the grammar cannot take it. */
   advanceByte(state: MatchState, b: number): MatchState | undefined {
+    const id = this.followId(this.idOf(state), b);
+    return id < 0 ? undefined : this.byId[id];
+  }
+
+  private step(state: MatchState, b: number): MatchState | undefined {
     let bits: number;
     const partial = state.partial;
     if (partial) {

@@ -9,7 +9,20 @@ export interface TokenTrie {
   /** lcp[i]: bytes token order[i] shares with order[i - 1] (0 for the first). */
   readonly lcp: Int32Array;
   readonly pieces: readonly Uint8Array[];
+  /** The longest token's bytes. */
+  readonly maxBytes: number;
+  /** The pieces of `order`, back to back (token order[i] is bytes[starts[i], starts[i + 1])): one run to stream. */
+  readonly bytes: Uint8Array;
+  readonly starts: Int32Array;
+  /**
+   * skip[d][i]: the first index after i whose token shares at most d bytes with the ones before (the end of the
+   * subtree below token i's first d + 1 bytes), for d < SKIP_DEPTHS: a prefix refused that shallow (most are, in
+   * a JSON structure) skips its subtree in one step instead of one per token.
+   */
+  readonly skip: readonly Int32Array[];
 }
+
+export const SKIP_DEPTHS = 4;
 
 const tries = new WeakMap<Tokenizer, TokenTrie>();
 
@@ -43,5 +56,20 @@ function buildTrie(tokenizer: Tokenizer): TokenTrie {
     while (n < a.length && n < b.length && a[n] === b[n]) n++;
     lcp[i] = n;
   }
-  return { order: Int32Array.from(ids), lcp, pieces };
+  const n = ids.length;
+  const skip = Array.from({ length: SKIP_DEPTHS }, (_, d) => {
+    const next = new Int32Array(n);
+    let after = n;
+    for (let i = n - 1; i >= 0; i--) {
+      next[i] = after;
+      if (lcp[i] <= d) after = i;
+    }
+    return next;
+  });
+  const maxBytes = ids.reduce((m, id) => Math.max(m, pieces[id].length), 0);
+  const starts = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) starts[i + 1] = starts[i] + pieces[ids[i]].length;
+  const bytes = new Uint8Array(starts[n]);
+  for (let i = 0; i < n; i++) bytes.set(pieces[ids[i]], starts[i]);
+  return { order: Int32Array.from(ids), lcp, pieces, skip, maxBytes, bytes, starts };
 }

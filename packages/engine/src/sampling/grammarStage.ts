@@ -4,7 +4,7 @@
 // walk of the token trie. Exact either way: the draw is the one the masked logits give.
 import { GrammarMatcher, type MatchState } from "../grammar/grammarMatcher.js";
 import type { Grammar } from "../grammar/gbnf.js";
-import { tokenTrie } from "../grammar/tokenTrie.js";
+import { SKIP_DEPTHS, tokenTrie } from "../grammar/tokenTrie.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import type { Candidates, SamplerStage } from "./samplerChain.js";
 
@@ -96,26 +96,37 @@ export class GrammarStage implements SamplerStage {
   }
 
   private walk(): Uint8Array {
-    const { order, lcp, pieces } = tokenTrie(this.tokenizer);
+    const { order, lcp, bytes, starts, skip, maxBytes } = tokenTrie(this.tokenizer);
     const out = new Uint8Array(this.tokenizer.size);
-    // states[d]: the state after the current token's first d bytes (undefined: refused).
-    const states: (MatchState | undefined)[] = [this.state];
-    let dead = Infinity; // depth at which the current path was refused
-    for (let i = 0; i < order.length; i++) {
-      const piece = pieces[order[i]];
-      const shared = lcp[i];
-      if (shared > dead) continue; // below a refused prefix
-      dead = Infinity;
-      let d = shared;
-      for (; d < piece.length; d++) {
-        const s = states[d] && this.matcher.advanceByte(states[d]!, piece[d]);
-        states[d + 1] = s;
-        if (!s) break;
+    const matcher = this.matcher;
+    // states[d]: the number of the state after the current token's first d bytes.
+    const states = new Int32Array(maxBytes + 1);
+    states[0] = matcher.idOf(this.state);
+    let table = matcher.transitionTable;
+    for (let i = 0; i < order.length;) {
+      const start = starts[i], length = starts[i + 1] - start;
+      let d = lcp[i];
+      for (; d < length; d++) {
+        const b = bytes[start + d];
+        let next = table[states[d] * 256 + b] - 1; // the transition, if taken before (-1: not yet)
+        if (next < 0) {
+          next = table[states[d] * 256 + b] === -1 ? -1 : matcher.followId(states[d], b);
+          table = matcher.transitionTable;
+          if (next < 0) break;
+        }
+        states[d + 1] = next;
       }
-      if (d < piece.length) dead = d;
-      else out[order[i]] = 1;
+      if (d === length) {
+        out[order[i]] = 1;
+        i++;
+      } else if (d < SKIP_DEPTHS) {
+        i = skip[d][i]; // every later token sharing these d + 1 bytes is refused too
+      } else {
+        do i++;
+        while (i < order.length && lcp[i] > d);
+      }
     }
-    if (this.matcher.canEnd(this.state)) for (const id of this.eogIds()) out[id] = 1;
+    if (matcher.canEnd(this.state)) for (const id of this.eogIds()) out[id] = 1;
     return out;
   }
 
