@@ -278,7 +278,7 @@ export class Sequence {
       if (!(Number(id) < tokenizer.size)) throw new RangeError(`logit_bias names token id ${id}, which is not in the vocabulary (0 to ${tokenizer.size - 1})`);
     }
     const grammar = grammarOf(options);
-    const constraint = grammar ? new GrammarStage(grammar, tokenizer) : toolUse?.lazy && new LazyGrammarStage(grammarOf({ grammar: toolUse.lazy.grammar })!, tokenizer, toolUse.lazy.trigger);
+    const constraint = grammar ? new GrammarStage(grammar, tokenizer) : toolUse?.lazy && new LazyGrammarStage(grammarOf({ grammar: toolUse.lazy.grammar })!, tokenizer, toolUse.lazy.trigger, toolUse.lazy.anchored);
     const sampler = createSampler(options, constraint);
     const signal = options.signal;
 

@@ -9,7 +9,9 @@ import { toolCallFormatOf } from "../src/chat/toolCallFormat.js";
 import { ReasoningSplit } from "../src/generation/reasoningSplit.js";
 import { parseGbnf } from "../src/grammar/gbnf.js";
 import { GrammarMatcher } from "../src/grammar/grammarMatcher.js";
-import { fixture, fixturesPresent } from "../../../test/helpers/fixtures.js";
+import { DEMO_MODEL, fixture, fixturesPresent } from "../../../test/helpers/fixtures.js";
+import { LazyGrammarStage } from "../src/sampling/grammarStage.js";
+import { Candidates } from "../src/sampling/samplerChain.js";
 
 interface OpenAiMessage {
   role: ChatMessage["role"];
@@ -103,5 +105,32 @@ describe("the generic envelope (templates with no tools section)", () => {
     const call = m.advanceBytes(m.initial, new TextEncoder().encode('{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}'));
     expect(call && m.canEnd(call)).toBe(true);
     expect(m.advanceBytes(m.initial, new TextEncoder().encode('{"response"'))).toBeUndefined(); // required: no plain answer
+  });
+});
+
+describe("lazy grammars", () => {
+  const tokenizer = Tokenizer.fromGguf(readGguf(DEMO_MODEL));
+  const grammar = parseGbnf('root ::= "{" [a-z]+ "}"');
+  // The token that spells exactly this text (encode would add SentencePiece's space prefix).
+  const id = (text: string) => Array.from({ length: tokenizer.size }, (_, i) => i).find((i) => new TextDecoder().decode(tokenizer.tokenToPiece(i)) === text)!;
+  const allowed = (stage: LazyGrammarStage, token: number) => {
+    const c = new Candidates(Float32Array.from({ length: tokenizer.size }, (_, i) => (i === token ? 1 : 0)));
+    stage.apply(c);
+    return c.best(1)[0] === token;
+  };
+  it("an anchored trigger constrains an answer that opens with it, and nothing else", () => {
+    const opens = new LazyGrammarStage(grammar, tokenizer, "{", true);
+    opens.accept(id("{"));
+    expect(allowed(opens, id("a"))).toBe(true);
+    expect(allowed(opens, id("1"))).toBe(false); // inside the call now: digits are refused
+    const prose = new LazyGrammarStage(grammar, tokenizer, "{", true);
+    for (const t of tokenizer.encode("Hi {", { addSpecial: false })) prose.accept(t);
+    expect(allowed(prose, id("1"))).toBe(true); // a "{" later in prose starts nothing
+  });
+  it("a trigger anywhere constrains from where it appears", () => {
+    const anywhere = new LazyGrammarStage(grammar, tokenizer, "{");
+    expect(allowed(anywhere, id("1"))).toBe(true);
+    for (const t of tokenizer.encode("Hi {", { addSpecial: false })) anywhere.accept(t);
+    expect(allowed(anywhere, id("1"))).toBe(false);
   });
 });

@@ -25,6 +25,8 @@ export interface ToolCallFormat {
    * the envelope, or (llama3-json) the whole answer is a call or it is content.
    */
   readonly trigger?: string;
+  /** A trigger that counts only where the answer begins (llama3-json: a call is the whole answer, from its "{"). */
+  readonly openingTrigger?: string;
   /** GBNF for the calls, starting at the trigger where there is one. `required`: a call must come. */
   grammar(tools: readonly ToolDefinition[], o: { readonly parallel: boolean; readonly required: boolean }): string | undefined;
   /** Splits a finished output (the answer, reasoning removed) into content and calls. */
@@ -105,6 +107,7 @@ const HERMES: ToolCallFormat = {
 /** Llama 3.1-3.3: the answer is one JSON call {"name": …, "parameters": {…}} (maybe after <|python_tag|>), or content. */
 const LLAMA3_JSON: ToolCallFormat = {
   style: "llama3-json",
+  openingTrigger: "{",
   grammar(tools, o) {
     return o.required ? jsonSchemasToGbnf({ "call-json": callSchema(tools, "parameters", true) }, "root ::= call-json") : undefined;
   },

@@ -13,7 +13,7 @@ export interface ToolUse {
   /** GBNF the whole answer must match (a forced call, or the generic envelope). */
   readonly grammar?: string;
   /** GBNF that applies from the trigger on (an optional call in free text). */
-  readonly lazy?: { readonly trigger: string; readonly grammar: string };
+  readonly lazy?: { readonly trigger: string; readonly grammar: string; readonly anchored?: boolean };
 }
 
 /** A ChatMessagesError naming the first tool that is not {type: "function", function: {name}}. */
@@ -44,6 +44,11 @@ export function planToolUse(template: ChatTemplate, messages: readonly ChatMessa
   const allowed = toolsFor(tools, choice);
   const required = choice !== "auto";
   const prepared = format.prepare(messages, tools, required);
+  if (!required && format.openingTrigger) {
+    // An answer that opens with the trigger is a call, kept to the call grammar; any other answer is free.
+    const grammar = format.grammar(allowed, { parallel, required: true })!;
+    return { format, messages: prepared, lazy: { trigger: format.openingTrigger, grammar, anchored: true } };
+  }
   const grammar = format.grammar(allowed, { parallel, required });
   if (!grammar) return { format, messages: prepared };
   if (required || !format.trigger) return { format, messages: prepared, grammar };

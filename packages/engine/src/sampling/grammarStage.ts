@@ -148,8 +148,9 @@ export class GrammarStage implements SamplerStage {
 /**
  * A grammar that applies only from a trigger on (llama.cpp's lazy grammars: a tool call in free text). Until the
  * trigger appears in the accepted tokens' text nothing is constrained; then the grammar takes the text from the
- * trigger's start and constrains every later token. A trigger whose text the grammar refuses leaves the output
- * free (the call is then not parsed, and stays content).
+ * trigger's start and constrains every later token. An `anchored` trigger counts only at the start of the text
+ * (after blanks): text that begins otherwise stays free. A trigger whose text the grammar refuses leaves the
+ * output free (the call is then not parsed, and stays content).
  */
 export class LazyGrammarStage implements SamplerStage {
   readonly name = "grammar (lazy)";
@@ -158,7 +159,7 @@ export class LazyGrammarStage implements SamplerStage {
   private text = "";
   private readonly decoder = new TextDecoder("utf-8");
 
-  constructor(private readonly grammar: Grammar, private readonly tokenizer: Tokenizer, private readonly trigger: string) {}
+  constructor(private readonly grammar: Grammar, private readonly tokenizer: Tokenizer, private readonly trigger: string, private readonly anchored = false) {}
 
   get complete(): boolean {
     return this.inner?.complete ?? false;
@@ -172,10 +173,21 @@ export class LazyGrammarStage implements SamplerStage {
     if (this.inner) return this.inner.accept(token);
     if (this.refused || this.tokenizer.isEog(token)) return;
     this.text += this.decoder.decode(this.tokenizer.tokenToPiece(token), { stream: true });
-    const at = this.text.indexOf(this.trigger);
-    if (at < 0) {
-      this.text = this.text.slice(-2 * this.trigger.length); // only a trigger's worth of text can matter
-      return;
+    let at: number;
+    if (this.anchored) {
+      const lead = this.text.trimStart();
+      if (lead.length < this.trigger.length && this.trigger.startsWith(lead)) return; // undecided yet
+      if (!lead.startsWith(this.trigger)) {
+        this.refused = true; // the answer began otherwise: free text
+        return;
+      }
+      at = this.text.length - lead.length;
+    } else {
+      at = this.text.indexOf(this.trigger);
+      if (at < 0) {
+        this.text = this.text.slice(-2 * this.trigger.length); // only a trigger's worth of text can matter
+        return;
+      }
     }
     const stage = new GrammarStage(this.grammar, this.tokenizer);
     if (stage.acceptText(this.text.slice(at))) this.inner = stage;
