@@ -2,9 +2,8 @@
 // that forces a call (tool_choice "required" or a named tool), or the lazy grammar that constrains a call once
 // its trigger appears (tool_choice "auto"), and the format that parses the answer into content and calls.
 import { ChatMessagesError } from "../errors.js";
-import type { ChatMessage, ToolDefinition } from "./chatTemplate.js";
+import type { ChatMessage, ChatTemplate, ToolDefinition } from "./chatTemplate.js";
 import { toolCallFormatOf, toolsFor, type ToolCallFormat, type ToolChoice } from "./toolCallFormat.js";
-import type { ChatTemplate } from "./chatTemplate.js";
 
 export interface ToolUse {
   readonly format: ToolCallFormat;
@@ -33,8 +32,8 @@ export function checkTools(tools: unknown): asserts tools is readonly ToolDefini
 }
 
 /**
- * The plan for a chat with these tools (none when there are no tools or tool_choice is "none"). `thinking`: the
- * prompt opens a think block, so a forced call may come only after it closes.
+ * The plan for a chat with these tools (none when there are no tools or tool_choice is "none"). A forced call
+ * after a think block the prompt opens is wrapped by afterThinking where the prompt is known (chatInput).
  */
 export function planToolUse(template: ChatTemplate, messages: readonly ChatMessage[], tools: readonly ToolDefinition[], choice: ToolChoice, parallel: boolean): ToolUse | undefined {
   checkTools(tools);
