@@ -137,6 +137,10 @@ describe.skipIf(!fs.existsSync(MAIN)).each(models)("structured output on %s", (_
     await refused(openai.chat.completions.create({ model: "m", messages: user, response_format: { type: "xml" } as never }), /response_format type 'xml' is not supported/);
     await refused(openai.chat.completions.create({ model: "m", messages: user, grammar: "root ::= x" } as never), /grammar: grammar error at line 1, column 10: rule 'x' is used but never defined/);
     await refused(openai.chat.completions.create({ model: "m", messages: user, grammar: 'root ::= "a"', json_schema: {} } as never), /grammar and json_schema cannot both constrain one answer/);
+    const weather = { type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: {} } } };
+    await refused(openai.chat.completions.create({ model: "m", messages: user, tools: [weather], response_format: { type: "json_object" } }), /tools cannot be combined with response_format/);
+    const both = await ollama.chat({ model: "m", messages: user, format: "json", tools: [weather] }).catch((x) => x);
+    expect([both.status_code, both.error]).toEqual([400, "tools cannot be combined with format"]);
     const e = await ollama.chat({ model: "m", messages: user, format: { $ref: "#/nowhere" } }).catch((x) => x);
     expect(e).toMatchObject({ status_code: 400 });
     expect(e.error).toMatch(/format: JSON schema at '\/\$ref': reference #\/nowhere points at nothing/);

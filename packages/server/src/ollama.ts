@@ -103,7 +103,9 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     refuseOllamaUnimplemented(b as unknown as Record<string, unknown>);
     const messages: ChatMessage[] = b.messages.map((m, i) => ({ role: m.role, content: m.content ?? "", ...callsOfOllama(m.tool_calls, i), ...(m.tool_name ? { name: m.tool_name } : {}) }));
     // Thinking goes to message.thinking, as ollama puts it; `think: false` keeps the raw text.
-    const options = { ...optionsOf(b.options), ...ollamaConstraint(b), ...toolOptions(b.tools, undefined, true), ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
+    const constraint = ollamaConstraint(b), tools = toolOptions(b.tools, undefined, true);
+    if (tools.tools && (constraint.jsonSchema !== undefined || constraint.grammar !== undefined)) throw new HttpError(400, "tools cannot be combined with format");
+    const options = { ...optionsOf(b.options), ...constraint, ...tools, ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
     return respond({ kind: "chat", messages, options }, reply, b.stream ?? true, "chat");
   });
 

@@ -174,8 +174,9 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
       ...(m.tool_call_id ? { toolCallId: m.tool_call_id } : {}), ...(m.name ? { name: m.name } : {}),
     }));
     const tools = toolOptions(body.tools, body.tool_choice, body.parallel_tool_calls);
-    if (tools.tools && tools.toolChoice !== "none" && tools.toolChoice !== "auto" && (body.grammar || body.json_schema || (body.response_format as { type?: string } | null)?.type?.startsWith("json"))) {
-      throw new HttpError(400, "a forced tool call (tool_choice required or named) cannot be combined with response_format, grammar or json_schema");
+    // Tool calls are constrained by a grammar of their own (forced, or from a call's trigger on).
+    if (tools.tools && tools.toolChoice !== "none" && (body.grammar || body.json_schema || (body.response_format as { type?: string } | null)?.type?.startsWith("json"))) {
+      throw new HttpError(400, "tools cannot be combined with response_format, grammar or json_schema (unless tool_choice is none)");
     }
     const options = { ...samplingOf(body, body.logprobs ? Math.max(1, top) : 0), ...tools };
     // llama-server's reasoning_format: text inside <think>…</think> goes to reasoning_content, unless "none";
