@@ -41,6 +41,15 @@ export interface ToolCallFormat {
  * generic envelope.
  */
 export function toolCallFormatOf(template: ChatTemplate): ToolCallFormat {
+  let format = formats.get(template);
+  if (!format) formats.set(template, (format = probeFormat(template)));
+  return format;
+}
+
+/** Each template's style, found once (a request's prompt size and its generation both ask). */
+const formats = new WeakMap<ChatTemplate, ToolCallFormat>();
+
+function probeFormat(template: ChatTemplate): ToolCallFormat {
   let probe: string;
   try {
     probe = template.render(PROBE, false, { tools: [PROBE_TOOL] });

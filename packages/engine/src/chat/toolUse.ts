@@ -2,6 +2,7 @@
 // that forces a call (tool_choice "required" or a named tool), or the lazy grammar that constrains a call once
 // its trigger appears (tool_choice "auto"), and the format that parses the answer into content and calls.
 import { ChatMessagesError } from "../errors.js";
+import { gbnfLiteral } from "../grammar/jsonSchema.js";
 import type { ChatMessage, ChatTemplate, ToolDefinition } from "./chatTemplate.js";
 import { toolCallFormatOf, toolsFor, type ToolCallFormat, type ToolChoice } from "./toolCallFormat.js";
 
@@ -70,6 +71,6 @@ export function afterThinking(grammar: string): string {
   // that neither continues it nor begins it again ('<'), which the tag's lack of self-overlap makes exact.
   const close = "</think>";
   const alts = ["[^<]"];
-  for (let k = 1; k < close.length; k++) alts.push(`${JSON.stringify(close.slice(0, k))} [^${close[k]}<]`);
+  for (let k = 1; k < close.length; k++) alts.push(`${gbnfLiteral(close.slice(0, k))} [^${close[k]}<]`);
   return `root ::= thought{0,${FORCED_THOUGHT_CHARS}} "</think>" [ \\t\\n]{0,4} calls\nthought ::= ${alts.join(" | ")}\n${grammar.replace(/^root ::=/m, "calls ::=")}`;
 }

@@ -46,11 +46,6 @@ export class GrammarStage implements SamplerStage {
     return this.matcher.isComplete(this.state);
   }
 
-  /** The output so far could end here. */
-  get canEnd(): boolean {
-    return this.matcher.canEnd(this.state);
-  }
-
   apply(c: Candidates): void {
     c.constrain({ allows: (id) => this.allows(id), mask: () => this.mask() });
   }
