@@ -6,7 +6,7 @@ import { checkChatMessages, type ChatMessage, type ChatTemplate, type ToolCall, 
 import type { ToolChoice } from "./chat/toolCallFormat.js";
 import { afterThinking, planToolUse, type ToolUse } from "./chat/toolUse.js";
 import { checkOptions } from "./options.js";
-import { ContextOverflowError, SequenceBusyError, DisposedError, NonFiniteLogitsError } from "./errors.js";
+import { ChatMessagesError, ContextOverflowError, SequenceBusyError, DisposedError, NonFiniteLogitsError } from "./errors.js";
 import { logprobsOf } from "./generation/logprobs.js";
 import { opensThinkBlock } from "./generation/reasoningSplit.js";
 import { Reasoning, StopStrings, TextPipeline, ToolCalls, type TextPiece } from "./generation/textPipeline.js";
@@ -376,7 +376,7 @@ export function chatInput<O extends CompletionOptions>(
   checkChatMessages(messages);
   const toolUse = options.tools === undefined ? undefined : planToolUse(template, messages, options.tools, options.toolChoice ?? "auto", options.parallelToolCalls ?? false);
   if (toolUse && (toolUse.grammar || toolUse.lazy) && (options.grammar !== undefined || options.jsonSchema !== undefined)) {
-    throw new TypeError("tools with a call grammar cannot be combined with grammar or jsonSchema: give one");
+    throw new ChatMessagesError("tools with a call grammar cannot be combined with grammar or jsonSchema: give one");
   }
   const prompt = template.render(toolUse?.messages ?? messages, true, { tools: options.tools });
   const vocab = tokenizer.vocab;

@@ -6,7 +6,7 @@ import { optionSchema as schemaOf } from "./optionSchema.js";
 import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js";
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
 import { OLLAMA_STRUCTURED_SCHEMA, ollamaConstraint } from "./structuredOutput.js";
-import { callsOfOllama, OLLAMA_TOOL_SCHEMA, toolOptions } from "./toolRequests.js";
+import { callsOfOllama, checkToolsAlone, OLLAMA_TOOL_SCHEMA, toolOptions } from "./toolRequests.js";
 import { OLLAMA_UNIMPLEMENTED_SCHEMA, refuseOllamaUnimplemented } from "./unimplemented.js";
 
 const OPTIONS = {
@@ -104,7 +104,7 @@ export function registerOllama(app: FastifyInstance, ctx: ServerContext): void {
     const messages: ChatMessage[] = b.messages.map((m, i) => ({ role: m.role, content: m.content ?? "", ...callsOfOllama(m.tool_calls, i), ...(m.tool_name ? { name: m.tool_name } : {}) }));
     // Thinking goes to message.thinking, as ollama puts it; `think: false` keeps the raw text.
     const constraint = ollamaConstraint(b), tools = toolOptions(b.tools, undefined, true);
-    if (tools.tools && (constraint.jsonSchema !== undefined || constraint.grammar !== undefined)) throw new HttpError(400, "tools cannot be combined with format");
+    checkToolsAlone(tools, constraint, "format");
     const options = { ...optionsOf(b.options), ...constraint, ...tools, ...(b.think === false ? { reasoningFormat: "none" as const } : b.think ? { reasoningFormat: "deepseek" as const } : {}) };
     return respond({ kind: "chat", messages, options }, reply, b.stream ?? true, "chat");
   });

@@ -8,7 +8,7 @@ import type { GenerateRequest, GenerationOptions, Timings } from "./protocol.js"
 import { HttpError, httpErrorOf, type ServerContext } from "./server.js";
 import { optionSchema } from "./optionSchema.js";
 import { OPENAI_STRUCTURED_SCHEMA, openAiConstraint } from "./structuredOutput.js";
-import { callsOfOpenAi, OPENAI_TOOL_SCHEMA, toolOptions } from "./toolRequests.js";
+import { callsOfOpenAi, checkToolsAlone, OPENAI_TOOL_SCHEMA, toolOptions } from "./toolRequests.js";
 import { OPENAI_UNIMPLEMENTED_SCHEMA, refuseOpenAiUnimplemented } from "./unimplemented.js";
 
 const number = { type: ["number", "null"] };
@@ -174,11 +174,9 @@ export function registerOpenAi(app: FastifyInstance, ctx: ServerContext): void {
       ...(m.tool_call_id ? { toolCallId: m.tool_call_id } : {}), ...(m.name ? { name: m.name } : {}),
     }));
     const tools = toolOptions(body.tools, body.tool_choice, body.parallel_tool_calls);
-    // Tool calls are constrained by a grammar of their own (forced, or from a call's trigger on).
-    if (tools.tools && tools.toolChoice !== "none" && (body.grammar || body.json_schema || (body.response_format as { type?: string } | null)?.type?.startsWith("json"))) {
-      throw new HttpError(400, "tools cannot be combined with response_format, grammar or json_schema (unless tool_choice is none)");
-    }
-    const options = { ...samplingOf(body, body.logprobs ? Math.max(1, top) : 0), ...tools };
+    const sampling = samplingOf(body, body.logprobs ? Math.max(1, top) : 0);
+    checkToolsAlone(tools, sampling, "response_format, grammar or json_schema (unless tool_choice is none)");
+    const options = { ...sampling, ...tools };
     // llama-server's reasoning_format: text inside <think>…</think> goes to reasoning_content, unless "none";
     // unset, the engine splits when the template opens a think block (DeepSeek-R1 and its distills).
     const format = body.reasoning_format === "none" ? "none" : body.reasoning_format ? "deepseek" : undefined;

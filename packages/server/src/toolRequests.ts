@@ -59,6 +59,16 @@ export function toolOptions(tools: unknown, choice: unknown, parallel: unknown):
   return { tools: tools as ToolDefinition[], toolChoice, ...(typeof parallel === "boolean" ? { parallelToolCalls: parallel } : {}) };
 }
 
+/**
+ * Tool calls bring a grammar of their own (forced, or from a call's trigger on): beside another constraint
+ * (`fields` names the request's) they are a 400, unless tool_choice is none.
+ */
+export function checkToolsAlone(tools: Pick<GenerationOptions, "tools" | "toolChoice">, constraint: Pick<GenerationOptions, "grammar" | "jsonSchema">, fields: string): void {
+  if (tools.tools && tools.toolChoice !== "none" && (constraint.grammar !== undefined || constraint.jsonSchema !== undefined)) {
+    throw new HttpError(400, `tools cannot be combined with ${fields}`);
+  }
+}
+
 interface OpenAiToolCall {
   id?: string;
   type?: string;

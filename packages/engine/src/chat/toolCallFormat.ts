@@ -3,6 +3,7 @@
 // "required" or a named tool), the trigger from which a call in free text is constrained ("auto"), and the parse of
 // a finished output into content and calls. A template with no tools section gets the generic style: the tools
 // described in the system message and the answer a JSON envelope, as llama-server does.
+import { ChatMessagesError } from "../errors.js";
 import { gbnfLiteral, jsonSchemasToGbnf } from "../grammar/jsonSchema.js";
 import type { ChatMessage, ChatTemplate, ToolDefinition } from "./chatTemplate.js";
 
@@ -74,7 +75,7 @@ const PROBE: ChatMessage[] = [
 export function toolsFor(tools: readonly ToolDefinition[], choice: ToolChoice): readonly ToolDefinition[] {
   if (typeof choice !== "object") return tools;
   const tool = tools.find((t) => t.function.name === choice.name);
-  if (!tool) throw new TypeError(`tool_choice names '${choice.name}', which is not among the tools (${tools.map((t) => t.function.name).join(", ")})`);
+  if (!tool) throw new ChatMessagesError(`tool_choice names '${choice.name}', which is not among the tools (${tools.map((t) => t.function.name).join(", ")})`);
   return [tool];
 }
 
