@@ -8,7 +8,6 @@ export interface TokenTrie {
   readonly order: Int32Array;
   /** lcp[i]: bytes token order[i] shares with order[i - 1] (0 for the first). */
   readonly lcp: Int32Array;
-  readonly pieces: readonly Uint8Array[];
   /** The longest token's bytes. */
   readonly maxBytes: number;
   /** The pieces of `order`, back to back (token order[i] is bytes[starts[i], starts[i + 1])): one run to stream. */
@@ -71,5 +70,5 @@ function buildTrie(tokenizer: Tokenizer): TokenTrie {
   for (let i = 0; i < n; i++) starts[i + 1] = starts[i] + pieces[ids[i]].length;
   const bytes = new Uint8Array(starts[n]);
   for (let i = 0; i < n; i++) bytes.set(pieces[ids[i]], starts[i]);
-  return { order: Int32Array.from(ids), lcp, pieces, skip, maxBytes, bytes, starts };
+  return { order: Int32Array.from(ids), lcp, skip, maxBytes, bytes, starts };
 }
