@@ -31,7 +31,8 @@ export interface SamplingOptions {
 
 /**
  * The chain for these options, in llama.cpp's default order (common/sampling.cpp): logit bias and penalties,
- * then greedy at temperature 0, else top-k, top-p, min-p and a seeded draw at the temperature. Stages that only
+ * then greedy at temperature 0, else top-k, top-p, min-p (run as min-p then top-p, the same cut) and a seeded
+ * draw at the temperature. Stages that only
  * pass candidates through (a penalty of 1, top-p 1) are left out. `constraint` (a grammar) goes before them all.
  */
 export function createSampler(options: SamplingOptions = {}, constraint?: SamplerStage): SamplerChain {
@@ -50,9 +51,11 @@ export function createSampler(options: SamplingOptions = {}, constraint?: Sample
   if (constraint && m > 0) {
     stages.push(constrainedCuts(k, p, m)); // the same three cuts, decided without the whole mask where it can
   } else {
+    // min-p before top-p: the same tokens as llama.cpp's top-p then min-p (both keep a most-likely prefix, and
+    // top-p normalises by the set min-p was given), but top-p then sorts only what min-p kept.
     stages.push(topK(k));
+    if (m > 0) stages.push(minP(m, p < 1));
     if (p < 1) stages.push(topP(p));
-    if (m > 0) stages.push(minP(m));
   }
   stages.push(dist(temperature, options.seed ?? Math.floor(Math.random() * 2 ** 32)));
   return new SamplerChain(stages);

@@ -14,6 +14,12 @@ export class Candidates {
   sorted = false;
   /** The token a stage chose, or -1 while none has. */
   selected = -1;
+  /**
+   * The softmax terms (largest logit, Σ exp(logit - max)) of the candidates before a threshold cut (min-p)
+   * removed some: top-p after it normalises by these, so min-p then top-p keeps exactly the tokens llama.cpp's
+   * top-p then min-p keeps, while top-p sorts only min-p's survivors. Undefined: the current candidates'.
+   */
+  normaliser: { readonly max: number; readonly z: number } | undefined = undefined;
   /** A constraint left no token at all (a final stage found nothing to select). */
   exhausted = false;
   private owned = false;

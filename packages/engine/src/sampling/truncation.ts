@@ -11,6 +11,7 @@ export function topK(k: number): SamplerStage {
       if (k <= 0 || k >= c.logits.length || (c.ids !== undefined && c.ids.length <= k && c.sorted)) return;
       c.ids = c.best(k);
       c.sorted = true;
+      c.normaliser = undefined;
     },
   };
 }
@@ -26,7 +27,7 @@ export function topP(p: number): SamplerStage {
       if (p >= 1) return;
       const l = c.logits;
       let ids = c.list();
-      const { max, z } = softmaxTerms(l, ids);
+      const { max, z } = c.normaliser ?? softmaxTerms(l, ids);
       if (!c.sorted) ids = mostLikelyFirst(l, ids, max, z, p);
       c.ids = ids.slice(0, Math.max(1, topPKeep(l, ids, max, z, p)));
       c.sorted = true;
@@ -36,9 +37,10 @@ export function topP(p: number): SamplerStage {
 
 /**
  * Drops candidates less likely than p × the most likely one, compared in logits and float32 as llama.cpp does
- * (llama_sampler_min_p_apply): logit ≥ max + logf(p), so a token exactly at the cutoff is kept.
+ * (llama_sampler_min_p_apply): logit ≥ max + logf(p), so a token exactly at the cutoff is kept. `beforeTopP`:
+ * a top-p stage follows, which is to normalise by the candidates as they were before this cut.
  */
-export function minP(p: number): SamplerStage {
+export function minP(p: number, beforeTopP = false): SamplerStage {
   const logP = Math.fround(Math.log(p));
   return {
     name: "min-p",
@@ -46,7 +48,10 @@ export function minP(p: number): SamplerStage {
       if (p <= 0) return;
       const l = c.logits;
       const ids = c.list();
-      const { max } = softmaxTerms(l, ids, false);
+      // A top-p after this cut normalises by the set as it was before it (see Candidates.normaliser).
+      const terms = c.normaliser ?? softmaxTerms(l, ids, beforeTopP);
+      if (beforeTopP) c.normaliser = terms;
+      const { max } = terms;
       const floor = Math.fround(max + logP);
       const sorted = c.sorted;
       c.ids = ids.filter((i, k) => (sorted ? k === 0 : l[i] === max) || l[i] >= floor);
