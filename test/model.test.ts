@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ChatMessagesError, ContextOverflowError, InsufficientMemoryError, InvalidOptionError, loadModel, NonFiniteLogitsError, type CompletionOptions, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
+import { ChatMessagesError, ChatTemplateError, ContextOverflowError, InsufficientMemoryError, InvalidOptionError, loadModel, NonFiniteLogitsError, type CompletionOptions, SequenceBusyError, type CompletionChunk, type CompletionResult, type Model } from "@cpu-llm/engine";
 import { DEMO_MODEL, fixture, fixturesPresent, ROOT } from "./helpers/fixtures.js";
 import { writeNanModel } from "./helpers/nanModel.js";
 
@@ -144,6 +144,11 @@ describe("loadModel + complete (bundled stories260K)", () => {
     expect(() => model.chat([])).toThrow(ChatMessagesError);
     expect(() => model.chat([{ role: "wizard" as "user", content: "hi" }])).toThrow(/message 0: role must be one of system, user, assistant, tool, got "wizard"/);
     expect(() => model.chat([{ role: "user", content: "hi" }, { role: "assistant", content: null as unknown as string }])).toThrow(/message 1: content must be a string, got null/);
+  });
+
+  it("a chatTemplate that is not Jinja is a ChatTemplateError from loadModel, before any weight is read", async () => {
+    await expect(loadModel(DEMO_MODEL, { chatTemplate: "{% for m in messages %}{{ m.content" })).rejects.toThrow(ChatTemplateError);
+    await expect(loadModel(DEMO_MODEL, { chatTemplate: "{% if %}" })).rejects.toThrow(/^the chat template does not parse: /);
   });
 
   it("emits text held back for a stop string that never completes, and runs one completion at a time", async () => {

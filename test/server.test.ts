@@ -366,6 +366,17 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
     expect((await fetch(`${server.url}/health`).catch((e) => e)) instanceof Error).toBe(true);
   });
 
+  it("a chat template file that is not Jinja: one line naming it, exit code 1", async () => {
+    const file = path.join(os.tmpdir(), `bad-template-${process.pid}.jinja`);
+    fs.writeFileSync(file, "{% for m in messages %}{{ m.content");
+    const child = spawn(process.execPath, [MAIN, "--port", "0", "--chat-template-file", file], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    expect(await new Promise((r) => child.once("exit", r))).toBe(1);
+    expect(err.trim().split("\n").at(-1)).toMatch(/^engine-serve: the chat template does not parse: /);
+    fs.rmSync(file);
+  });
+
   it("bad flags: one line on stderr and exit code 2", async () => {
     for (const args of [["--port", "99999"], ["--parallel", "0"], ["-np", "1.5"], ["--cache-type-k", "q4_0"], ["--numa", "all"], ["--bogus"], ["-c", "-5"],
       ["--request-timeout", "0"], ["--timeout", "abc"], ["--max-connections", "0"]]) {
@@ -384,6 +395,7 @@ describe.skipIf(!fs.existsSync(MAIN))("engine-serve limits and lifecycle", () =>
       // llama.cpp's isolate is not offered until a weight copy per node exists (a flag that did distribute's work).
       [["--numa", "isolate"], "engine-serve: --numa must be off or distribute, got 'isolate'"],
       [["-ctv", "q4_0"], "engine-serve: --cache-type-v must be f32, f16, q8_0, got 'q4_0'"],
+      [["--chat-template-file", "/no/such.jinja"], "engine-serve: --chat-template-file: ENOENT: no such file or directory, open '/no/such.jinja'"],
     ] as const) {
       const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";

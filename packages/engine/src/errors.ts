@@ -74,6 +74,11 @@ export class ModelFormatError extends Error {
 }
 
 /** A conversation chat() cannot render: no messages, or a message whose role or content is not one it knows. */
+/** A chat template (the file's, or LoadOptions.chatTemplate) that is not valid Jinja: raised at load. */
+export class ChatTemplateError extends SyntaxError {
+  override readonly name = "ChatTemplateError";
+}
+
 export class ChatMessagesError extends TypeError {
   override readonly name = "ChatMessagesError";
 }

@@ -30,7 +30,7 @@ export { parseGbnf, type Grammar } from "./grammar/gbnf.js";
 export { jsonSchemaToGbnf } from "./grammar/jsonSchema.js";
 export { GrammarError, JsonSchemaError, GrammarDeadEndError } from "./grammar/grammarErrors.js";
 export {
-  ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, ChatMessagesError, NoFreeSequenceError, SequenceBusyError, DisposedError,
+  ChatTemplateError, ContextOverflowError, InsufficientMemoryError, UnsupportedArchitectureError, ModelFormatError, ChatMessagesError, NoFreeSequenceError, SequenceBusyError, DisposedError,
   NonFiniteLogitsError,
 } from "./errors.js";
 export { DEMO_MODEL } from "./demoModel.js";

@@ -206,6 +206,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   assertSupportedNode();
   checkOptions(options);
   options.signal?.throwIfAborted();
+  if (options.chatTemplate !== undefined) new ChatTemplate(options.chatTemplate, "", ""); // a ChatTemplateError now, not at the first chat
   // The workers boot (module compile, kernels, pinning) while this thread parses the header and vocabulary.
   const topology = readTopology();
   if (options.threads !== undefined) checkNumber(options.threads, threadsRule(topology), "threads");

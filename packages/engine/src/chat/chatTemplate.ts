@@ -1,7 +1,7 @@
 // Chat prompts from the GGUF's own `tokenizer.chat_template` (a Jinja template, rendered with
 // @huggingface/jinja as transformers does), or a built-in template for files that carry none.
 import { Template } from "@huggingface/jinja";
-import { ChatMessagesError } from "../errors.js";
+import { ChatMessagesError, ChatTemplateError } from "../errors.js";
 import { metaString } from "../gguf/metadata.js";
 import type { GgufFile } from "../gguf/readGguf.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -113,7 +113,11 @@ export class ChatTemplate {
     /** Whether the vocabulary adds BOS / EOS itself when tokenizing (then the rendering drops its own). */
     private readonly adds: { readonly bos?: boolean; readonly eos?: boolean } = {},
   ) {
-    this.template = new Template(BUILTIN_TEMPLATES[source] ?? source);
+    try {
+      this.template = new Template(BUILTIN_TEMPLATES[source] ?? source);
+    } catch (e) {
+      throw new ChatTemplateError(`the chat template does not parse: ${(e as Error).message}`);
+    }
   }
 
   /** The file's template (or `override`: Jinja source or a built-in's name), with the vocabulary's BOS and EOS. */
