@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import {
-  chatInput, ContextOverflowError, describeModel, loadModel, machineLine, type CompletionChunk, type CompletionResult, type Model,
+  chatInput, ContextOverflowError, describeModel, loadModel, machineLine, metaString, type CompletionChunk, type CompletionResult, type Model,
   type Sequence,
 } from "@cpu-llm/engine";
 import { SLOT_CONTEXT_CAP } from "./options.js";
@@ -69,7 +69,8 @@ async function load(): Promise<void> {
     threads: model.threads,
     kvBytesPerToken,
     cacheBytes: context.cacheBytes,
-    chatTemplate: model.chatTemplate.source,
+    // The source only: a file whose template does not parse still serves /v1/completions (chat then says why).
+    chatTemplate: config.chatTemplate ?? metaString(model.file, "tokenizer.chat_template") ?? "",
     metadata,
     loadMs: performance.now() - start,
     systemLine:
