@@ -46,51 +46,67 @@ function halvesToF32(p: usize): v128 {
   return f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
 }
 
-/** Byte n (0..3) of every i32 lane, as i32 lanes. */
-@inline
-function byteOf(v: v128, n: i32): v128 {
-  return v128.and(i32x4.shr_u(v, 8 * n), i32x4.splat(0xff));
-}
-
 /** Lane i = m_a·P_a + m_b·P_b: u16 pairs of mins in each lane (mins a, b of row i), P the pair of bsums (i16 in both halves). */
 @inline
 function minPairs(mins: v128, p: v128): v128 {
   return i32x4.dot_i16x8_s(mins, p);
 }
 
-/** Rows 0-3 of the group-block run at g (nb blocks) · the Q8_K activation at x: the four outputs at out. */
+/**
+ * Lane i = scLow_i·(sub-block 2j of row i · q8) + scHigh_i·(sub-block 2j+1 · q8), exact: the 8 chunks at wq
+ * (128 bytes) against activation bytes xq.. (low nibbles) and xq + 32.. (high). Written out, not looped: with a
+ * loop over the chunks V8 kept the addresses in spilled registers, and every load32_splat offset became a base
+ * register of its own (it folds v128.load's immediate offset, not load32_splat's), so the broadcasts take
+ * `xq + 4k` and only 0 or 32 as offsets. Pair sums stay in i16 (8 chunks of 2·15·127 at most: 30,480), two chains
+ * each for the low and high nibbles so the dots overlap; lanes 2i, 2i+1 are row i's, widened once.
+ */
+@inline
+function subBlockPair(wq: usize, xq: usize, m4: v128, scLow: v128, scHigh: v128): v128 {
+  const v0 = v128.load(wq), v1 = v128.load(wq, 16), v2 = v128.load(wq, 32), v3 = v128.load(wq, 48);
+  let low0 = pairSums(v128.load32_splat(xq), v128.and(v0, m4));
+  let high0 = pairSums(v128.load32_splat(xq, 32), v128.and(i16x8.shr_u(v0, 4), m4));
+  let low1 = pairSums(v128.load32_splat(xq + 4), v128.and(v1, m4));
+  let high1 = pairSums(v128.load32_splat(xq + 4, 32), v128.and(i16x8.shr_u(v1, 4), m4));
+  low0 = i16x8.add(low0, pairSums(v128.load32_splat(xq + 8), v128.and(v2, m4)));
+  high0 = i16x8.add(high0, pairSums(v128.load32_splat(xq + 8, 32), v128.and(i16x8.shr_u(v2, 4), m4)));
+  low1 = i16x8.add(low1, pairSums(v128.load32_splat(xq + 12), v128.and(v3, m4)));
+  high1 = i16x8.add(high1, pairSums(v128.load32_splat(xq + 12, 32), v128.and(i16x8.shr_u(v3, 4), m4)));
+  const v4 = v128.load(wq, 64), v5 = v128.load(wq, 80), v6 = v128.load(wq, 96), v7 = v128.load(wq, 112);
+  low0 = i16x8.add(low0, pairSums(v128.load32_splat(xq + 16), v128.and(v4, m4)));
+  high0 = i16x8.add(high0, pairSums(v128.load32_splat(xq + 16, 32), v128.and(i16x8.shr_u(v4, 4), m4)));
+  low1 = i16x8.add(low1, pairSums(v128.load32_splat(xq + 20), v128.and(v5, m4)));
+  high1 = i16x8.add(high1, pairSums(v128.load32_splat(xq + 20, 32), v128.and(i16x8.shr_u(v5, 4), m4)));
+  low0 = i16x8.add(low0, pairSums(v128.load32_splat(xq + 24), v128.and(v6, m4)));
+  high0 = i16x8.add(high0, pairSums(v128.load32_splat(xq + 24, 32), v128.and(i16x8.shr_u(v6, 4), m4)));
+  low1 = i16x8.add(low1, pairSums(v128.load32_splat(xq + 28), v128.and(v7, m4)));
+  high1 = i16x8.add(high1, pairSums(v128.load32_splat(xq + 28, 32), v128.and(i16x8.shr_u(v7, 4), m4)));
+  const low = i32x4.extadd_pairwise_i16x8_s(i16x8.add(low0, low1)), high = i32x4.extadd_pairwise_i16x8_s(i16x8.add(high0, high1));
+  return i32x4.add(i32x4.mul(low, scLow), i32x4.mul(high, scHigh));
+}
+
+/**
+ * Rows 0-3 of the group-block run at g (nb blocks) · the Q8_K activation at x: the four outputs at out. The
+ * masks are locals made once (V8 rebuilds a splat constant at every use, three instructions each).
+ */
 @inline
 function groupQ4_Kx4(out: usize, g: usize, x: usize, nb: i32): void {
-  const m4 = i8x16.splat(0xf), lowBytes = i32x4.splat(0x00ff00ff);
+  const m4 = i8x16.splat(0xf), lowBytes = i32x4.splat(0x00ff00ff), ff = i32x4.splat(0xff);
+  const k3f = i32x4.splat(0x3f3f3f3f), k0f = i32x4.splat(0x0f0f0f0f), k03 = i32x4.splat(0x03030303);
   let acc = f32x4.splat(0), accMins = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const q8 = x + 4;
-    // The scale words of the four rows, unpacked four rows at a time (get_scale_min_k4 with ggml's kmasks).
+    // The scale words of the four rows, unpacked four rows at a time (get_scale_min_k4 with ggml's kmasks):
+    // scales 0-3 are s03's bytes, 4-7 s47's, mins likewise m03's and m47's.
     const u0 = v128.load(g, 16), u1 = v128.load(g, 32), u2 = v128.load(g, 48);
-    const s03 = v128.and(u0, i32x4.splat(0x3f3f3f3f));
-    const s47 = v128.or(v128.and(u2, i32x4.splat(0x0f0f0f0f)), i32x4.shl(v128.and(i32x4.shr_u(u0, 6), i32x4.splat(0x03030303)), 4));
-    const m03 = v128.and(u1, i32x4.splat(0x3f3f3f3f));
-    const m47 = v128.or(v128.and(i32x4.shr_u(u2, 4), i32x4.splat(0x0f0f0f0f)), i32x4.shl(v128.and(i32x4.shr_u(u1, 6), i32x4.splat(0x03030303)), 4));
-    let sum = i32x4.splat(0);
-    for (let j = 0; j < 4; j++) {
-      // Pair sums in i16 (8 chunks of 2·15·127 at most: 30,480, no overflow), two chains each for the low and
-      // high nibbles so the dots overlap; lanes 2i, 2i+1 are row i's, widened once per sub-block.
-      let low0 = i16x8.splat(0), low1 = i16x8.splat(0), high0 = i16x8.splat(0), high1 = i16x8.splat(0);
-      const wq = g + 64 + <usize>(128 * j), xq = q8 + <usize>(64 * j);
-      for (let k = 0; k < 8; k += 2) {
-        const v = v128.load(wq + <usize>(16 * k)), u = v128.load(wq + <usize>(16 * k + 16));
-        const xl = xq + <usize>(4 * k);
-        low0 = i16x8.add(low0, pairSums(v128.load32_splat(xl), v128.and(v, m4)));
-        high0 = i16x8.add(high0, pairSums(v128.load32_splat(xl, 32), v128.and(i16x8.shr_u(v, 4), m4)));
-        low1 = i16x8.add(low1, pairSums(v128.load32_splat(xl, 4), v128.and(u, m4)));
-        high1 = i16x8.add(high1, pairSums(v128.load32_splat(xl, 36), v128.and(i16x8.shr_u(u, 4), m4)));
-      }
-      const low = i32x4.extadd_pairwise_i16x8_s(i16x8.add(low0, low1)), high = i32x4.extadd_pairwise_i16x8_s(i16x8.add(high0, high1));
-      // Sub-blocks 2j and 2j+1: scales 0-3 in s03's bytes, 4-7 in s47's.
-      const sc = j < 2 ? s03 : s47;
-      sum = i32x4.add(sum, i32x4.add(i32x4.mul(low, byteOf(sc, (2 * j) & 3)), i32x4.mul(high, byteOf(sc, (2 * j + 1) & 3))));
-    }
+    const s03 = v128.and(u0, k3f);
+    const s47 = v128.or(v128.and(u2, k0f), i32x4.shl(v128.and(i32x4.shr_u(u0, 6), k03), 4));
+    let sum = subBlockPair(g + 64, q8, m4, v128.and(s03, ff), v128.and(i32x4.shr_u(s03, 8), ff));
+    sum = i32x4.add(sum, subBlockPair(g + 192, q8 + 64, m4, v128.and(i32x4.shr_u(s03, 16), ff), i32x4.shr_u(s03, 24)));
+    sum = i32x4.add(sum, subBlockPair(g + 320, q8 + 128, m4, v128.and(s47, ff), v128.and(i32x4.shr_u(s47, 8), ff)));
+    sum = i32x4.add(sum, subBlockPair(g + 448, q8 + 192, m4, v128.and(i32x4.shr_u(s47, 16), ff), i32x4.shr_u(s47, 24)));
     // Mins: Σ_j m_j·(bsums[2j] + bsums[2j+1]), the pairs of j taken two at a time as i16 dots.
+    const m03 = v128.and(u1, k3f);
+    const m47 = v128.or(v128.and(i32x4.shr_u(u2, 4), k0f), i32x4.shl(v128.and(i32x4.shr_u(u1, 6), k03), 4));
     const bs = x + 260;
     const pairs = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(bs)), i32x4.extadd_pairwise_i16x8_s(v128.load(bs, 16)));
     const mins = i32x4.add(
@@ -124,3 +140,4 @@ export function matmulQ4_Kx4(out: usize, outStride: i32, w: usize, rowBytes: i32
     for (let c = 0; c < n; c++) groupQ4_Kx4(out + <usize>((c * outStride + r) * 4), g, x + <usize>(c * xStride), nb);
   }
 }
+
