@@ -9,10 +9,13 @@ import {
 } from "@cpu-llm/kernels";
 
 const STREAM_BYTES = 512 * 2 ** 20;
-const SHAPES = [
-  { name: "4096x4096", rows: 4096, cols: 4096 },
-  { name: "14336x4096", rows: 14336, cols: 4096 },
-];
+/** Matrix shapes, rows×cols; CPU_LLM_BENCH_SHAPES=128256x2048,8192x2048 measures others (a model's output, say). */
+const SHAPES = (process.env.CPU_LLM_BENCH_SHAPES?.split(",") ?? ["4096x4096", "14336x4096"]).map((name) => {
+  const [rows, cols] = name.split("x").map(Number);
+  return { name, rows, cols };
+});
+/** CPU_LLM_BENCH_MATMUL=0 skips the batched products, CPU_LLM_BENCH_LAYER_OPS=0 the single-thread layer ops. */
+const MATMUL = process.env.CPU_LLM_BENCH_MATMUL !== "0";
 /** The weight types measured; CPU_LLM_BENCH_TYPES=q4_K,q6_K narrows them. */
 const TYPES = process.env.CPU_LLM_BENCH_TYPES?.split(",") ?? ["q4_0", "q8_0", "q4_K", "q6_K", "q5_K", "q3_K", "q2_K"];
 const BATCHES = [64, 512];
@@ -91,7 +94,7 @@ async function measure(threads: number, cpus: readonly number[]): Promise<Row[]>
         const gbs = bytes / (meanMs(b, "matvec") / 1e3) / 1e9;
         rows.push({ threads, test: `matvec ${type} ${shape.name}`, value: gbs, unit: "GB/s", ofStream: gbs / streamGBs });
         // Types without a batched kernel run prefill as one matvec per row: their matvec figure says it all.
-        if (t.matmul) {
+        if (t.matmul && MATMUL) {
           for (const n of BATCHES) {
             const bm = new Bench({ iterations: n === 512 ? 2 : 5, warmupIterations: 1, time: 0 });
             bm.add("matmul", () => mm.batch(mats[0], x.subarray(0, n * shape.cols), n, out.subarray(0, n * shape.rows)));
@@ -172,7 +175,7 @@ export async function run(): Promise<void> {
   console.log(`kernels: ${os.cpus()[0]?.model}, ${topology.logicalCpus.length} logical CPUs, threads 1 and ${all} (CPUs ${plan.cpus.join(",")}), Node ${process.versions.node}`);
   const results: Row[] = [];
   for (const threads of all > 1 ? [1, all] : [1]) results.push(...(await measure(threads, plan.cpus)));
-  results.push(...(await layerOps()));
+  if (process.env.CPU_LLM_BENCH_LAYER_OPS !== "0") results.push(...(await layerOps()));
   console.table(
     results.map((r) => ({
       threads: r.threads,

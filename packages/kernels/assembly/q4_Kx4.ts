@@ -38,12 +38,13 @@ export function repackQ4_Kx4(w: usize, rowBytes: i32, rows: i32, scratch: usize)
   }
 }
 
-/** Four f16 at p as exact f32 lanes: the half's bits moved into a float's are its value · 2^-112, then · 2^112. */
+/**
+ * Four f16 (u16 in i32 lanes) as exact f32 lanes: the half's bits moved into a float's are its value · 2^-112,
+ * then · 2^112. The three constants come in as locals made once per call (see groupQ4_Kx4).
+ */
 @inline
-function halvesToF32(p: usize): v128 {
-  const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
-  const bits = v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16), i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13));
-  return f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
+function halvesToF32(h: v128, sign: v128, magnitude: v128, scale: v128): v128 {
+  return f32x4.mul(v128.or(i32x4.shl(v128.and(h, sign), 16), i32x4.shl(v128.and(h, magnitude), 13)), scale);
 }
 
 /** Lane i = m_a·P_a + m_b·P_b: u16 pairs of mins in each lane (mins a, b of row i), P the pair of bsums (i16 in both halves). */
@@ -92,6 +93,7 @@ function subBlockPair(wq: usize, xq: usize, m4: v128, scLow: v128, scHigh: v128)
 function groupQ4_Kx4(out: usize, g: usize, x: usize, nb: i32): void {
   const m4 = i8x16.splat(0xf), lowBytes = i32x4.splat(0x00ff00ff), ff = i32x4.splat(0xff);
   const k3f = i32x4.splat(0x3f3f3f3f), k0f = i32x4.splat(0x0f0f0f0f), k03 = i32x4.splat(0x03030303);
+  const sign = i32x4.splat(0x8000), magnitude = i32x4.splat(0x7fff), scale = f32x4.splat(reinterpret<f32>(0x77800000));
   let acc = f32x4.splat(0), accMins = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const q8 = x + 4;
@@ -104,20 +106,24 @@ function groupQ4_Kx4(out: usize, g: usize, x: usize, nb: i32): void {
     sum = i32x4.add(sum, subBlockPair(g + 192, q8 + 64, m4, v128.and(i32x4.shr_u(s03, 16), ff), i32x4.shr_u(s03, 24)));
     sum = i32x4.add(sum, subBlockPair(g + 320, q8 + 128, m4, v128.and(s47, ff), v128.and(i32x4.shr_u(s47, 8), ff)));
     sum = i32x4.add(sum, subBlockPair(g + 448, q8 + 192, m4, v128.and(i32x4.shr_u(s47, 16), ff), i32x4.shr_u(s47, 24)));
-    // Mins: Σ_j m_j·(bsums[2j] + bsums[2j+1]), the pairs of j taken two at a time as i16 dots.
+    // Mins: Σ_j m_j·(bsums[2j] + bsums[2j+1]) as four i16 dots of (m_a, m_b) pairs with (P_a, P_b), where
+    // m03 & lowBytes holds (m0, m2) in each row's lane and its >> 8 (m1, m3). The pair sums P0..P7 are put in
+    // the order P0 P2 P1 P3 P4 P6 P5 P7, so each (P_a, P_b) is one i32 lane, broadcast with an i32 shuffle.
     const m03 = v128.and(u1, k3f);
     const m47 = v128.or(v128.and(i32x4.shr_u(u2, 4), k0f), i32x4.shl(v128.and(i32x4.shr_u(u1, 6), k03), 4));
     const bs = x + 260;
-    const pairs = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(bs)), i32x4.extadd_pairwise_i16x8_s(v128.load(bs, 16)));
+    const p = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(bs)), i32x4.extadd_pairwise_i16x8_s(v128.load(bs, 16)));
+    const pairs = i8x16.shuffle(p, p, 0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);
     const mins = i32x4.add(
-      i32x4.add(minPairs(v128.and(m03, lowBytes), i8x16.shuffle(pairs, pairs, 0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5)),
-        minPairs(v128.and(i32x4.shr_u(m03, 8), lowBytes), i8x16.shuffle(pairs, pairs, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7))),
-      i32x4.add(minPairs(v128.and(m47, lowBytes), i8x16.shuffle(pairs, pairs, 8, 9, 12, 13, 8, 9, 12, 13, 8, 9, 12, 13, 8, 9, 12, 13)),
-        minPairs(v128.and(i32x4.shr_u(m47, 8), lowBytes), i8x16.shuffle(pairs, pairs, 10, 11, 14, 15, 10, 11, 14, 15, 10, 11, 14, 15, 10, 11, 14, 15))),
+      i32x4.add(minPairs(v128.and(m03, lowBytes), i32x4.shuffle(pairs, pairs, 0, 0, 0, 0)),
+        minPairs(v128.and(i32x4.shr_u(m03, 8), lowBytes), i32x4.shuffle(pairs, pairs, 1, 1, 1, 1))),
+      i32x4.add(minPairs(v128.and(m47, lowBytes), i32x4.shuffle(pairs, pairs, 2, 2, 2, 2)),
+        minPairs(v128.and(i32x4.shr_u(m47, 8), lowBytes), i32x4.shuffle(pairs, pairs, 3, 3, 3, 3))),
     );
-    const yd = f32x4.splat(load<f32>(x));
-    acc = fmaF32x4(f32x4.convert_i32x4_s(sum), f32x4.mul(halvesToF32(g), yd), acc);
-    accMins = fmaF32x4(f32x4.convert_i32x4_s(mins), f32x4.mul(halvesToF32(g + 8), yd), accMins);
+    // d and dmin of the four rows: the group-block's first 16 bytes.
+    const halves = v128.load(g), yd = f32x4.splat(load<f32>(x));
+    acc = fmaF32x4(f32x4.convert_i32x4_s(sum), f32x4.mul(halvesToF32(i32x4.extend_low_i16x8_u(halves), sign, magnitude, scale), yd), acc);
+    accMins = fmaF32x4(f32x4.convert_i32x4_s(mins), f32x4.mul(halvesToF32(i32x4.extend_high_i16x8_u(halves), sign, magnitude, scale), yd), accMins);
     g += <usize>GROUP_BLOCK_BYTES;
     x += <usize>Q8_K_BYTES;
   }
