@@ -7,7 +7,7 @@ import { colQuadQ8_0, rowQuadQ8_0, vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
 export { vecDotQ4_0Q8_0Unpacked } from "./q4_0";
 export { quantizeRowQ8_K, vecDotQ2_KQ8_K, vecDotQ2_Kx8Q8_K, vecDotQ4_Kx8Q8_K, matvecQ2_K, matmulQ2_K, matmulQ4_K, vecDotQ3_KQ8_K, vecDotQ4_KQ8_K, vecDotQ5_KQ8_K, vecDotQ6_KQ8_K, matvecQ4_K } from "./kquants";
-export { matvecQ2_Kx8, matvecQ3_K, matvecQ5_K, matvecQ6_K, matmulQ2_Kx8, matmulQ3_K, matmulQ5_K, matmulQ6_K } from "./kquantsSimd";
+export { matvecQ2_Kx8, matvecQ3_K, matvecQ5_K, matvecQ6_K, repackQ6_K, matmulQ2_Kx8, matmulQ3_K, matmulQ5_K, matmulQ6_K } from "./kquantsSimd";
 export { repackQ4_Kx4, matvecQ4_Kx4, matmulQ4_Kx4 } from "./q4_Kx4";
 export { repackQ4_0x8, matvecQ4_0x8, matmulQ4_0x8 } from "./q4_0x8";
 export { rmsNorm, ropeNorm, ropeNeox, softmax, swiglu, add, scale, argmax, accumulateRowsF32, accumulateRowsF32Tiled, accumulateRowsF16, accumulateRowsQ8_0, scoresGroupF16, accumulateGroupF16, roundToF16 } from "./ops";

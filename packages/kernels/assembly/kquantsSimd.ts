@@ -6,6 +6,7 @@
 // exact), then one i32x4.dot_i16x8_s with the 16's scale, which leaves in i32 lane k the scaled sum of elements
 // 4k..4k+3: the lane order of ggml's AVX2 vec_dot (maddubs, then madd with the scales). The repacked-gemv
 // kernels (x8) reduce those lanes to one exact integer per block, so there the lane order does not matter.
+import { chunkMajor, chunksOf } from "./columnChunks";
 import { f16Lookup } from "./f16";
 import { fmaF32 } from "./fma";
 import { fmaLanes, hsum8, pairSums } from "./lanes";
@@ -137,9 +138,9 @@ function q6Chunk(ql: usize, qh: usize, x0: usize, m4: v128, top: v128, s0: i32):
  * per row-block in cache on a Zen 5.
  */
 @inline
-function rowQ6_K(w: usize, x: usize, nb: i32): f32 {
+function accumulateQ6_K(at: usize, w: usize, x: usize, nb: i32): void {
   const m4 = i8x16.splat(0xf), top = i8x16.splat(0x30);
-  let accLo = f32x4.splat(0), accHi = f32x4.splat(0);
+  let accLo = v128.load(at), accHi = v128.load(at, 16);
   for (let b = 0; b < nb; b++) {
     const d = load<f32>(x) * f16Lookup(load<u16>(w, 208));
     const scales = v128.load(w, 192);
@@ -155,18 +156,53 @@ function rowQ6_K(w: usize, x: usize, nb: i32): f32 {
     w += <usize>Q6_K_BYTES;
     x += <usize>Q8_K_BYTES;
   }
-  return hsum8(accLo, accHi);
+  v128.store(at, accLo);
+  v128.store(at, accHi, 16);
 }
 
+/** Rows whose accumulators decode keeps at once (TILE_ROWS · 32 bytes of static memory). */
+const TILE_ROWS = 128;
+const ACCUMULATORS: usize = memory.data(TILE_ROWS * 32, 16);
+
+/** Rewrites a Q6_K matrix with long rows into column chunks, chunk-major (columnChunks.ts), in place; scratch takes rowBytes. */
+export function repackQ6_K(w: usize, rowBytes: i32, rows: i32, scratch: usize): void {
+  const nb = rowBytes / Q6_K_BYTES, chunks = chunksOf(nb);
+  if (chunks > 1) chunkMajor(w, rows, chunks, <usize>((nb / chunks) * Q6_K_BYTES), scratch);
+}
+
+/** out[r] = row r · x (Q8_K) for rows [r0, r1) of a matrix of r1 rows, as repackQ6_K left it (r1 sets the chunk-major stride). */
 export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) store<f32>(out + <usize>(r * 4), rowQ6_K(w + <usize>r * <usize>rowBytes, x, nb));
+  const chunks = chunksOf(nb), per = nb / chunks;
+  const pieceBytes = <usize>(per * Q6_K_BYTES), chunkBytes = <usize>r1 * pieceBytes;
+  for (let t = r0; t < r1; t += TILE_ROWS) {
+    const t1 = min(r1, t + TILE_ROWS);
+    memory.fill(ACCUMULATORS, 0, <usize>((t1 - t) * 32));
+    for (let k = 0; k < chunks; k++) {
+      const wk = w + <usize>k * chunkBytes, xk = x + <usize>(k * per * Q8_K_BYTES);
+      for (let r = t; r < t1; r++) accumulateQ6_K(ACCUMULATORS + <usize>((r - t) * 32), wk + <usize>r * pieceBytes, xk, per);
+    }
+    for (let r = t; r < t1; r++) {
+      const at = ACCUMULATORS + <usize>((r - t) * 32);
+      store<f32>(out + <usize>(r * 4), hsum8(v128.load(at), v128.load(at, 16)));
+    }
+  }
 }
 
-/** Prefill: each weight row meets every activation row while it is in cache; per (r, c) matvecQ6_K's arithmetic. */
+/**
+ * Prefill, rows [r0, r1) of a matrix of r1 rows: each weight row meets every activation row while it is in
+ * cache; per (r, c) matvecQ6_K's arithmetic.
+ */
 export function matmulQ6_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  const chunks = chunksOf(nb), per = nb / chunks;
+  const pieceBytes = <usize>(per * Q6_K_BYTES), chunkBytes = <usize>r1 * pieceBytes;
   for (let r = r0; r < r1; r++) {
-    const row = w + <usize>r * <usize>rowBytes;
-    for (let c = 0; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), rowQ6_K(row, x + <usize>(c * xStride), nb));
+    const row = w + <usize>r * pieceBytes;
+    for (let c = 0; c < n; c++) {
+      const xc = x + <usize>(c * xStride);
+      memory.fill(ACCUMULATORS, 0, 32);
+      for (let k = 0; k < chunks; k++) accumulateQ6_K(ACCUMULATORS, row + <usize>k * chunkBytes, xc + <usize>(k * per * Q8_K_BYTES), per);
+      store<f32>(out + <usize>((c * outStride + r) * 4), hsum8(v128.load(ACCUMULATORS), v128.load(ACCUMULATORS, 16)));
+    }
   }
 }
 

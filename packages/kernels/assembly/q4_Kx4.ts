@@ -11,10 +11,11 @@
 //   [64 + 16c + 4i, +4) bytes 4c..4c+3 of row i's 128 nibble bytes (c = 0..31)
 // Bytes 32j..32j+31 of a row's nibbles hold sub-block 2j (low nibbles) and 2j+1 (high), so the v128 at index
 // c = 8j + k, met by activation bytes 64j + 4k.. (low) and 64j + 32 + 4k.. (high) broadcast to every lane,
-// adds into lane i the products of row i only. Rows longer than CHUNK_BLOCKS blocks are then stored in column
-// chunks, chunk-major (see CHUNK_BLOCKS).
+// adds into lane i the products of row i only. Long rows are then stored in column chunks, chunk-major
+// (columnChunks.ts): chunk k of group g at (k·G + g)·per·576 for G groups of `per` group-blocks a chunk.
 import { fmaF32x4 } from "./fma";
 import { pairSums } from "./lanes";
+import { chunkMajor, chunksOf } from "./columnChunks";
 import { Q4_K_BYTES, Q8_K_BYTES } from "./kquants";
 
 const GROUP_BLOCK_BYTES: i32 = 4 * Q4_K_BYTES;
@@ -138,54 +139,9 @@ function accumulateQ4_Kx4(at: usize, g: usize, x: usize, nb: i32): void {
   v128.store(at, accMins, 16);
 }
 
-/**
- * Long rows are cut into column chunks of at most CHUNK_BLOCKS blocks, stored chunk-major: a matrix of G groups
- * and C chunks holds chunk k of group g (its per = nb / C group-blocks) at (k·G + g)·per·576. Decode then
- * streams the weights in order while only one chunk of the activation (≤ 24 · 292 bytes) is live, and that
- * stays in L1: with whole rows of 14336 columns (16 KB of Q8_K) the weights flowing past pushed it out, and a
- * matvec from DRAM took 11.9 ns per row-block against 9.2 chunk-major (one thread, AMD EPYC Zen 5). Rows of
- * up to 6144 columns are one chunk: the plain grouped layout.
- */
-const CHUNK_BLOCKS = 24;
-
-/** The fewest chunks that cut nb blocks into equal pieces of at most CHUNK_BLOCKS. */
-@inline
-function chunksOf(nb: i32): i32 {
-  let c = (nb + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
-  while (nb % c != 0) c++;
-  return c;
-}
-
 /** Groups whose accumulators decode keeps at once (TILE_GROUPS · 32 bytes of static memory). */
 const TILE_GROUPS = 128;
 const ACCUMULATORS: usize = memory.data(TILE_GROUPS * 32, 16);
-
-/**
- * Rewrites a grouped matrix (G = groups, C = chunks) from group-major to chunk-major in place: an in-place
- * transpose of a G×C array of per·576-byte pieces, following each permutation cycle from its smallest index
- * with one piece in scratch.
- */
-function chunkMajor(w: usize, groups: i32, chunks: i32, pieceBytes: usize, scratch: usize): void {
-  const n = groups * chunks;
-  // The piece at chunk-major index p comes from group-major index (p % G)·C + p / G.
-  for (let i = 1; i < n - 1; i++) {
-    let s = (i % groups) * chunks + i / groups, leader = true;
-    while (s != i) {
-      if (s < i) { leader = false; break; }
-      s = (s % groups) * chunks + s / groups;
-    }
-    if (!leader) continue;
-    memory.copy(scratch, w + <usize>i * pieceBytes, pieceBytes);
-    let cur = i;
-    for (;;) {
-      const src = (cur % groups) * chunks + cur / groups;
-      if (src == i) break;
-      memory.copy(w + <usize>cur * pieceBytes, w + <usize>src * pieceBytes, pieceBytes);
-      cur = src;
-    }
-    memory.copy(w + <usize>cur * pieceBytes, scratch, pieceBytes);
-  }
-}
 
 /**
  * out[r] = row r · x (Q8_K) for rows [r0, r1) of a grouped matrix of r1 rows (r1 sets the chunk-major stride;

@@ -40,7 +40,8 @@ export interface GgmlTypeTraits {
    * ggml-cpu on x86 repacks a matrix of this type into interleaved rows when its row count is a multiple of
    * this, and then sums in another order than its plain vec_dot. matvec/matmul reproduce the repacked sums for
    * such a matrix; when they also want its layout, the `repack` kernel rewrites it at load, in groups of
-   * repackRows rows (in place; scratch of repackRows · rowBytes). `unpacked` kernels take the plain rows of the
+   * repackRows rows (in place; scratch of repackRows · rowBytes, one row's for a type with a repack and no
+   * repackRows, whose kernels always take the rewritten layout). `unpacked` kernels take the plain rows of the
    * other matrices and sum as vec_dot does (llama.cpp's logits differ in the last bits otherwise).
    */
   readonly repackRows?: number;
@@ -128,7 +129,8 @@ const TYPE_ROWS = [
     unpacked: { matvec: "matvecQ4_K", matmul: "matmulQ4_K" },
   }),
   row(13, "q5_K", 256, 176, { scaleHalves: [0, 2], toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K", matmul: "matmulQ5_K" }),
-  row(14, "q6_K", 256, 210, { scaleHalves: [208], toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K", matmul: "matmulQ6_K" }),
+  // q6_K's repack only cuts long rows into column chunks (assembly/columnChunks.ts); ggml-cpu sums it in vec_dot's order.
+  row(14, "q6_K", 256, 210, { scaleHalves: [208], toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K", matmul: "matmulQ6_K", repack: "repackQ6_K" }),
   row(15, "q8_K", 256, 292, {
     toFloat: dequantizeRowQ8_K, fromFloat: quantizeRowQ8_KRef, activation: { convert: "quantizeRowQ8_K", scaleBytes: 0 },
   }),

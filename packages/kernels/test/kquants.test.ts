@@ -135,25 +135,29 @@ describe.each(["relaxed", "simd"] as const)("repacked Q4_K kernels, %s build", (
     }), { numRuns: 60 });
   });
 
-  it("rows longer than 24 blocks, stored in column chunks chunk-major, give the same sums as whole rows", () => {
+  // Rows of more than 24 blocks are stored in column chunks, chunk-major (assembly/columnChunks.ts).
+  it.each([
+    { type: "q4_K", size: Q4_K_BYTES, half: 0, repack: "repackQ4_Kx4", matvec: "matvecQ4_Kx4", matmul: "matmulQ4_Kx4", plain: "vecDotQ4_Kx8Q8_K" },
+    { type: "q6_K", size: Q6_K_BYTES, half: 208, repack: "repackQ6_K", matvec: "matvecQ6_K", matmul: "matmulQ6_K", plain: "vecDotQ6_KQ8_K" },
+  ] as const)("$type rows longer than 24 blocks, in column chunks, give the sums of whole rows", ({ size, half, repack, matvec, matmul, plain }) => {
     if (!fast) return;
-    // 12 rows (three groups: the chunk-major transpose is not square); 25, 56 and 74 blocks cut into 5, 3 and
-    // 37 chunks, 32 into 2.
-    const rows = 12, n = 2, W = B, SCRATCH = B + 131072, X = B + 196608, OUT = B + 262144;
+    // 12 rows (for Q4_K three groups: the chunk-major transpose is not square); 25, 56 and 74 blocks cut into
+    // 5, 3 and 37 chunks, 32 into 2.
+    const rows = 12, n = 2, W = B, SCRATCH = B + 196608, X = B + 262144, OUT = B + 327680;
     const nbs = fc.constantFrom(25, 32, 56, 74);
-    fc.assert(fc.property(nbs.chain((nb) => fc.tuple(fc.uint8Array({ minLength: rows * nb * Q4_K_BYTES, maxLength: rows * nb * Q4_K_BYTES }), floats(n * nb * QK_K))), ([w, x]) => {
-      const nb = x.length / n / QK_K, rowBytes = nb * Q4_K_BYTES;
-      for (let b = 0; b < rows * nb; b++) for (const h of [0, 2]) w[b * Q4_K_BYTES + h + 1] &= 0xbb;
+    fc.assert(fc.property(nbs.chain((nb) => fc.tuple(fc.uint8Array({ minLength: rows * nb * size, maxLength: rows * nb * size }), floats(n * nb * QK_K))), ([w, x]) => {
+      const nb = x.length / n / QK_K, rowBytes = nb * size;
+      for (let b = 0; b < rows * nb; b++) for (const h of [half, half + 2]) w[b * size + h + 1] &= 0xbb;
       const q8 = new Uint8Array(n * nb * Q8_K_BYTES);
       quantizeRowQ8_KRef(q8, 0, x, 0, x.length);
       bytes.set(w, W);
       bytes.set(q8, X);
-      const want = Array.from({ length: n }, (_, c) => Array.from({ length: rows }, (_, r) => Math.fround(k.vecDotQ4_Kx8Q8_K(W + r * rowBytes, X + c * nb * Q8_K_BYTES, 0, nb))));
-      fast.repackQ4_Kx4(W, rowBytes, rows, SCRATCH);
-      fast.matvecQ4_Kx4(OUT, W, rowBytes, X + nb * Q8_K_BYTES, 0, nb, 0, rows);
+      const want = Array.from({ length: n }, (_, c) => Array.from({ length: rows }, (_, r) => Math.fround(k[plain](W + r * rowBytes, X + c * nb * Q8_K_BYTES, 0, nb))));
+      fast[repack](W, rowBytes, rows, SCRATCH);
+      fast[matvec](OUT, W, rowBytes, X + nb * Q8_K_BYTES, 0, nb, 0, rows);
       expect([...new Float32Array(memory.buffer, OUT, rows)]).toEqual(want[1]);
-      fast.matmulQ4_Kx4(OUT, rows, W, rowBytes, X, nb * Q8_K_BYTES, 0, nb, 4, rows, n, 0);
+      fast[matmul](OUT, rows, W, rowBytes, X, nb * Q8_K_BYTES, 0, nb, 4, rows, n, 0);
       for (let c = 0; c < n; c++) expect([...new Float32Array(memory.buffer, OUT + (c * rows + 4) * 4, rows - 4)]).toEqual(want[c].slice(4));
-    }), { numRuns: 12 });
+    }), { numRuns: 12, endOnFailure: true }); // (shrinking arrays this long takes minutes)
   });
 });

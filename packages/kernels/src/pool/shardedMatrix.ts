@@ -18,9 +18,9 @@ const scalesBytes = (weights: GgmlTypeTraits, n: number) => {
 
 /** The most scale bytes any activation type writes per element (scratch is planned before the types are known). */
 const MAX_SCALE_BYTES_PER_ELEMENT = Math.max(...GGML_TYPES.map((t) => (t.activation ? t.activation.scaleBytes / t.blockSize : 0)));
-/** The widest repack's scratch for rows of n elements: one group of its rows (8 Q4_0 rows: 4.5 bytes a column). */
+/** The widest repack's scratch for rows of n elements: one group of its rows (8 Q4_0 rows: 4.5 bytes a column), or one row. */
 const repackScratchBytes = (n: number) =>
-  Math.max(0, ...GGML_TYPES.map((t) => (t.repackRows && t.repack ? t.repackRows * Math.ceil(n / t.blockSize) * t.typeSize : 0)));
+  Math.max(0, ...GGML_TYPES.map((t) => (t.repack ? (t.repackRows ?? 1) * Math.ceil(n / t.blockSize) * t.typeSize : 0)));
 
 export interface MatrixShard {
   readonly thread: number;

@@ -53,6 +53,7 @@ export const KERNELS = {
   matmulQ5_K: MATMUL,
   matvecQ6_K: MATVEC,
   matmulQ6_K: MATMUL,
+  repackQ6_K: REPACK,
   vecDotQ2_KQ8_K: VEC_DOT,
   vecDotQ2_Kx8Q8_K: VEC_DOT,
   vecDotQ3_KQ8_K: VEC_DOT,
