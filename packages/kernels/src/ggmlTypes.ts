@@ -4,6 +4,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
 import { UnsupportedTensorTypeError } from "./errors.js";
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
+import { quantizeRowQ2_KRef, quantizeRowQ4_KRef, quantizeRowQ5_KRef, quantizeRowQ6_KRef } from "./reference/kquantize.js";
 import { dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
 import type {
   AccumulateGroupKernel, AccumulateKernel, ConvertKernel, MatmulKernel, MatvecKernel, RepackKernel, ScoresGroupKernel,
@@ -119,18 +120,18 @@ const TYPE_ROWS = [
   }),
   row(9, "q8_1", 32, 36),
   // ggml-cpu repacks q2_K only on AVX-512 machines: the x8 order is the one llama.cpp's references show there.
-  row(10, "q2_K", 256, 84, { scaleHalves: [80, 82], toFloat: dequantizeRowQ2_K, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", matmul: "matmulQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K", matmul: "matmulQ2_K" } }),
+  row(10, "q2_K", 256, 84, { scaleHalves: [80, 82], toFloat: dequantizeRowQ2_K, fromFloat: quantizeRowQ2_KRef, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", matmul: "matmulQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K", matmul: "matmulQ2_K" } }),
   row(11, "q3_K", 256, 110, { scaleHalves: [108], toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K", matmul: "matmulQ3_K" }),
   // K-quants (plain kernels in assembly/kquants.ts, fast ones in kquantsSimd.ts and q4_Kx4.ts): q4_K and q2_K
   // matrices of a multiple of 8 rows in the order of ggml-cpu's repacked gemv (q4_K's rewritten into groups of
   // four rows at load), the rest in its x86 vec_dot order.
   row(12, "q4_K", 256, 144, {
-    scaleHalves: [0, 2], toFloat: dequantizeRowQ4_K, vecDotType: "q8_K", matvec: "matvecQ4_Kx4", matmul: "matmulQ4_Kx4", repackRows: 8, repack: "repackQ4_Kx4",
+    scaleHalves: [0, 2], toFloat: dequantizeRowQ4_K, fromFloat: quantizeRowQ4_KRef, vecDotType: "q8_K", matvec: "matvecQ4_Kx4", matmul: "matmulQ4_Kx4", repackRows: 8, repack: "repackQ4_Kx4",
     unpacked: { matvec: "matvecQ4_K", matmul: "matmulQ4_K" },
   }),
-  row(13, "q5_K", 256, 176, { scaleHalves: [0, 2], toFloat: dequantizeRowQ5_K, vecDotType: "q8_K", matvec: "matvecQ5_K", matmul: "matmulQ5_K" }),
+  row(13, "q5_K", 256, 176, { scaleHalves: [0, 2], toFloat: dequantizeRowQ5_K, fromFloat: quantizeRowQ5_KRef, vecDotType: "q8_K", matvec: "matvecQ5_K", matmul: "matmulQ5_K" }),
   // q6_K's repack only cuts long rows into column chunks (assembly/columnChunks.ts); ggml-cpu sums it in vec_dot's order.
-  row(14, "q6_K", 256, 210, { scaleHalves: [208], toFloat: dequantizeRowQ6_K, vecDotType: "q8_K", matvec: "matvecQ6_K", matmul: "matmulQ6_K", repack: "repackQ6_K" }),
+  row(14, "q6_K", 256, 210, { scaleHalves: [208], toFloat: dequantizeRowQ6_K, fromFloat: quantizeRowQ6_KRef, vecDotType: "q8_K", matvec: "matvecQ6_K", matmul: "matmulQ6_K", repack: "repackQ6_K" }),
   row(15, "q8_K", 256, 292, {
     toFloat: dequantizeRowQ8_K, fromFloat: quantizeRowQ8_KRef, activation: { convert: "quantizeRowQ8_K", scaleBytes: 0 },
   }),
