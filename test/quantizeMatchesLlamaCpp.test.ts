@@ -40,7 +40,7 @@ describe.skipIf(!fixturesPresent())("quantizers are bit-exact with llama.cpp", (
 // (made with ggml_quantize_chunk without an importance matrix, what llama-quantize calls; README there).
 describe("K-quant quantizers are bit-exact with ggml", () => {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "kquants");
-  it.each(["q2_K", "q4_K", "q5_K", "q6_K"])("%s", (name) => {
+  it.each(["q2_K", "q3_K", "q4_K", "q5_K", "q6_K"])("%s", (name) => {
     const type = ggmlTypeByName(name)!;
     const theirs = new Uint8Array(fs.readFileSync(path.join(dir, `${name}.bin`)));
     const ours = new Uint8Array(theirs.length);

@@ -4,7 +4,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
 import { UnsupportedTensorTypeError } from "./errors.js";
 import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
-import { quantizeRowQ2_KRef, quantizeRowQ4_KRef, quantizeRowQ5_KRef, quantizeRowQ6_KRef } from "./reference/kquantize.js";
+import { quantizeRowQ2_KRef, quantizeRowQ3_KRef, quantizeRowQ4_KRef, quantizeRowQ5_KRef, quantizeRowQ6_KRef } from "./reference/kquantize.js";
 import { dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
 import type {
   AccumulateGroupKernel, AccumulateKernel, ConvertKernel, MatmulKernel, MatvecKernel, RepackKernel, ScoresGroupKernel,
@@ -121,7 +121,7 @@ const TYPE_ROWS = [
   row(9, "q8_1", 32, 36),
   // ggml-cpu repacks q2_K only on AVX-512 machines: the x8 order is the one llama.cpp's references show there.
   row(10, "q2_K", 256, 84, { scaleHalves: [80, 82], toFloat: dequantizeRowQ2_K, fromFloat: quantizeRowQ2_KRef, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", matmul: "matmulQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K", matmul: "matmulQ2_K" } }),
-  row(11, "q3_K", 256, 110, { scaleHalves: [108], toFloat: dequantizeRowQ3_K, vecDotType: "q8_K", matvec: "matvecQ3_K", matmul: "matmulQ3_K" }),
+  row(11, "q3_K", 256, 110, { scaleHalves: [108], toFloat: dequantizeRowQ3_K, fromFloat: quantizeRowQ3_KRef, vecDotType: "q8_K", matvec: "matvecQ3_K", matmul: "matmulQ3_K" }),
   // K-quants (plain kernels in assembly/kquants.ts, fast ones in kquantsSimd.ts and q4_Kx4.ts): q4_K and q2_K
   // matrices of a multiple of 8 rows in the order of ggml-cpu's repacked gemv (q4_K's rewritten into groups of
   // four rows at load), the rest in its x86 vec_dot order.

@@ -1,10 +1,10 @@
-// Reference K-quant quantizers, bit-exact with ggml's quantize_row_q2_K_ref / q4_K / q5_K / q6_K (ggml/src/ggml-quants.c),
+// Reference K-quant quantizers, bit-exact with ggml's quantize_row_q2_K_ref … q6_K_ref (ggml/src/ggml-quants.c),
 // which is what llama-quantize writes for these types when it has no importance matrix (quantize_q4_K and its
-// kin call the _ref functions then). (q3_K, whose make_q3_quants is another search, has none yet.) ggml-quants.c is built into ggml-base without -march flags, so every float
+// kin call the _ref functions then). ggml-quants.c is built into ggml-base without -march flags, so every float
 // operation there is a plain float32 one (no fused multiply-adds): each is rounded here with Math.fround, in C's
 // evaluation order, because one flipped rounding moves a quantized value by a whole step.
 import { f16ToF32, f32ToF16 } from "../f16.js";
-import { Q2_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES, QK_K } from "./kquants.js";
+import { Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES, QK_K } from "./kquants.js";
 
 const fround = Math.fround;
 /** ggml's GROUP_MAX_EPS: a group whose largest magnitude is below it quantizes to zeros. */
@@ -135,6 +135,115 @@ export function quantizeRowQ2_KRef(dst: Uint8Array, dstOff: number, src: ArrayLi
       for (let l = 0; l < 32; l++) {
         const y = 128 * half + l;
         dst[o + 16 + 32 * half + l] = L[y] | (L[y + 32] << 2) | (L[y + 64] << 4) | (L[y + 96] << 6);
+      }
+    }
+  }
+}
+
+/**
+ * ggml's make_q3_quants with do_rmse: levels -nmax..nmax-1 for n values from -nmax/max, then up to five
+ * passes that move one level at a time while the weighted (x²) fit improves; L gets the levels plus nmax
+ * (zeros for an all-zero group). Returns the scale.
+ */
+function makeQ3Quants(n: number, nmax: number, x: Float32Array, L: Int8Array): number {
+  let max = 0, amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    L.fill(0, 0, n);
+    return 0;
+  }
+  const iscale = fround(-nmax / max);
+  let sumLX = 0, sumL2 = 0;
+  for (let i = 0; i < n; i++) {
+    const l = clamp(nearestInt(fround(iscale * x[i])), -nmax, nmax - 1);
+    L[i] = l;
+    const w = fround(x[i] * x[i]);
+    sumLX = fround(sumLX + fround(fround(w * x[i]) * l));
+    sumL2 = fround(sumL2 + fround(fround(w * l) * l));
+  }
+  for (let pass = 0; pass < 5; pass++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const w = fround(x[i] * x[i]);
+      let slx = fround(sumLX - fround(fround(w * x[i]) * L[i]));
+      if (slx > 0) {
+        let sl2 = fround(sumL2 - fround(fround(w * L[i]) * L[i]));
+        const l = clamp(nearestInt(fround(fround(x[i] * sl2) / slx)), -nmax, nmax - 1);
+        if (l !== L[i]) {
+          slx = fround(slx + fround(fround(w * x[i]) * l));
+          sl2 = fround(sl2 + fround(fround(w * l) * l));
+          if (sl2 > 0 && fround(fround(slx * slx) * sumL2) > fround(fround(sumLX * sumLX) * sl2)) {
+            L[i] = l;
+            sumLX = slx;
+            sumL2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (!changed) break;
+  }
+  for (let i = 0; i < n; i++) L[i] += nmax;
+  return sumL2 > 0 ? fround(sumLX / sumL2) : 0;
+}
+
+/**
+ * Q3_K: per 16 values a scale by makeQ3Quants, the 16 scales on 6 bits (less 32) against the largest, values
+ * on -4..3 as two low bits in qs and a high bit in hmask (bit j / 32 of byte j % 32 for value j).
+ */
+export function quantizeRowQ3_KRef(dst: Uint8Array, dstOff: number, src: ArrayLike<number>, srcOff: number, n: number): void {
+  const x = new Float32Array(16), L = new Int8Array(QK_K), scales = new Float32Array(16);
+  for (let b = 0; b < n / QK_K; b++) {
+    const xb = srcOff + b * QK_K, o = dstOff + b * Q3_K_BYTES, sc = o + 96;
+    let maxScale = 0, amax = 0;
+    for (let j = 0; j < 16; j++) {
+      for (let i = 0; i < 16; i++) x[i] = src[xb + 16 * j + i];
+      scales[j] = makeQ3Quants(16, 4, x, L.subarray(16 * j, 16 * j + 16));
+      const abs = Math.abs(scales[j]);
+      if (abs > amax) {
+        amax = abs;
+        maxScale = scales[j];
+      }
+    }
+    dst.fill(0, sc, sc + 12);
+    let d = 0;
+    if (maxScale) {
+      const iscale = fround(-32 / maxScale);
+      for (let j = 0; j < 16; j++) {
+        // (int8_t) of the int, then clamped and offset to 0..63.
+        const l = clamp((nearestInt(fround(iscale * scales[j])) << 24) >> 24, -32, 31) + 32;
+        if (j < 8) dst[sc + j] = l & 0xf;
+        else dst[sc + j - 8] |= (l & 0xf) << 4;
+        dst[sc + 8 + (j % 4)] |= (l >> 4) << (2 * (j >> 2));
+      }
+      d = f32ToF16(fround(1 / iscale));
+    }
+    dst[o + 108] = d & 0xff;
+    dst[o + 109] = d >> 8;
+    for (let j = 0; j < 16; j++) {
+      const low = j < 8 ? dst[sc + j] & 0xf : dst[sc + j - 8] >> 4;
+      const s = (low | (((dst[sc + 8 + (j % 4)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
+      const dj = fround(f16ToF32(d) * s);
+      if (!dj) continue;
+      for (let i = 0; i < 16; i++) L[16 * j + i] = clamp(nearestInt(fround(fround(src[xb + 16 * j + i]) / dj)), -4, 3) + 4;
+    }
+    dst.fill(0, o, o + 32);
+    for (let j = 0; j < QK_K; j++) {
+      if (L[j] > 3) {
+        dst[o + (j % 32)] |= 1 << (j >> 5);
+        L[j] -= 4;
+      }
+    }
+    for (let half = 0; half < 2; half++) {
+      for (let l = 0; l < 32; l++) {
+        const y = 128 * half + l;
+        dst[o + 32 + 32 * half + l] = L[y] | (L[y + 32] << 2) | (L[y + 64] << 4) | (L[y + 96] << 6);
       }
     }
   }
