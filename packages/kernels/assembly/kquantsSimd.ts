@@ -171,7 +171,7 @@ export function repackQ6_K(w: usize, rowBytes: i32, rows: i32, scratch: usize): 
 }
 
 /** out[r] = row r · x (Q8_K) for rows [r0, r1) of a matrix of r1 rows, as repackQ6_K left it (r1 sets the chunk-major stride). */
-export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
+export function matvecQ6_K(out: usize, w: usize, _rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
   const chunks = chunksOf(nb), per = nb / chunks;
   const pieceBytes = <usize>(per * Q6_K_BYTES), chunkBytes = <usize>r1 * pieceBytes;
   for (let t = r0; t < r1; t += TILE_ROWS) {
@@ -192,7 +192,7 @@ export function matvecQ6_K(out: usize, w: usize, rowBytes: i32, x: usize, _xs: u
  * Prefill, rows [r0, r1) of a matrix of r1 rows: each weight row meets every activation row while it is in
  * cache; per (r, c) matvecQ6_K's arithmetic.
  */
-export function matmulQ6_K(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+export function matmulQ6_K(out: usize, outStride: i32, w: usize, _rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
   const chunks = chunksOf(nb), per = nb / chunks;
   const pieceBytes = <usize>(per * Q6_K_BYTES), chunkBytes = <usize>r1 * pieceBytes;
   for (let r = r0; r < r1; r++) {
@@ -313,4 +313,3 @@ export function matmulQ3_K(out: usize, outStride: i32, w: usize, rowBytes: i32, 
     for (let c = 0; c < n; c++) store<f32>(out + <usize>((c * outStride + r) * 4), rowQ3_K(row, x + <usize>(c * xStride), nb));
   }
 }
-

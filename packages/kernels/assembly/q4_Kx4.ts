@@ -147,7 +147,7 @@ const ACCUMULATORS: usize = memory.data(TILE_GROUPS * 32, 16);
  * out[r] = row r · x (Q8_K) for rows [r0, r1) of a grouped matrix of r1 rows (r1 sets the chunk-major stride;
  * r0 and r1 multiples of 4; rowBytes: nb · 144).
  */
-export function matvecQ4_Kx4(out: usize, w: usize, rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
+export function matvecQ4_Kx4(out: usize, w: usize, _rowBytes: i32, x: usize, _xs: usize, nb: i32, r0: i32, r1: i32): void {
   const chunks = chunksOf(nb), per = nb / chunks, groups = r1 / 4;
   const pieceBytes = <usize>(per * GROUP_BLOCK_BYTES), chunkBytes = <usize>groups * pieceBytes;
   for (let t = r0; t < r1; t += 4 * TILE_GROUPS) {
@@ -169,7 +169,7 @@ export function matvecQ4_Kx4(out: usize, w: usize, rowBytes: i32, x: usize, _xs:
  * r1 rows and activation rows [0, n): a group's bytes stay in cache while every activation row meets them; per
  * (r, c) the arithmetic is matvecQ4_Kx4's, so prefill and decode agree bit for bit.
  */
-export function matmulQ4_Kx4(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+export function matmulQ4_Kx4(out: usize, outStride: i32, w: usize, _rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
   const chunks = chunksOf(nb), per = nb / chunks, groups = r1 / 4;
   const pieceBytes = <usize>(per * GROUP_BLOCK_BYTES), chunkBytes = <usize>groups * pieceBytes;
   for (let r = r0; r < r1; r += 4) {

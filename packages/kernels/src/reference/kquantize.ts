@@ -4,7 +4,8 @@
 // operation there is a plain float32 one (no fused multiply-adds): each is rounded here with Math.fround, in C's
 // evaluation order, because one flipped rounding moves a quantized value by a whole step.
 import { f16ToF32, f32ToF16 } from "../f16.js";
-import { Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES, QK_K } from "./kquants.js";
+import { Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES, QK_K, scaleK3, scaleMinK4 } from "./kquants.js";
+import { setHalfAt } from "./quantize.js";
 
 const fround = Math.fround;
 /** ggml's GROUP_MAX_EPS: a group whose largest magnitude is below it quantizes to zeros. */
@@ -87,6 +88,16 @@ function makeQkx2Quants(n: number, nmax: number, x: Float32Array, weights: Float
   return [scale, -min];
 }
 
+/** Q2_K's and Q3_K's 64 bytes of 2-bit values at dst[at]: byte l of each 32 holds values l, l + 32, l + 64, l + 96 of its 128. */
+function packTwoBits(dst: Uint8Array, at: number, L: ArrayLike<number>): void {
+  for (let half = 0; half < 2; half++) {
+    for (let l = 0; l < 32; l++) {
+      const y = 128 * half + l;
+      dst[at + 32 * half + l] = L[y] | (L[y + 32] << 2) | (L[y + 64] << 4) | (L[y + 96] << 6);
+    }
+  }
+}
+
 /**
  * Q2_K: per 16 values a scale and min by makeQkx2Quants weighted by |x| (absolute error), both on 4 bits
  * against the block's largest, values on 0..3.
@@ -120,23 +131,15 @@ export function quantizeRowQ2_KRef(dst: Uint8Array, dstOff: number, src: ArrayLi
       for (let j = 0; j < 16; j++) dst[o + j] |= (nearestInt(fround(iscale * mins[j])) << 4) & 0xff;
       dmin = f32ToF16(fround(maxMin / 15));
     }
-    dst[o + 80] = d & 0xff;
-    dst[o + 81] = d >> 8;
-    dst[o + 82] = dmin & 0xff;
-    dst[o + 83] = dmin >> 8;
+    setHalfAt(dst, o + 80, d);
+    setHalfAt(dst, o + 82, dmin);
     for (let j = 0; j < 16; j++) {
       const dj = fround(f16ToF32(d) * (dst[o + j] & 0xf));
       if (!dj) continue;
       const dm = fround(f16ToF32(dmin) * (dst[o + j] >> 4));
       for (let i = 0; i < 16; i++) L[16 * j + i] = clamp(nearestInt(fround(fround(fround(src[xb + 16 * j + i]) + dm) / dj)), 0, 3);
     }
-    // Byte l of each 32 holds, two bits each, values l, l + 32, l + 64, l + 96 of its 128.
-    for (let half = 0; half < 2; half++) {
-      for (let l = 0; l < 32; l++) {
-        const y = 128 * half + l;
-        dst[o + 16 + 32 * half + l] = L[y] | (L[y + 32] << 2) | (L[y + 64] << 4) | (L[y + 96] << 6);
-      }
-    }
+    packTwoBits(dst, o + 16, L);
   }
 }
 
@@ -224,12 +227,9 @@ export function quantizeRowQ3_KRef(dst: Uint8Array, dstOff: number, src: ArrayLi
       }
       d = f32ToF16(fround(1 / iscale));
     }
-    dst[o + 108] = d & 0xff;
-    dst[o + 109] = d >> 8;
+    setHalfAt(dst, o + 108, d);
     for (let j = 0; j < 16; j++) {
-      const low = j < 8 ? dst[sc + j] & 0xf : dst[sc + j - 8] >> 4;
-      const s = (low | (((dst[sc + 8 + (j % 4)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
-      const dj = fround(f16ToF32(d) * s);
+      const dj = fround(f16ToF32(d) * scaleK3(dst, sc, j));
       if (!dj) continue;
       for (let i = 0; i < 16; i++) L[16 * j + i] = clamp(nearestInt(fround(fround(src[xb + 16 * j + i]) / dj)), -4, 3) + 4;
     }
@@ -240,12 +240,7 @@ export function quantizeRowQ3_KRef(dst: Uint8Array, dstOff: number, src: ArrayLi
         L[j] -= 4;
       }
     }
-    for (let half = 0; half < 2; half++) {
-      for (let l = 0; l < 32; l++) {
-        const y = 128 * half + l;
-        dst[o + 32 + 32 * half + l] = L[y] | (L[y + 32] << 2) | (L[y + 64] << 4) | (L[y + 96] << 6);
-      }
-    }
+    packTwoBits(dst, o + 32, L);
   }
 }
 
@@ -292,13 +287,10 @@ function quantizeScaleMinRow(dst: Uint8Array, dstOff: number, src: ArrayLike<num
       }
     }
     const d = f32ToF16(fround(maxScale / 63)), dmin = f32ToF16(fround(maxMin / 63));
-    dst[o] = d & 0xff;
-    dst[o + 1] = d >> 8;
-    dst[o + 2] = dmin & 0xff;
-    dst[o + 3] = dmin >> 8;
+    setHalfAt(dst, o, d);
+    setHalfAt(dst, o + 2, dmin);
     for (let j = 0; j < 8; j++) {
-      const sc = j < 4 ? dst[q + j] & 63 : (dst[q + j + 4] & 0xf) | ((dst[q + j - 4] >> 6) << 4);
-      const m = j < 4 ? dst[q + j + 4] & 63 : (dst[q + j + 4] >> 4) | ((dst[q + j] >> 6) << 4);
+      const [sc, m] = scaleMinK4(dst, q, j);
       const dj = fround(f16ToF32(d) * sc);
       if (!dj) continue; // the sub-block keeps makeQkx2Quants' levels
       const dm = fround(f16ToF32(dmin) * m);
@@ -398,8 +390,7 @@ export function quantizeRowQ6_KRef(dst: Uint8Array, dstOff: number, src: ArrayLi
     }
     const iscale = fround(-128 / maxScale);
     const d = f32ToF16(fround(1 / iscale));
-    dst[o + 208] = d & 0xff;
-    dst[o + 209] = d >> 8;
+    setHalfAt(dst, o + 208, d);
     for (let ib = 0; ib < 16; ib++) dst[o + 192 + ib] = Math.min(127, nearestInt(fround(iscale * scales[ib]))) & 0xff;
     for (let j = 0; j < 16; j++) {
       const dj = fround(f16ToF32(d) * ((dst[o + 192 + j] << 24) >> 24));

@@ -11,6 +11,12 @@ export const Q4_0_BYTES = 2 + QK4_0 / 2; // f16 scale, 16 bytes of nibbles
 /** The little-endian f16 at bytes[at] (a block's scale) as a float. */
 export const halfAt = (bytes: Uint8Array, at: number): number => f16ToF32(bytes[at] | (bytes[at + 1] << 8));
 
+/** Stores the f16 bits h little-endian at bytes[at]. */
+export function setHalfAt(bytes: Uint8Array, at: number, h: number): void {
+  bytes[at] = h & 0xff;
+  bytes[at + 1] = h >> 8;
+}
+
 const fround = Math.fround;
 /** C roundf: half away from zero. */
 const roundAway = (x: number) => (x < 0 ? -Math.round(-x) : Math.round(x));
@@ -25,8 +31,7 @@ export function quantizeRowQ8_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLi
     const id = d ? fround(1 / d) : 0;
     const h = f32ToF16(d);
     const o = dstOff + b * Q8_0_BYTES;
-    dst[o] = h & 0xff;
-    dst[o + 1] = h >> 8;
+    setHalfAt(dst, o, h);
     for (let j = 0; j < QK8_0; j++) dst[o + 2 + j] = roundAway(fround(src[x + j] * id)) & 0xff;
   }
 }
@@ -57,8 +62,7 @@ export function quantizeRowQ4_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLi
     const id = d ? fround(1 / d) : 0;
     const h = f32ToF16(d);
     const o = dstOff + b * Q4_0_BYTES;
-    dst[o] = h & 0xff;
-    dst[o + 1] = h >> 8;
+    setHalfAt(dst, o, h);
     for (let j = 0; j < QK4_0 / 2; j++) {
       // (int8_t)(x + 8.5f) truncates toward zero; values are never below 0 here.
       const lo = Math.min(15, Math.trunc(fround(fround(src[x + j] * id) + 8.5)));
