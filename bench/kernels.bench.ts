@@ -11,6 +11,7 @@ import {
 const STREAM_BYTES = 512 * 2 ** 20;
 /** Matrix shapes, rows×cols; CPU_LLM_BENCH_SHAPES=128256x2048,8192x2048 measures others (a model's output, say). */
 const SHAPES = (process.env.CPU_LLM_BENCH_SHAPES?.split(",") ?? ["4096x4096", "14336x4096"]).map((name) => {
+  if (!/^[1-9]\d*x[1-9]\d*$/.test(name)) throw new Error(`CPU_LLM_BENCH_SHAPES takes ROWSxCOLS pairs separated by commas, got '${name}'`);
   const [rows, cols] = name.split("x").map(Number);
   return { name, rows, cols };
 });
