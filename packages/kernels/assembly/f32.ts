@@ -127,6 +127,44 @@ export function dotF32Sgemm(a: usize, b: usize, strideB: usize, n: i32): f32 {
 }
 
 /**
+ * Σ a[i]·b[i] over n halves (n % 16 == 0) in tinyBLAS's order for F16 × F16 (sgemm.cpp, AVX-512: each 16
+ * halves widened to floats, lane l of 16 summing elements i ≡ l (mod 16) with fused multiply-adds, then
+ * _mm512_reduce_add_ps). A product of two halves is exact in float, so only the lanes' order matters.
+ */
+export function dotF16Sgemm(a: usize, b: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i = 0; i < n; i += 16) {
+    const x0 = v128.load(a + <usize>(i * 2)), x1 = v128.load(a + <usize>(i * 2), 16);
+    const y0 = v128.load(b + <usize>(i * 2)), y1 = v128.load(b + <usize>(i * 2), 16);
+    a0 = fmaF32x4(halvesLow(x0), halvesLow(y0), a0);
+    a1 = fmaF32x4(halvesHigh(x0), halvesHigh(y0), a1);
+    a2 = fmaF32x4(halvesLow(x1), halvesLow(y1), a2);
+    a3 = fmaF32x4(halvesHigh(x1), halvesHigh(y1), a3);
+  }
+  return reduceAdd16(a0, a1, a2, a3);
+}
+
+/**
+ * out[c·outStride + r] = row r of W (F32) · activation row c, for rows [r0, r1) and n ≥ 2 activation rows, in
+ * tinyBLAS's order (dotF32Sgemm): llama.cpp's mul_mat for a batch when the matrix has a multiple of 4 rows
+ * and of 16 columns (GgmlTypeTraits.batchedWhen; other matrices go row by row through matvecF32, as ggml's).
+ */
+export function matmulF32(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let c = 0; c < n; c++) {
+    const xc = x + <usize>(c * xStride);
+    for (let r = r0; r < r1; r++) store<f32>(out + <usize>((c * outStride + r) * 4), dotF32Sgemm(w + <usize>r * <usize>rowBytes, xc, 4, nb));
+  }
+}
+
+/** matmulF32 for F16 weights and F16 activations (tinyBLAS's F16 × F16, dotF16Sgemm). */
+export function matmulF16(out: usize, outStride: i32, w: usize, rowBytes: i32, x: usize, xStride: i32, _xs: usize, nb: i32, r0: i32, r1: i32, n: i32, _scratch: usize): void {
+  for (let c = 0; c < n; c++) {
+    const xc = x + <usize>(c * xStride);
+    for (let r = r0; r < r1; r++) store<f32>(out + <usize>((c * outStride + r) * 4), dotF16Sgemm(w + <usize>r * <usize>rowBytes, xc, nb));
+  }
+}
+
+/**
  * Σ a[i]·b[i] over n floats as llama.cpp's x86 build computes it (ggml_vec_dot_f32, AVX-512): the first
  * n & ~63 elements in 64 lanes, then the rest one by one into the float sum. GCC vectorises that tail loop
  * (seen in libggml-cpu's disassembly): the products of groups of 16 and 8 are rounded before each is added,

@@ -11,7 +11,7 @@ export { matvecQ2_Kx8, matvecQ3_K, matvecQ5_K, matvecQ6_K, repackQ6_K, matmulQ2_
 export { repackQ4_Kx4, matvecQ4_Kx4, matmulQ4_Kx4 } from "./q4_Kx4";
 export { repackQ4_0x8, matvecQ4_0x8, matmulQ4_0x8 } from "./q4_0x8";
 export { rmsNorm, ropeNorm, ropeNeox, softmax, swiglu, add, scale, argmax, accumulateRowsF32, accumulateRowsF32Tiled, accumulateRowsF16, accumulateRowsQ8_0, scoresGroupF16, accumulateGroupF16, roundToF16 } from "./ops";
-export { vecDotF16F16, vecDotF32F32, convertRowF16, copyRowF32, matvecF16, matvecF32, streamRead } from "./f32";
+export { vecDotF16F16, vecDotF32F32, convertRowF16, copyRowF32, matvecF16, matvecF32, matmulF16, matmulF32, streamRead } from "./f32";
 
 /** Which Q4_0 dot this build has: 1 relaxed, 0 plain simd128. */
 export const RELAXED: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;

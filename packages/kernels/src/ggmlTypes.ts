@@ -37,6 +37,8 @@ export interface GgmlTypeTraits {
   readonly matvec?: MatvecKernel;
   /** The WebAssembly kernel for many activation rows at once (prefill), when there is one. */
   readonly matmul?: MatmulKernel;
+  /** The matrices matmul is for, when not all: the others go row by row through matvec (as ggml's do). */
+  readonly batchedWhen?: (rows: number, cols: number) => boolean;
   /**
    * ggml-cpu on x86 repacks a matrix of this type into interleaved rows when its row count is a multiple of
    * this, and then sums in another order than its plain vec_dot. matvec/matmul reproduce the repacked sums for
@@ -95,15 +97,22 @@ type Computing = Omit<GgmlTypeTraits, "id" | "name" | "blockSize" | "typeSize">;
 const row = <const N extends string, const C extends Computing = {}>(id: number, name: N, blockSize: number, typeSize: number, computing?: C) =>
   ({ id, name, blockSize, typeSize, ...computing }) as GgmlTypeTraits & { readonly name: N } & C;
 
+/**
+ * llama.cpp multiplies a batch (two or more rows) by an F32 or F16 matrix with llamafile's tinyBLAS, which
+ * takes only a multiple of 4 rows and of 16 columns on AVX-512 (sgemm.cpp, tinyBLAS::matmul); other matrices
+ * get ggml's vec_dot row by row, another summation order.
+ */
+const tinyBlasShape = (rows: number, cols: number) => rows % 4 === 0 && cols % 16 === 0;
+
 /** Every type ggml defines, in id order; ids 4, 5 (Q4_2, Q4_3) are long gone. */
 const TYPE_ROWS = [
   row(0, "f32", 1, 4, {
     toFloat: f32ToFloat, fromFloat: f32FromFloat, vecDotType: "f32", activation: { convert: "copyRowF32", scaleBytes: 0 }, kvCache: true,
-    matvec: "matvecF32", accumulateRows: "accumulateRowsF32", accumulateRowsTiled: "accumulateRowsF32Tiled",
+    matvec: "matvecF32", matmul: "matmulF32", batchedWhen: tinyBlasShape, accumulateRows: "accumulateRowsF32", accumulateRowsTiled: "accumulateRowsF32Tiled",
   }),
   row(1, "f16", 1, 2, {
     toFloat: halfToFloat(f16ToF32), fromFloat: halfFromFloat(f32ToF16), vecDotType: "f16", activation: { convert: "convertRowF16", scaleBytes: 0 },
-    kvCache: true, matvec: "matvecF16", accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
+    kvCache: true, matvec: "matvecF16", matmul: "matmulF16", batchedWhen: tinyBlasShape, accumulateRows: "accumulateRowsF16", scoresGroup: "scoresGroupF16", accumulateGroup: "accumulateGroupF16",
   }),
   row(2, "q4_0", 32, 18, {
     scaleHalves: [0],

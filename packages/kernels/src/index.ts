@@ -40,11 +40,14 @@ export { KERNELS, KERNEL_NAMES, callKernel, type KernelExports, type KernelName 
 export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDotMagnitude } from "./reference/dot.js";
 export * from "./pool/index.js";
 export {
-  fmaRef, reduceAdd16Ref, vecDotF32Ref, accumulateRowsF32Ref, accumulateRowsF32TiledRef, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
+  fmaRef, reduceAdd16Ref, vecDotF32Ref, dotSgemmRef, accumulateRowsF32Ref, accumulateRowsF32TiledRef, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
   vecDotQ4_0Q8_0RepackedRef,
   vecDotQ4_0Q8_0UnpackedRef, vecDotQ8_0Q8_0LanesRef, rotatePairRef,
 } from "./reference/ggmlOrder.js";
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
+export { fmaF32 } from "./fmaF32.js";
+export { expF32 } from "./expF32.js";
+export { softmaxRow } from "./softmaxRow.js";
 export { ropeCache, yarnCorrDims, type RopeParams, type YarnParams } from "./ropeCache.js";
 export {
   attend, alibiSlopes, runAttentionRows, ATTENTION_ROWS, type KvTensor, type AttentionScratch, type AttentionShape,

@@ -4,6 +4,7 @@
 // unscaled angle, pairs above it take the scaled one, the ramp between mixes them, and cos/sin are multiplied
 // by the magnitude factor. All in float32, theta accumulated by repeated multiplication exactly as ggml does,
 // and cos/sin as glibc's cosf/sinf, so the rounding matches.
+import { fmaF32 } from "./fmaF32.js";
 import { cosF32, sinF32 } from "./sinCosF32.js";
 
 const fround = Math.fround;
@@ -46,7 +47,10 @@ export function ropeCache(cs: Float32Array, pos: number, p: RopeParams): void {
   const ext = y ? fround(y.extFactor) : 0;
   const [low, high] = y ? yarnCorrDims(p.nDims, p.freqBase, y) : [0, 0];
   let mscale = y ? fround(y.attnFactor) : 1;
-  if (ext !== 0) mscale = fround(mscale * fround(1 + fround(fround(0.1) * fround(Math.log(fround(1 / freqScale))))));
+  // GCC contracts rope_yarn's `1.0f + 0.1f * logf(…)` and `theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix`
+  // into FMAs; without them 70 of a 512-position table's values differ (DeepSeek2's YaRN: factor 40, original
+  // context 4096), which moved its long-prompt logits.
+  if (ext !== 0) mscale = fround(mscale * fmaF32(fround(0.1), fround(Math.log(fround(1 / freqScale))), 1));
   let theta = fround(pos);
   for (let i = 0; i < p.nDims / 2; i++) {
     const ff = p.freqFactors ? p.freqFactors[i] : 1;
@@ -56,7 +60,7 @@ export function ropeCache(cs: Float32Array, pos: number, p: RopeParams): void {
       // rope_yarn_ramp: 1 below `low`, 0 above `high`.
       const ramp = fround(1 - Math.min(1, Math.max(0, fround(fround(i - low) / Math.max(0.001, fround(high - low))))));
       const mix = fround(ramp * ext);
-      angle = fround(fround(angle * fround(1 - mix)) + fround(extrapolated * mix));
+      angle = fmaF32(angle, fround(1 - mix), fround(extrapolated * mix));
     }
     cs[2 * i] = fround(cosF32(angle) * mscale);
     cs[2 * i + 1] = fround(sinF32(angle) * mscale);

@@ -5,6 +5,12 @@ import { describe, expect, it } from "vitest";
 import {
   accumulateRowsF32Ref,
   accumulateRowsF32TiledRef,
+  dotSgemmRef,
+  reduceAdd16Ref,
+  expF32,
+  softmaxRow,
+  f16ToF32,
+  f32ToF16,
   expGgmlRef,
   fmaRef,
   instantiateKernels,
@@ -88,6 +94,29 @@ describe("references", () => {
   });
 });
 
+describe("softmaxRow (a row that is not attention's: ggml_soft_max_f32 on exactly its length)", () => {
+  it("whole groups of 16 as the padded reference; the rest by libm's expf, the sum in double", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer(), (n, seed) => {
+        const x = dense(seed, n, 8);
+        const got = Float32Array.from(x);
+        softmaxRow(got);
+        const whole = n & ~15;
+        const max = x.reduce((m, v) => Math.max(m, v), -Infinity);
+        if (whole === n) expect(got).toEqual(softmaxGgmlRef(x, 1));
+        // The unnormalised values: ggml_v_expf lanes for the groups, expf for the tail.
+        const e = Float32Array.from(x, (v, i) => (i < whole ? expGgmlRef(Math.fround(v - max)) : expF32(Math.fround(v - max))));
+        let sum = 0;
+        for (let i = 0; i < whole; i += 16) sum += reduceAdd16Ref(e.subarray(i, i + 16));
+        for (let i = whole; i < n; i++) sum += e[i];
+        const inv = Math.fround(1 / sum);
+        expect(got).toEqual(e.map((v) => Math.fround(v * inv)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
   const k = instantiateKernels(kernelModule(variant)!, memory);
 
@@ -116,6 +145,29 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
         values.forEach((v, t) => rows.set(v, t * n));
         k[kernel](B + 131072, put(B, p), put(B + 65536, rows), n * 4, nPos, n);
         expect(Array.from(f32(B + 131072, n))).toEqual(Array.from({ length: n }, (_, j) => ref(p, values, j)));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  // llama.cpp multiplies a batch by an F32 or F16 matrix (a multiple of 4 rows and 16 columns) with tinyBLAS:
+  // 16 FMA lanes over the columns, for F16 over halves widened to floats (the activations rounded to half).
+  it.each(["f32", "f16"] as const)("matmul %s: tinyBLAS's 16 lanes per row and activation row, in both orders of storage", (type) => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 2, max: 5 }), fc.integer(), (groups, rows, n, seed) => {
+        const cols = 16 * groups;
+        const half = (v: number) => f16ToF32(f32ToF16(v));
+        const w = dense(seed, rows * cols, 2).map((v) => (type === "f16" ? half(v) : v));
+        const x = dense(seed ^ 0x5bd1e995, n * cols, 10).map((v) => (type === "f16" ? half(v) : v));
+        const bytesOf = (v: Float32Array) => new Uint8Array(type === "f32" ? v.buffer : Uint16Array.from(v, f32ToF16).buffer);
+        const width = type === "f32" ? 4 : 2;
+        k[type === "f32" ? "matmulF32" : "matmulF16"](B + 196608, rows, put(B, bytesOf(w)), cols * width, put(B + 65536, bytesOf(x)), cols * width, 0, cols, 0, rows, n, B + 300000);
+        for (let c = 0; c < n; c++) {
+          for (let r = 0; r < rows; r++) {
+            const want = dotSgemmRef((i) => w[r * cols + i], (i) => x[c * cols + i], cols);
+            expect(f32(B + 196608, n * rows)[c * rows + r]).toBe(want);
+          }
+        }
       }),
       { numRuns: 100 },
     );

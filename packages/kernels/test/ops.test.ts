@@ -92,6 +92,19 @@ describe("layer ops against their references", () => {
       expect(cs[2 * i + 1]).toBeCloseTo(Math.sin(angle), 3);
     }
   });
+
+  // ggml's own values (ggml_rope_ext on (1, 0) pairs, llama.cpp's CPU build) for DeepSeek2's YaRN: factor 40,
+  // original context 4096, 32 dimensions. At these entries, rope_yarn's mix and magnitude computed without the
+  // FMAs GCC contracts them into round to another float (70 of a 512-position table's values did).
+  it.each([[7, 23, 0x3b377632], [112, 23, 0x3d376dd9], [222, 23, 0x3db5b244], [271, 23, 0x3dddb967], [385, 21, 0x3efd2db1], [444, 23, 0x3e355078]])(
+    "rope cache, YaRN: position %i, entry %i is ggml's bits (%i)",
+    (pos, entry, bits) => {
+      const cs = new Float32Array(32);
+      const yarn = { extFactor: 1, attnFactor: 1, origContext: 4096, betaFast: 32, betaSlow: 1 };
+      ropeCache(cs, pos, { nDims: 32, freqBase: 10000, freqScale: Math.fround(1 / 40), yarn });
+      expect(new Uint32Array(cs.buffer)[entry]).toBe(bits);
+    },
+  );
 });
 
 describe("attention over a KV cache", () => {

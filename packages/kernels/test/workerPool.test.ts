@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   chooseKernels, ggmlTypeByName, instantiateKernels, KERNEL_RESERVED_BYTES, kernelModule, MatMul, quantizeActivationsQ8_0Ref, quantizeRowQ8_KRef, Q8_K_BYTES, rowBytes,
-  sharedMemory, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool,
+  sharedMemory, splitRows, vecDotQ4_0Q8_0Ref, WorkerPool, dotSgemmRef, f16ToF32, f32ToF16, vecDotQ4_0Q8_0RepackedRef, vecDotQ4_0Q8_0UnpackedRef,
 } from "@cpu-llm/kernels";
 
 type Pool = WorkerPool;
@@ -84,6 +84,57 @@ describe("worker pool", () => {
         const one = new Float32Array(ROWS);
         mm.vec(m, xs.subarray(c * COLS, (c + 1) * COLS), one);
         expect(batched.subarray(c * ROWS, (c + 1) * ROWS)).toEqual(one);
+      }
+    }
+  });
+
+  // What decides the summation order besides the type: llama.cpp's tinyBLAS takes a batch of two or more rows
+  // for an F32/F16 matrix of 4k rows and 16k columns (37 rows above: vec_dot, so batches equal single products);
+  // ggml repacks a Q4_0 matrix of 8k rows unless it is a slice that mul_mat broadcasts (alloc's `plain`).
+  it.each(["f32", "f16"])("%s, 40 rows: a batch sums each row in tinyBLAS's order, a single row in vec_dot's", async (type) => {
+    const rows = 40, t = ggmlTypeByName(type)!;
+    const floats = Float32Array.from({ length: rows * COLS }, (_, i) => Math.sin(i * 0.713) * 2);
+    const bytes = new Uint8Array(rowBytes(t, rows * COLS));
+    t.fromFloat!(bytes, 0, floats, 0, floats.length);
+    const w = type === "f16" ? floats.map((v) => f16ToF32(f32ToF16(v))) : floats;
+    const mm = new MatMul(await pool(2), { maxCols: COLS, maxRows: rows, maxBatch: 3 });
+    const m = mm.alloc(t, rows, COLS);
+    mm.set(m, bytes);
+    const xs = Float32Array.from({ length: 3 * COLS }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5)));
+    const xr = type === "f16" ? xs.map((v) => f16ToF32(f32ToF16(v))) : xs;
+    const batched = new Float32Array(3 * rows);
+    mm.batch(m, xs, 3, batched);
+    let differ = 0;
+    for (let c = 0; c < 3; c++) {
+      const one = new Float32Array(rows);
+      mm.vec(m, xs.subarray(c * COLS, (c + 1) * COLS), one);
+      for (let r = 0; r < rows; r++) {
+        expect(batched[c * rows + r]).toBe(dotSgemmRef((i) => w[r * COLS + i], (i) => xr[c * COLS + i], COLS));
+        if (one[r] !== batched[c * rows + r]) differ++;
+      }
+    }
+    expect(differ).toBeGreaterThan(0); // the two orders are told apart here
+  });
+
+  it("Q4_0, 40 rows: repacked order by default, vec_dot's when plain", async () => {
+    const rows = 40, cols = 256, t = ggmlTypeByName("q4_0")!;
+    const floats = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.713) * 2);
+    const bytes = new Uint8Array(rowBytes(t, rows * cols));
+    t.fromFloat!(bytes, 0, floats, 0, floats.length);
+    const mm = new MatMul(await pool(2), { maxCols: cols, maxRows: rows, maxBatch: 2 });
+    const xs = Float32Array.from({ length: 2 * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5)));
+    const nb = cols / 32, xq = new Uint8Array(2 * nb * 34), scales = new Float32Array(4 * nb);
+    for (let c = 0; c < 2; c++) quantizeActivationsQ8_0Ref(xq.subarray(c * nb * 34), scales.subarray(c * 2 * nb), xs.subarray(c * cols, (c + 1) * cols), cols);
+    for (const [plain, ref] of [[false, vecDotQ4_0Q8_0RepackedRef], [true, vecDotQ4_0Q8_0UnpackedRef]] as const) {
+      const m = mm.alloc(t, rows, cols, { plain });
+      mm.set(m, bytes);
+      const out = new Float32Array(2 * rows);
+      mm.batch(m, xs, 2, out);
+      const one = new Float32Array(rows);
+      mm.vec(m, xs.subarray(0, cols), one);
+      for (let r = 0; r < rows; r++) {
+        expect(one[r]).toBe(ref(bytes, r * nb * 18, xq, 0, nb));
+        for (let c = 0; c < 2; c++) expect(out[c * rows + r]).toBe(ref(bytes, r * nb * 18, xq, c * nb * 34, nb));
       }
     }
   });

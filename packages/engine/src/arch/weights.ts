@@ -76,9 +76,9 @@ export class Weights {
    * A rows × cols matrix of t's type placed in the arenas, its bytes read from `position` by load(); in a check,
    * its shape and kernels without shards.
    */
-  private place(t: GgufTensorInfo, rows: number, cols: number, position: number, owner?: number): ShardedMatrix {
+  private place(t: GgufTensorInfo, rows: number, cols: number, position: number, placement?: { owner?: number; plain?: boolean }): ShardedMatrix {
     if (!this.matmul) return unplaced(t.type, rows, cols);
-    const m = this.matmul.alloc(t.type, rows, cols, owner);
+    const m = this.matmul.alloc(t.type, rows, cols, placement);
     this.reads.push({ m, position });
     return m;
   }
@@ -116,15 +116,19 @@ export class Weights {
     return this.place(t, rows, cols, t.fileOffset);
   }
 
-  /** Each slice of a 3-D tensor (ne2 of them: experts, heads) as a matrix of its own, placed like matrix(). */
-  matrices(name: string, shape: { rows: number; cols: number; slices: number }): ShardedMatrix[] {
+  /**
+   * Each slice of a 3-D tensor (ne2 of them: experts, heads) as a matrix of its own, placed like matrix().
+   * `broadcast`: a stack llama.cpp multiplies with mul_mat (MLA's per-head attn_k_b, attn_v_b), which ggml-cpu
+   * repacks only for 2-D tensors and mul_mat_id's expert stacks, so it sums these as vec_dot does.
+   */
+  matrices(name: string, shape: { rows: number; cols: number; slices: number; broadcast?: boolean }): ShardedMatrix[] {
     const t = this.weight(name);
     const { rows, cols } = matrixShape(t);
     if (t.dims.length !== 3 || rows !== shape.rows || cols !== shape.cols || t.dims[2] !== shape.slices) {
       throw new ModelFormatError(this.file.path, name, `has dims [${t.dims.join(", ")}], expected [${shape.cols}, ${shape.rows}, ${shape.slices}]`);
     }
     const sliceBytes = t.nBytes / shape.slices;
-    return Array.from({ length: shape.slices }, (_, i) => this.place(t, rows, cols, t.fileOffset + i * sliceBytes, this.ownerOf(name, i)));
+    return Array.from({ length: shape.slices }, (_, i) => this.place(t, rows, cols, t.fileOffset + i * sliceBytes, { owner: this.ownerOf(name, i), plain: shape.broadcast }));
   }
 
   /** Rows [first, first + rows) of a 2-D tensor as a matrix of their own, read from the file by load(). */

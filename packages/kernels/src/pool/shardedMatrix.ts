@@ -140,9 +140,11 @@ export class MatMul {
 
   /**
    * Reserves a matrix's shards, each in the first of its owner's arenas with room (a new arena if none has):
-   * rows split evenly across the threads, or all of them on thread `owner` (for batchEach).
+   * rows split evenly across the threads, or all of them on thread `owner` (for batchEach). `plain`: a matrix
+   * ggml-cpu never repacks whatever its row count (a slice of a 3-D tensor that mul_mat broadcasts, such as
+   * MLA's per-head attn_k_b), summed as vec_dot does.
    */
-  alloc(type: GgmlTypeTraits, rows: number, cols: number, owner?: number): ShardedMatrix {
+  alloc(type: GgmlTypeTraits, rows: number, cols: number, { owner, plain = false }: { owner?: number; plain?: boolean } = {}): ShardedMatrix {
     if (!type.matvec || !type.vecDotType) throw new Error(`no matrix-vector kernel for type ${type.name}`);
     if (cols % type.blockSize !== 0) throw new RangeError(`${cols} columns is not a multiple of ${type.name}'s block of ${type.blockSize}`);
     if (cols > this.plan.maxCols || rows > this.plan.maxRows) {
@@ -156,8 +158,8 @@ export class MatMul {
       this.scratchOf(arena);
       return { thread, arena, offset: arena.alloc(bytes), rowStart: start, rows: end - start };
     });
-    const kernels = groupRows(type, rows) !== undefined || !type.unpacked
-      ? { matvec: type.matvec, matmul: type.matmul, repack: type.repack }
+    const kernels = (groupRows(type, rows) !== undefined && !plain) || !type.unpacked
+      ? { matvec: type.matvec, matmul: type.batchedWhen?.(rows, cols) === false ? undefined : type.matmul, repack: type.repack }
       : type.unpacked;
     return { type, rows, cols, rowBytes: bytesPerRow, kernels, shards };
   }

@@ -1,37 +1,15 @@
 // Scalar references for the kernels that reproduce llama.cpp's x86 (AVX-512 build, GCC) summation order, the
 // oracles of test/ggmlOrder.test.ts. Each follows the ggml source (and, where GCC vectorised a loop, the
 // disassembly of libggml-cpu) one rounding at a time; the kernels must match them bit for bit.
+import { expGgmlLane } from "../expF32.js";
+import { fmaF32 as fmaRef } from "../fmaF32.js";
 import { blockSumQ4_0Ref, i8 } from "./dot.js";
 import { halfAt, Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
 
 const fround = Math.fround;
 
-const f32Bits = new Float32Array(1);
-const i32Bits = new Int32Array(f32Bits.buffer);
-
-/** The float32 next to r on the side of x (r a float32, x ≠ r). */
-function neighbour(r: number, x: number): number {
-  f32Bits[0] = r;
-  i32Bits[0] += (x > r) === (r >= 0) ? 1 : -1;
-  return r === 0 ? Math.sign(x) * 2 ** -149 : f32Bits[0];
-}
-
-/**
- * A float32 fused multiply-add, rounded once: a·b is exact in double; a·b + c is split into its double sum s
- * and the exact error e (TwoSum); rounding s to float is right except when s falls exactly halfway between
- * two floats and e ≠ 0, where e decides the side.
- */
-export function fmaRef(a: number, b: number, c: number): number {
-  const p = a * b;
-  const s = p + c;
-  const bb = s - p;
-  const e = (p - (s - bb)) + (c - bb);
-  const r = fround(s);
-  if (e === 0 || r === s || !Number.isFinite(s)) return r;
-  const other = neighbour(r, s);
-  if ((r + other) / 2 !== s) return r;
-  return (e > 0) === (other > r) ? other : r;
-}
+/** C's fmaf (the references' name for fmaF32). */
+export { fmaRef };
 
 /** _mm512_reduce_add_ps as GCC expands it: (i + 8), then (i + 4), then (0 + 2) + (1 + 3). */
 export function reduceAdd16Ref(l: ArrayLike<number>): number {
@@ -85,20 +63,7 @@ export function accumulateRowsF32Ref(p: ArrayLike<number>, values: readonly Arra
 }
 
 /** ggml_v_expf (AVX-512), one lane. */
-export function expGgmlRef(x: number): number {
-  const f = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0];
-  const r = f(0x4b400000);
-  const n = fround(fmaRef(x, f(0x3fb8aa3b), r) - r);
-  const b = fmaRef(-n, f(0x35bfbe8e), fmaRef(-n, f(0x3f317200), x));
-  const u = fround(b * b);
-  const j = fmaRef(
-    fmaRef(fmaRef(f(0x3c072010), b, f(0x3d2b9f17)), u, fmaRef(f(0x3e2aaf33), b, f(0x3efffedb))),
-    u,
-    fmaRef(f(0x3f7ffff6), b, 1),
-  );
-  if (Math.abs(n) > 192) return n <= 0 ? 0 : Infinity;
-  return fround(j * 2 ** n);
-}
+export const expGgmlRef = expGgmlLane;
 
 /** ggml_soft_max_f32 + ggml_vec_soft_max_f32 (AVX-512) over x · scale, the KV length padded to 16 with -∞. */
 export function softmaxGgmlRef(x: ArrayLike<number>, scale: number, slope = 0): Float32Array {

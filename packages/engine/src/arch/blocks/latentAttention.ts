@@ -89,8 +89,8 @@ export function loadLatentAttention(w: Weights, il: number, m: MlaHparams): Late
     attn_kv_a_mqa: w.matrix(name(TENSOR.attn_kv_a_mqa), { rows: m.kvLoraRank + m.ropeDim, cols: nEmbd }),
     attn_kv_a_norm: w.vector(name(TENSOR.attn_kv_a_norm), m.kvLoraRank),
     ...(legacy ? splitKvB(w, name(TENSOR.attn_kv_b), m) : {
-      attn_k_b: w.matrices(name(TENSOR.attn_k_b), { rows: m.kvLoraRank, cols: m.nopeDim, slices: nHead }),
-      attn_v_b: w.matrices(name(TENSOR.attn_v_b), { rows: m.valueDim, cols: m.kvLoraRank, slices: nHead }),
+      attn_k_b: w.matrices(name(TENSOR.attn_k_b), { rows: m.kvLoraRank, cols: m.nopeDim, slices: nHead, broadcast: true }),
+      attn_v_b: w.matrices(name(TENSOR.attn_v_b), { rows: m.valueDim, cols: m.kvLoraRank, slices: nHead, broadcast: true }),
     }),
     attn_output: w.matrix(name(TENSOR.attn_output), { rows: nEmbd, cols: nHead * m.valueDim }),
   };

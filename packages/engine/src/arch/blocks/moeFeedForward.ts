@@ -4,7 +4,7 @@
 // each chosen expert is a SwiGLU over the rows that chose it, all of them in one product per matrix, so a
 // token reads only its experts' weights; the outputs, weighted, are added in the order the experts were chosen,
 // then the shared experts' SwiGLU, then the residual.
-import type { ShardedMatrix } from "@cpu-llm/kernels";
+import { expF32, softmaxRow, type ShardedMatrix } from "@cpu-llm/kernels";
 import type { MoeHparams } from "../hparams.js";
 import type { Pass } from "../pass.js";
 import { blockTensor, TENSOR } from "../tensorNames.js";
@@ -115,7 +115,8 @@ function topK(values: ArrayLike<number>, k: number): number[] {
  * scaled as the model says.
  */
 export function route(scores: Float32Array, m: MoeHparams, bias?: Float32Array): { experts: number[]; weights: number[] } {
-  const probs = m.gating === "sigmoid" ? scores.map((v) => fround(1 / fround(1 + fround(Math.exp(-v))))) : scores; // softmax: done in place by the caller
+  // ggml_vec_sigmoid_f32 calls libm's expf (expF32); softmax is done in place by the caller.
+  const probs = m.gating === "sigmoid" ? scores.map((v) => fround(1 / fround(1 + expF32(-v)))) : scores;
   const selection = bias ? probs.map((v, e) => fround(v + bias[e])) : Float32Array.from(probs);
   if (m.groups > 1) {
     const perGroup = m.nExpert / m.groups;
@@ -144,7 +145,7 @@ export function moeFeedForward(p: Pass, t: MoeWeights, m: MoeHparams, s: MoeScra
   rmsNorm(p, xb, x, t.ffn_norm);
   project(p, t.ffn_gate_inp, xb, s.logits); // (n, nExpert)
   const routes = Array.from({ length: n }, (_, i) => {
-    if (m.gating === "softmax") p.k.softmax(s.logits.at + i * m.nExpert * 4, m.nExpert, 1, 0);
+    if (m.gating === "softmax") softmaxRow(s.logits.array.subarray(i * m.nExpert, (i + 1) * m.nExpert));
     return route(s.logits.array.subarray(i * m.nExpert, (i + 1) * m.nExpert), m, t.exp_probs_b);
   });
   // Each expert once, over the rows that chose it; its weighted output to the row's slot for that choice.
