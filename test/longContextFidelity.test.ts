@@ -1,64 +1,44 @@
 // Every architecture against llama.cpp's long-context references (fixtures README: `long_report`, a 325-397
-// token prompt, greedy 32, F32 cache), read in one batch as llama.cpp read them, with the short references'
-// bounds. Two defects hid here until these references existed: RoPE's cos/sin (glibc's cosf/sinf differ from
-// Math.cos/Math.sin rounded to float on ~2% of angles; sinCosF32.ts) and the order of attention's ·V sum for a
-// batch (tinyBLAS, accumulateRowsF32Tiled). Also: decoding after a long prompt, and prompt lengths up to 512.
+// token prompt, greedy 32, F32 cache), with the short references' bounds. Defects that hid here until these
+// references existed, each an order or a rounding of ggml's that we did otherwise: RoPE's cos/sin (glibc's
+// cosf/sinf, sinCosF32.ts) and YaRN's contracted FMAs (ropeCache.ts); attention's ·V for a batch (tinyBLAS,
+// accumulateRowsF32Tiled); MLA's per-head attn_k_b/attn_v_b, which ggml never repacks (Weights.matrices'
+// `broadcast`); an F32 router's product for a batch (tinyBLAS, matmulF32); its softmax over 8 experts and
+// V3's sigmoid (glibc's expf, softmaxRow). Also: prompt lengths up to 512 in chunks.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readGguf } from "@cpu-llm/engine";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
-import { singleSequence, teacherForcedBatch, testPool } from "./helpers/teacherForced.js";
+import { longReferenceDecoded, singleSequence, teacherForcedBatch, testPool } from "./helpers/teacherForced.js";
 
 const pool = testPool();
 const within = (steps: readonly number[], bound: number) => steps.filter((d) => d <= bound).length / steps.length;
-const argmax = (x: Float32Array) => x.reduce((best, v, i) => (v > x[best] ? i : best), 0);
+const Q4_0 = ["llama-spm-q4_0", "llama3-q4_0", "qwen2-q4_0", "baichuan-rope-q4_0", "baichuan-alibi-q4_0", "deepseek2-q4_0", "deepseek2v3-q4_0"];
 
 describe.skipIf(!fixturesPresent())("long prompts against llama.cpp (F32 cache)", () => {
-  it.each(["llama-spm-q4_0", "llama3-q4_0", "qwen2-q4_0", "baichuan-rope-q4_0", "baichuan-alibi-q4_0"])(
-    "%s: top-5 within 1e-3 on at least 90 per cent of steps, 0.5 on all",
-    (model) => {
-      const { steps } = teacherForcedBatch(pool(), model);
-      expect(within(steps, 1e-3)).toBeGreaterThanOrEqual(0.9);
-      expect(Math.max(...steps)).toBeLessThan(0.5);
-      // Measured: equal to the 6 decimals the JSON keeps at every step (Baichuan's 32 and 40 layers included).
-      expect(Math.max(...steps)).toBeLessThan(1e-5);
-    },
-  );
-
-  it.each(["baichuan-rope-f16", "deepseek2-f16"])("%s: top-5 within 0.05", (model) => {
-    const { steps } = teacherForcedBatch(pool(), model);
-    expect(Math.max(...steps)).toBeLessThan(0.05);
+  it.each(Q4_0)("%s, read as llama.cpp made the reference (prompt in one batch, then a token per step): top-5 within 1e-3 on 90 per cent of steps, 0.5 on all, llama.cpp's tokens", (model) => {
+    const { steps, argmaxMisses } = longReferenceDecoded(pool(), model);
+    expect(within(steps, 1e-3)).toBeGreaterThanOrEqual(0.9);
+    expect(Math.max(...steps)).toBeLessThan(0.5);
+    expect(argmaxMisses).toEqual([]);
+    // Measured: equal to the 6 decimals the JSON keeps at every step (Baichuan's 32 and 40 layers included).
+    expect(Math.max(...steps)).toBeLessThan(1e-5);
   });
 
-  // Known gap (issue 18): DeepSeek2's MLA files still drift from llama.cpp past ~48 positions (deepseek2 Q4_0
-  // worst 0.024, 14 of 32 steps within 1e-3; V3 0.047, 0/32, AMD EPYC, 2026-12-06), after the two fixes above
-  // made every other architecture exact. This bound holds today and catches anything worse.
-  it.each(["deepseek2-q4_0", "deepseek2v3-q4_0"])("%s: top-5 within 0.1 (not yet llama.cpp's 1e-3)", (model) => {
-    const { steps } = teacherForcedBatch(pool(), model);
-    expect(Math.max(...steps)).toBeLessThan(0.1);
+  // Our prefill path. llama.cpp's own batch gives deepseek2-q4_0 other last bits than its decode (its tinyBLAS
+  // router and ·V; measured with its build: 0.024 apart), so that reference, made decoding, is left out here;
+  // on the others llama.cpp's two ways agree, and ours equal both.
+  it.each(Q4_0.filter((m) => m !== "deepseek2-q4_0"))("%s, the reference's tokens read in one batch: llama.cpp's logits to 1e-5", (model) => {
+    expect(Math.max(...teacherForcedBatch(pool(), model).steps)).toBeLessThan(1e-5);
   });
 
-  // Decoding reads one row per step, where llama.cpp's ·V sums in ggml_vec_dot_f32's order, while the
-  // reference's steps were read in one batch: the tokens must still be llama.cpp's greedy choice wherever its
-  // top-2 gap is clear, and the logits close.
-  it.each(["baichuan-rope-q4_0", "baichuan-alibi-q4_0", "llama3-q4_0", "deepseek2-q4_0"])(
-    "%s: greedy decode after the long prompt (read in one batch) picks llama.cpp's tokens",
-    (model) => {
-      const { reference: r, run } = teacherForcedBatch(pool(), model);
-      const n = r.prompt_ids.length;
-      const prompt = run.run(r.prompt_ids, 0);
-      const nVocab = prompt.length / n;
-      let logits: Float32Array = prompt.slice((n - 1) * nVocab);
-      let worst = 0;
-      for (let s = 0; s < r.greedy_ids.length; s++) {
-        const [[top, topLogit], [, second]] = r.top5_per_step[s];
-        for (const [t, l] of r.top5_per_step[s]) worst = Math.max(worst, Math.abs(logits[t] - l));
-        if (topLogit - second > 0.1) expect(argmax(logits), `step ${s}`).toBe(top);
-        if (s + 1 < r.greedy_ids.length) logits = run.forward(r.greedy_ids[s], n + s);
-      }
-      expect(worst).toBeLessThan(0.1);
-    },
-  );
+  // F16 weights: decode still differs, as our single-row F16 dot does not yet sum in ggml_vec_dot_f16's order
+  // (measured 2026-12-07, AMD EPYC: baichuan-rope-f16 worst 5.5e-3, deepseek2-f16 2.2e-3).
+  it.each(["baichuan-rope-f16", "deepseek2-f16"])("%s: top-5 within 0.01, llama.cpp's tokens", (model) => {
+    const { steps, argmaxMisses } = longReferenceDecoded(pool(), model);
+    expect(Math.max(...steps)).toBeLessThan(0.01);
+    expect(argmaxMisses).toEqual([]);
+  });
 
   // llama.cpp gives the same logits whether a prompt is read in one batch or in smaller batches (of two or
   // more rows): so must we, at every length up to 512, on a 32-layer file where any order slip is amplified.
