@@ -30,21 +30,40 @@ export function halfLanesToF32(h: v128): v128 {
   return v128.or(sign, r);
 }
 
-/** Σ a[i]·b[i] over n halves (n % 8 == 0 is fastest; any n works). */
+/**
+ * Σ a[i]·b[i] over n halves as ggml_vec_dot_f16 computes it on AVX-512 without AVX512-FP16 (AMD Zen 4/5;
+ * Intel's Sapphire Rapids has FP16 and sums in half precision there, which this does not follow): halves
+ * widened to floats in ggml_vec_dot_f32's 64 lanes over n & ~63 elements, reduced the same way, then the rest
+ * added one product at a time to that sum in double (ggml_float), rounded to float once at the end.
+ */
 export function vecDotF16F16(a: usize, b: usize, n: i32): f32 {
-  let acc0 = f32x4.splat(0);
-  let acc1 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const x = v128.load(a + <usize>(i * 2));
-    const y = v128.load(b + <usize>(i * 2));
-    acc0 = f32x4.add(acc0, f32x4.mul(halvesLow(x), halvesLow(y)));
-    acc1 = f32x4.add(acc1, f32x4.mul(halvesHigh(x), halvesHigh(y)));
+  const np = n & ~63;
+  const steps = np >> 6;
+  let sum: f64 = np > 0
+    ? <f64>reduceAdd16(laneVectorF16(a, b, steps, 0), laneVectorF16(a, b, steps, 1), laneVectorF16(a, b, steps, 2), laneVectorF16(a, b, steps, 3))
+    : 0;
+  for (let i = np; i < n; i++) sum += <f64>(f16Scalar(load<u16>(a + <usize>(i * 2))) * f16Scalar(load<u16>(b + <usize>(i * 2))));
+  return <f32>sum;
+}
+
+/** laneVector for halves: lanes 4·jj..4·jj+3 of ggml_vec_dot_f16's four 16-lane accumulators, x0 + x2 + (x1 + x3). */
+@inline
+function laneVectorF16(a: usize, b: usize, steps: i32, jj: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let s = 0; s < steps; s++) {
+    const at = <usize>((s * 64 + jj * 4) * 2);
+    a0 = fmaF32x4(fourHalves(a + at), fourHalves(b + at), a0);
+    a1 = fmaF32x4(fourHalves(a + at + 32), fourHalves(b + at + 32), a1);
+    a2 = fmaF32x4(fourHalves(a + at + 64), fourHalves(b + at + 64), a2);
+    a3 = fmaF32x4(fourHalves(a + at + 96), fourHalves(b + at + 96), a3);
   }
-  const acc = f32x4.add(acc0, acc1);
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; i < n; i++) sum += f16Scalar(load<u16>(a + <usize>(i * 2))) * f16Scalar(load<u16>(b + <usize>(i * 2)));
-  return sum;
+  return f32x4.add(f32x4.add(a0, a2), f32x4.add(a1, a3));
+}
+
+/** Four halves at p as floats. */
+@inline
+function fourHalves(p: usize): v128 {
+  return halvesLow(v128.load64_zero(p));
 }
 
 @inline

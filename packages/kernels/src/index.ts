@@ -40,7 +40,7 @@ export { KERNELS, KERNEL_NAMES, callKernel, type KernelExports, type KernelName 
 export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDotMagnitude } from "./reference/dot.js";
 export * from "./pool/index.js";
 export {
-  fmaRef, reduceAdd16Ref, vecDotF32Ref, dotSgemmRef, accumulateRowsF32Ref, accumulateRowsF32TiledRef, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
+  fmaRef, reduceAdd16Ref, vecDotF32Ref, vecDotF16Ref, dotSgemmRef, accumulateRowsF32Ref, accumulateRowsF32TiledRef, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
   vecDotQ4_0Q8_0RepackedRef,
   vecDotQ4_0Q8_0UnpackedRef, vecDotQ8_0Q8_0LanesRef, rotatePairRef,
 } from "./reference/ggmlOrder.js";

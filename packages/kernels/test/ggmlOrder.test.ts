@@ -6,6 +6,7 @@ import {
   accumulateRowsF32Ref,
   accumulateRowsF32TiledRef,
   dotSgemmRef,
+  vecDotF16Ref,
   reduceAdd16Ref,
   expF32,
   softmaxRow,
@@ -128,6 +129,19 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
         const a = dense(seed, n, 10);
         const b = dense(seed ^ 0x9e3779b9, n, 10);
         expect(k.vecDotF32F32(put(B, a), put(B + 65536, b), a.length)).toBe(vecDotF32Ref(a, b, a.length));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("vecDotF16F16: vec_dot_f32's 64 lanes over halves, then the tail in double", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.integer(), (n, seed) => {
+        const half = (v: number) => f16ToF32(f32ToF16(v));
+        const a = dense(seed, n, 10).map(half);
+        const b = dense(seed ^ 0x9e3779b9, n, 10).map(half);
+        const h = (v: Float32Array) => new Uint8Array(Uint16Array.from(v, f32ToF16).buffer);
+        expect(k.vecDotF16F16(put(B, h(a)), put(B + 65536, h(b)), n)).toBe(vecDotF16Ref(a, b, n));
       }),
       { numRuns: 300 },
     );

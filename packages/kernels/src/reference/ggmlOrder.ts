@@ -41,6 +41,14 @@ export function vecDotF32Ref(a: ArrayLike<number>, b: ArrayLike<number>, n: numb
   return sum;
 }
 
+/** ggml_vec_dot_f16 (AVX-512 without FP16) over floats that are halves: vec_dot_f32's lanes, then a tail in double. */
+export function vecDotF16Ref(a: ArrayLike<number>, b: ArrayLike<number>, n: number): number {
+  const np = n & ~63;
+  let sum = np > 0 ? dotLanes((i) => a[i], (i) => b[i], np, np) : 0;
+  for (let i = np; i < n; i++) sum += fround(a[i] * b[i]);
+  return fround(sum);
+}
+
 /**
  * llamafile's tinyBLAS dot (sgemm.cpp, AVX-512): lane l of 16 sums elements l, l + 16, … with FMAs, then
  * _mm512_reduce_add_ps; elements past n count as zero.

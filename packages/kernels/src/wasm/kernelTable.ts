@@ -64,6 +64,7 @@ export const KERNELS = {
   vecDotQ5_KQ8_K: VEC_DOT,
   vecDotQ6_KQ8_K: VEC_DOT,
   vecDotF32F32: kernel(["a", "b", "n"], "number"),
+  vecDotF16F16: kernel(["a", "b", "n"], "number"),
 
   accumulateRowsF32: ACCUMULATE,
   accumulateRowsF32Tiled: ACCUMULATE,
