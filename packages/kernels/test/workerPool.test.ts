@@ -90,7 +90,8 @@ describe("worker pool", () => {
 
   // What decides the summation order besides the type: llama.cpp's tinyBLAS takes a batch of two or more rows
   // for an F32/F16 matrix of 4k rows and 16k columns (37 rows above: vec_dot, so batches equal single products);
-  // ggml repacks a Q4_0 matrix of 8k rows unless it is a slice that mul_mat broadcasts (alloc's `plain`).
+  // ggml repacks a Q4_0 matrix of 8k rows unless it is a slice that mul_mat broadcasts (alloc's `op`), and
+  // mul_mat_id never goes through tinyBLAS.
   it.each(["f32", "f16"])("%s, 40 rows: a batch sums each row in tinyBLAS's order, a single row in vec_dot's", async (type) => {
     const rows = 40, t = ggmlTypeByName(type)!;
     const floats = Float32Array.from({ length: rows * COLS }, (_, i) => Math.sin(i * 0.713) * 2);
@@ -114,9 +115,17 @@ describe("worker pool", () => {
       }
     }
     expect(differ).toBeGreaterThan(0); // the two orders are told apart here
+    expect(m.tinyBlas).toBe(true);
+    const expert = mm.alloc(t, rows, COLS, { op: "mul_mat_id" });
+    mm.set(expert, bytes);
+    mm.batch(expert, xs, 3, batched);
+    const one = new Float32Array(rows);
+    mm.vec(m, xs.subarray(2 * COLS), one);
+    expect(batched.subarray(2 * rows)).toEqual(one);
+    expect(expert.tinyBlas).toBe(false);
   });
 
-  it("Q4_0, 40 rows: repacked order by default, vec_dot's when plain", async () => {
+  it("Q4_0, 40 rows: repacked order for mul_mat and mul_mat_id, vec_dot's for mul_mat_broadcast", async () => {
     const rows = 40, cols = 256, t = ggmlTypeByName("q4_0")!;
     const floats = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.713) * 2);
     const bytes = new Uint8Array(rowBytes(t, rows * cols));
@@ -125,8 +134,8 @@ describe("worker pool", () => {
     const xs = Float32Array.from({ length: 2 * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5)));
     const nb = cols / 32, xq = new Uint8Array(2 * nb * 34), scales = new Float32Array(4 * nb);
     for (let c = 0; c < 2; c++) quantizeActivationsQ8_0Ref(xq.subarray(c * nb * 34), scales.subarray(c * 2 * nb), xs.subarray(c * cols, (c + 1) * cols), cols);
-    for (const [plain, ref] of [[false, vecDotQ4_0Q8_0RepackedRef], [true, vecDotQ4_0Q8_0UnpackedRef]] as const) {
-      const m = mm.alloc(t, rows, cols, { plain });
+    for (const [op, ref] of [["mul_mat", vecDotQ4_0Q8_0RepackedRef], ["mul_mat_id", vecDotQ4_0Q8_0RepackedRef], ["mul_mat_broadcast", vecDotQ4_0Q8_0UnpackedRef]] as const) {
+      const m = mm.alloc(t, rows, cols, { op });
       mm.set(m, bytes);
       const out = new Float32Array(2 * rows);
       mm.batch(m, xs, 2, out);

@@ -4,7 +4,7 @@
 // ModelFormatError naming it; one no kernel computes, an UnsupportedTensorTypeError. Without a pool the same
 // lookups and checks run with nothing placed (checkModel), and `used` tells which tensors were asked for.
 import {
-  fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, rowBytes, toFloatOf, UnsupportedTensorTypeError, type GgmlTypeTraits, type ShardedMatrix,
+  fromFloatOf, ggmlTypeByName, MATRIX_TYPES, MatMul, readFileInto, rowBytes, toFloatOf, UnsupportedTensorTypeError, type GgmlMatMulOp, type GgmlTypeTraits, type ShardedMatrix,
   type WasmMemory, type WorkerPool,
 } from "@cpu-llm/kernels";
 import { ModelFormatError } from "../errors.js";
@@ -76,7 +76,7 @@ export class Weights {
    * A rows × cols matrix of t's type placed in the arenas, its bytes read from `position` by load(); in a check,
    * its shape and kernels without shards.
    */
-  private place(t: GgufTensorInfo, rows: number, cols: number, position: number, placement?: { owner?: number; plain?: boolean }): ShardedMatrix {
+  private place(t: GgufTensorInfo, rows: number, cols: number, position: number, placement?: { owner?: number; op?: GgmlMatMulOp }): ShardedMatrix {
     if (!this.matmul) return unplaced(t.type, rows, cols);
     const m = this.matmul.alloc(t.type, rows, cols, placement);
     this.reads.push({ m, position });
@@ -118,8 +118,8 @@ export class Weights {
 
   /**
    * Each slice of a 3-D tensor (ne2 of them: experts, heads) as a matrix of its own, placed like matrix().
-   * `broadcast`: a stack llama.cpp multiplies with mul_mat (MLA's per-head attn_k_b, attn_v_b), which ggml-cpu
-   * repacks only for 2-D tensors and mul_mat_id's expert stacks, so it sums these as vec_dot does.
+   * llama.cpp multiplies an expert stack with mul_mat_id; `broadcast`: a stack it multiplies with mul_mat
+   * (MLA's per-head attn_k_b, attn_v_b), which ggml-cpu sums otherwise (GgmlMatMulOp).
    */
   matrices(name: string, shape: { rows: number; cols: number; slices: number; broadcast?: boolean }): ShardedMatrix[] {
     const t = this.weight(name);
@@ -128,7 +128,7 @@ export class Weights {
       throw new ModelFormatError(this.file.path, name, `has dims [${t.dims.join(", ")}], expected [${shape.cols}, ${shape.rows}, ${shape.slices}]`);
     }
     const sliceBytes = t.nBytes / shape.slices;
-    return Array.from({ length: shape.slices }, (_, i) => this.place(t, rows, cols, t.fileOffset + i * sliceBytes, { owner: this.ownerOf(name, i), plain: shape.broadcast }));
+    return Array.from({ length: shape.slices }, (_, i) => this.place(t, rows, cols, t.fileOffset + i * sliceBytes, { owner: this.ownerOf(name, i), op: shape.broadcast ? "mul_mat_broadcast" : "mul_mat_id" }));
   }
 
   /** Rows [first, first + rows) of a 2-D tensor as a matrix of their own, read from the file by load(). */

@@ -43,8 +43,18 @@ export interface ShardedMatrix {
    * matrix is rewritten into its kernels' layout once its plain rows are in place.
    */
   readonly kernels: { readonly matvec: MatvecKernel; readonly matmul?: MatmulKernel; readonly repack?: RepackKernel };
+  /** A batch of two or more rows sums in tinyBLAS's order (matmul), a lone row in vec_dot's (matvec). */
+  readonly tinyBlas?: boolean;
   readonly shards: readonly MatrixShard[];
 }
+
+/**
+ * How llama.cpp multiplies by a matrix, which decides the order ggml-cpu sums in: `mul_mat` for a 2-D weight
+ * (repacked when its type and row count allow; tinyBLAS for a batch when its shape does), `mul_mat_broadcast`
+ * for a slice of a 3-D stack that mul_mat broadcasts (MLA's per-head attn_k_b: never repacked, tinyBLAS for a
+ * batch), `mul_mat_id` for a mixture's experts (repacked as 2-D weights are; never tinyBLAS).
+ */
+export type GgmlMatMulOp = "mul_mat" | "mul_mat_broadcast" | "mul_mat_id";
 
 /** Balanced contiguous row ranges, one per thread; with `unit`, every range starts at a multiple of it. */
 export function splitRows(rows: number, threads: number, unit = 1): [start: number, end: number][] {
@@ -140,11 +150,10 @@ export class MatMul {
 
   /**
    * Reserves a matrix's shards, each in the first of its owner's arenas with room (a new arena if none has):
-   * rows split evenly across the threads, or all of them on thread `owner` (for batchEach). `plain`: a matrix
-   * ggml-cpu never repacks whatever its row count (a slice of a 3-D tensor that mul_mat broadcasts, such as
-   * MLA's per-head attn_k_b), summed as vec_dot does.
+   * rows split evenly across the threads, or all of them on thread `owner` (for batchEach); summed in the order
+   * llama.cpp's `op` sums it in (GgmlMatMulOp).
    */
-  alloc(type: GgmlTypeTraits, rows: number, cols: number, { owner, plain = false }: { owner?: number; plain?: boolean } = {}): ShardedMatrix {
+  alloc(type: GgmlTypeTraits, rows: number, cols: number, { owner, op = "mul_mat" }: { owner?: number; op?: GgmlMatMulOp } = {}): ShardedMatrix {
     if (!type.matvec || !type.vecDotType) throw new Error(`no matrix-vector kernel for type ${type.name}`);
     if (cols % type.blockSize !== 0) throw new RangeError(`${cols} columns is not a multiple of ${type.name}'s block of ${type.blockSize}`);
     if (cols > this.plan.maxCols || rows > this.plan.maxRows) {
@@ -158,10 +167,12 @@ export class MatMul {
       this.scratchOf(arena);
       return { thread, arena, offset: arena.alloc(bytes), rowStart: start, rows: end - start };
     });
-    const kernels = (groupRows(type, rows) !== undefined && !plain) || !type.unpacked
-      ? { matvec: type.matvec, matmul: type.batchedWhen?.(rows, cols) === false ? undefined : type.matmul, repack: type.repack }
+    // batchedWhen marks the types whose matmul is tinyBLAS's, which mul_mat_id never calls.
+    const tinyBlas = type.batchedWhen !== undefined && op !== "mul_mat_id" && type.batchedWhen(rows, cols);
+    const kernels = (groupRows(type, rows) !== undefined && op !== "mul_mat_broadcast") || !type.unpacked
+      ? { matvec: type.matvec, matmul: type.batchedWhen === undefined || tinyBlas ? type.matmul : undefined, repack: type.repack }
       : type.unpacked;
-    return { type, rows, cols, rowBytes: bytesPerRow, kernels, shards };
+    return { type, rows, cols, rowBytes: bytesPerRow, kernels, tinyBlas, shards };
   }
 
   /** Bytes of one arena's scratch, 64-byte alignment of its five regions included. */

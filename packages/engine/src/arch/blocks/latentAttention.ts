@@ -11,7 +11,7 @@ import type { Pass } from "../pass.js";
 import { blockTensor, TENSOR } from "../tensorNames.js";
 import type { Vector, Weights } from "../weights.js";
 import { rmsNorm } from "./norm.js";
-import { project } from "./projection.js";
+import { product, project } from "./projection.js";
 
 export interface LatentAttentionWeights {
   readonly attn_norm: number; // (nEmbd) f32
@@ -124,7 +124,7 @@ export function latentAttention(p: Pass, t: LatentAttentionWeights, il: number, 
   // Absorb attn_k_b: each head's no-RoPE query into latent space; the query is [absorbed, RoPE part].
   for (let h = 0; h < nHead; h++) {
     for (let i = 0; i < p.n; i++) headIn.set(qFull.subarray((i * nHead + h) * headQ, (i * nHead + h) * headQ + nope), i * nope);
-    p.mm.batch(t.attn_k_b[h], headIn.subarray(0, p.n * nope), p.n, headOut.subarray(0, p.n * lora));
+    product(p, t.attn_k_b[h], headIn.subarray(0, p.n * nope), p.n, headOut.subarray(0, p.n * lora), (i) => p.rows[i].sequence);
     for (let i = 0; i < p.n; i++) {
       const at = (i * nHead + h) * headK;
       q.array.set(headOut.subarray(i * lora, (i + 1) * lora), at);
@@ -138,7 +138,7 @@ export function latentAttention(p: Pass, t: LatentAttentionWeights, il: number, 
   // Each head's latent output through its attn_v_b slice.
   for (let h = 0; h < nHead; h++) {
     for (let i = 0; i < p.n; i++) headIn.set(out.subarray((i * nHead + h) * lora, (i * nHead + h + 1) * lora), i * lora);
-    p.mm.batch(t.attn_v_b[h], headIn.subarray(0, p.n * lora), p.n, headOut.subarray(0, p.n * valueDim));
+    product(p, t.attn_v_b[h], headIn.subarray(0, p.n * lora), p.n, headOut.subarray(0, p.n * valueDim), (i) => p.rows[i].sequence);
     for (let i = 0; i < p.n; i++) s.values.array.set(headOut.subarray(i * valueDim, (i + 1) * valueDim), (i * nHead + h) * valueDim);
   }
   project(p, t.attn_output, s.values, xb2); // (n, nEmbd)

@@ -1,6 +1,7 @@
 import type { ShardedMatrix } from "@cpu-llm/kernels";
 import type { Pass } from "../pass.js";
 import { TENSOR } from "../tensorNames.js";
+import { product } from "./projection.js";
 import type { Weights } from "../weights.js";
 
 /** The final norm and the output projection to logits. */
@@ -23,13 +24,14 @@ export function loadOutputHead(w: Weights, options: { readonly tied: boolean }):
 export function outputLogits(p: Pass, t: OutputHead): Float32Array {
   const { nEmbd, nVocab, eps } = p.hp;
   const { x, xb, logits } = p.buf;
-  let m = 0;
+  const sequences: number[] = []; // of the rows asking for logits
   p.rows.forEach((r, i) => {
     if (!r.logits) return;
-    p.k.rmsNorm(xb.at + m * nEmbd * 4, x.at + i * nEmbd * 4, t.output_norm, nEmbd, eps);
-    m++;
+    p.k.rmsNorm(xb.at + sequences.length * nEmbd * 4, x.at + i * nEmbd * 4, t.output_norm, nEmbd, eps);
+    sequences.push(r.sequence);
   });
+  const m = sequences.length;
   if (m === 0) return logits.array.subarray(0, 0);
-  p.mm.batch(t.output, xb.array.subarray(0, m * nEmbd), m, logits.array.subarray(0, m * nVocab));
+  product(p, t.output, xb.array.subarray(0, m * nEmbd), m, logits.array.subarray(0, m * nVocab), (i) => sequences[i]);
   return logits.array.subarray(0, m * nVocab);
 }
