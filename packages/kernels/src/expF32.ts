@@ -2,7 +2,8 @@
 // glibc ≥ 2.27). ggml calls expf where its vector exp does not reach: the elements of a softmax row past its
 // last whole group of 16 (ggml_vec_soft_max_f32), e.g. all of a DeepSeek router's row of 8 experts. The
 // algorithm, in double precision: x·32/ln2 = k + r, 2^(k/32) from a 32-entry table scaled by the exponent
-// bits of k/32, 2^(r/32) by a cubic, rounded to float once.
+// bits of k/32, 2^(r/32) by a cubic, rounded to float once. Also ggml's own vector e^x, one lane
+// (expGgmlLane), for the whole groups of 16.
 import { fmaF32 } from "./fmaF32.js";
 
 const fround = Math.fround;
