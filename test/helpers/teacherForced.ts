@@ -1,6 +1,6 @@
 // Teacher-forced comparison with llama.cpp's reference outputs (../shared/fixtures/reference): feeds
-// prompt_ids + greedy_ids[:-1] one token at a time and compares every step's logits at the reference's top-5
-// ids (and all logits where raw rows exist).
+// prompt_ids in one batch, then greedy_ids[:-1] one token at a time, and compares every step's logits at the
+// reference's top-5 ids (and all logits where raw rows exist).
 import * as fs from "node:fs";
 import { kvTypeByName, readGguf, Transformer, type GgufFile } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
@@ -46,7 +46,7 @@ export function singleSequence(file: GgufFile, p: WorkerPool, contextSize: numbe
 /** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
 export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: "f32" | "f16" | "q8_0" = "f32") {
   const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
-  const run = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv);
+  const run = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv, r.prompt_ids.length);
   const rawPath = fixture("reference", `${ref}.f32`);
   const raw = fs.existsSync(rawPath) ? new Float32Array(new Uint8Array(fs.readFileSync(rawPath)).buffer) : undefined;
   const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
@@ -55,8 +55,13 @@ export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: 
   let rawMax = 0;
   let greedyAgree = true;
   const gaps: number[] = [];
+  // As llama.cpp made the references: the prompt in one batch, then a token per step (the orders differ for
+  // F32/F16 weights and, past 16 positions, for attention over an F32 cache).
+  const n = r.prompt_ids.length;
+  const prompt = run.run(r.prompt_ids, 0).slice(); // the pass's buffer is reused by the next
+  const nVocab = prompt.length / n;
   ids.forEach((id, pos) => {
-    const logits = run.forward(id, pos);
+    const logits = pos < n ? prompt.subarray(pos * nVocab, (pos + 1) * nVocab) : run.forward(id, pos);
     if (raw) {
       const row = raw.subarray(pos * logits.length, (pos + 1) * logits.length);
       for (let i = 0; i < logits.length; i++) rawMax = Math.max(rawMax, Math.abs(logits[i] - row[i]));
