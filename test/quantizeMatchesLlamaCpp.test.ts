@@ -36,11 +36,11 @@ describe.skipIf(!fixturesPresent())("quantizers are bit-exact with llama.cpp", (
   });
 });
 
-// K-quants: ggml's quantize_row_*_ref output for the rows of quantizerInputs(), kept in test/fixtures/kquants
+// K-quants and the older q4_1, q5_0, q5_1: ggml's quantize_row_*_ref output for the rows of quantizerInputs(), kept in test/fixtures/kquants
 // (made with ggml_quantize_chunk without an importance matrix, what llama-quantize calls; README there).
-describe("K-quant quantizers are bit-exact with ggml", () => {
+describe("K-quant and q4_1/q5_x quantizers are bit-exact with ggml", () => {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "kquants");
-  it.each(["q2_K", "q3_K", "q4_K", "q5_K", "q6_K"])("%s", (name) => {
+  it.each(["q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q4_1", "q5_0", "q5_1"])("%s", (name) => {
     const type = ggmlTypeByName(name)!;
     const theirs = new Uint8Array(fs.readFileSync(path.join(dir, `${name}.bin`)));
     const ours = new Uint8Array(theirs.length);

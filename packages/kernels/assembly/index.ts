@@ -6,6 +6,9 @@ import { colQuadQ8_0, rowQuadQ8_0, vecDotQ8_0Q8_0, Q8_0_BYTES } from "./q8_0";
 
 export { quantizeRowQ8_0, vecDotQ8_0Q8_0, dequantizeRowQ8_0 } from "./q8_0";
 export { vecDotQ4_0Q8_0Unpacked } from "./q4_0";
+export { vecDotQ5_0Q8_0, matvecQ5_0, matmulQ5_0 } from "./q5_0";
+export { quantizeRowQ8_1 } from "./q8_1";
+export { vecDotQ4_1Q8_1, vecDotQ5_1Q8_1, matvecQ4_1, matvecQ5_1, matmulQ4_1, matmulQ5_1 } from "./q4_1";
 export { quantizeRowQ8_K, vecDotQ2_KQ8_K, vecDotQ2_Kx8Q8_K, vecDotQ4_Kx8Q8_K, matvecQ2_K, matmulQ2_K, matmulQ4_K, vecDotQ3_KQ8_K, vecDotQ4_KQ8_K, vecDotQ5_KQ8_K, vecDotQ6_KQ8_K, matvecQ4_K } from "./kquants";
 export { matvecQ2_Kx8, matvecQ3_K, matvecQ5_K, matvecQ6_K, repackQ6_K, matmulQ2_Kx8, matmulQ3_K, matmulQ5_K, matmulQ6_K } from "./kquantsSimd";
 export { repackQ4_Kx4, matvecQ4_Kx4, matmulQ4_Kx4 } from "./q4_Kx4";

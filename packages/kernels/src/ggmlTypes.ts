@@ -3,7 +3,10 @@
 // only rows with toFloat can be computed with. Nothing else in the project branches on a type by hand.
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./f16.js";
 import { UnsupportedTensorTypeError } from "./errors.js";
-import { dequantizeRowQ4_0, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ8_0Ref } from "./reference/quantize.js";
+import {
+  dequantizeRowQ4_0, dequantizeRowQ4_1, dequantizeRowQ5_0, dequantizeRowQ5_1, dequantizeRowQ8_0, quantizeRowQ4_0Ref, quantizeRowQ4_1Ref, quantizeRowQ5_0Ref,
+  quantizeRowQ5_1Ref, quantizeRowQ8_0Ref,
+} from "./reference/quantize.js";
 import { quantizeRowQ2_KRef, quantizeRowQ3_KRef, quantizeRowQ4_KRef, quantizeRowQ5_KRef, quantizeRowQ6_KRef } from "./reference/kquantize.js";
 import { dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, dequantizeRowQ8_K, quantizeRowQ8_KRef } from "./reference/kquants.js";
 import type {
@@ -119,15 +122,18 @@ const TYPE_ROWS = [
     toFloat: dequantizeRowQ4_0, fromFloat: quantizeRowQ4_0Ref, vecDotType: "q8_0", matvec: "matvecQ4_0x8", matmul: "matmulQ4_0x8",
     repackRows: 8, repack: "repackQ4_0x8", unpacked: { matvec: "matvecQ4_0Unpacked", matmul: "matmulQ4_0Unpacked" },
   }),
-  row(3, "q4_1", 32, 20),
-  row(6, "q5_0", 32, 22),
-  row(7, "q5_1", 32, 24),
+  // The older 32-weight types (assembly/q5_0.ts, q4_1.ts): ggml-cpu repacks none of them on x86, and sums
+  // every product in vec_dot's eight lanes (tinyBLAS, which takes Q5_0 batches, adds alike).
+  row(3, "q4_1", 32, 20, { scaleHalves: [0, 2], toFloat: dequantizeRowQ4_1, fromFloat: quantizeRowQ4_1Ref, vecDotType: "q8_1", matvec: "matvecQ4_1", matmul: "matmulQ4_1" }),
+  row(6, "q5_0", 32, 22, { scaleHalves: [0], toFloat: dequantizeRowQ5_0, fromFloat: quantizeRowQ5_0Ref, vecDotType: "q8_0", matvec: "matvecQ5_0", matmul: "matmulQ5_0" }),
+  row(7, "q5_1", 32, 24, { scaleHalves: [0, 2], toFloat: dequantizeRowQ5_1, fromFloat: quantizeRowQ5_1Ref, vecDotType: "q8_1", matvec: "matvecQ5_1", matmul: "matmulQ5_1" }),
   row(8, "q8_0", 32, 34, {
     scaleHalves: [0],
     toFloat: dequantizeRowQ8_0, fromFloat: quantizeRowQ8_0Ref, vecDotType: "q8_0", activation: { convert: "quantizeRowQ8_0", scaleBytes: 8 },
     kvCache: true, matvec: "matvecQ8_0", matmul: "matmulQ8_0", accumulateRows: "accumulateRowsQ8_0",
   }),
-  row(9, "q8_1", 32, 36),
+  // Q8_1 only as the activations of q4_1 and q5_1 (d, s = d·Σq, 32 int8): the converter writes d and s as f32 beside.
+  row(9, "q8_1", 32, 36, { activation: { convert: "quantizeRowQ8_1", scaleBytes: 8 } }),
   // ggml-cpu repacks q2_K only on AVX-512 machines: the x8 order is the one llama.cpp's references show there.
   row(10, "q2_K", 256, 84, { scaleHalves: [80, 82], toFloat: dequantizeRowQ2_K, fromFloat: quantizeRowQ2_KRef, vecDotType: "q8_K", matvec: "matvecQ2_Kx8", matmul: "matmulQ2_Kx8", repackRows: 8, unpacked: { matvec: "matvecQ2_K", matmul: "matmulQ2_K" } }),
   row(11, "q3_K", 256, 110, { scaleHalves: [108], toFloat: dequantizeRowQ3_K, fromFloat: quantizeRowQ3_KRef, vecDotType: "q8_K", matvec: "matvecQ3_K", matmul: "matmulQ3_K" }),

@@ -22,6 +22,15 @@ export {
   QK4_0,
   Q8_0_BYTES,
   Q4_0_BYTES,
+  Q4_1_BYTES,
+  Q5_0_BYTES,
+  Q5_1_BYTES,
+  quantizeRowQ4_1Ref,
+  quantizeRowQ5_0Ref,
+  quantizeRowQ5_1Ref,
+  dequantizeRowQ4_1,
+  dequantizeRowQ5_0,
+  dequantizeRowQ5_1,
 } from "./reference/quantize.js";
 export { quantizeRowQ8_KRef, dequantizeRowQ8_K, dequantizeRowQ2_K, dequantizeRowQ3_K, dequantizeRowQ4_K, dequantizeRowQ5_K, dequantizeRowQ6_K, QK_K, Q8_K_BYTES, Q2_K_BYTES, Q3_K_BYTES, Q4_K_BYTES, Q5_K_BYTES, Q6_K_BYTES } from "./reference/kquants.js";
 export { UnsupportedTensorTypeError } from "./errors.js";
@@ -37,12 +46,12 @@ export {
   type KernelVariant,
 } from "./wasm/wasmKernels.js";
 export { KERNELS, KERNEL_NAMES, callKernel, type KernelExports, type KernelName } from "./wasm/kernelTable.js";
-export { quantizeActivationsQ8_0Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDotMagnitude } from "./reference/dot.js";
+export { quantizeActivationsQ8_0Ref, quantizeActivationsQ8_1Ref, vecDotQ4_0Q8_0Ref, vecDotQ8_0Q8_0Ref, vecDotMagnitude } from "./reference/dot.js";
 export * from "./pool/index.js";
 export {
   fmaRef, reduceAdd16Ref, vecDotF32Ref, vecDotF16Ref, dotSgemmRef, accumulateRowsF32Ref, accumulateRowsF32TiledRef, expGgmlRef, softmaxGgmlRef, swigluGgmlRef,
   vecDotQ4_0Q8_0RepackedRef,
-  vecDotQ4_0Q8_0UnpackedRef, vecDotQ8_0Q8_0LanesRef, rotatePairRef,
+  vecDotQ4_0Q8_0UnpackedRef, vecDotQ8_0Q8_0LanesRef, rotatePairRef, vecDotQ5_0Q8_0Ref, vecDotQ4_1Q8_1Ref, vecDotQ5_1Q8_1Ref,
 } from "./reference/ggmlOrder.js";
 export { rmsNormRef, ropeRef, softmaxRef, swigluRef, attentionRef, type RopeMode } from "./reference/ops.js";
 export { fmaF32 } from "./fmaF32.js";

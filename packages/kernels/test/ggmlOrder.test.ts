@@ -18,7 +18,17 @@ import {
   KERNEL_RESERVED_BYTES,
   kernelModule,
   quantizeActivationsQ8_0Ref,
+  quantizeActivationsQ8_1Ref,
   quantizeRowQ4_0Ref,
+  quantizeRowQ4_1Ref,
+  quantizeRowQ5_0Ref,
+  quantizeRowQ5_1Ref,
+  dequantizeRowQ4_1,
+  dequantizeRowQ5_0,
+  dequantizeRowQ5_1,
+  vecDotQ5_0Q8_0Ref,
+  vecDotQ4_1Q8_1Ref,
+  vecDotQ5_1Q8_1Ref,
   sharedMemory,
   softmaxGgmlRef,
   swigluGgmlRef,
@@ -33,6 +43,7 @@ import {
   type KernelVariant,
 } from "@cpu-llm/kernels";
 
+const i8 = (b: number) => (b << 24) >> 24;
 const variants = (["relaxed", "simd"] as KernelVariant[]).filter((v) => kernelModule(v) !== null);
 const memory = sharedMemory(64);
 const B = KERNEL_RESERVED_BYTES;
@@ -311,6 +322,70 @@ describe.each(variants)("%s kernels in llama.cpp's x86 order", (variant) => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("the Q8_1 converter equals quantize_row_q8_1's x86 bytes, and its (d, s) pairs", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer(), (nb, seed) => {
+        const x = dense(seed, nb * 32, 10);
+        if (seed % 4 === 0) x.fill(0, 0, 32); // a zero block: d = s = 0
+        const want = new Uint8Array(nb * 36);
+        const wantScales = new Float32Array(2 * nb);
+        quantizeActivationsQ8_1Ref(want, wantScales, x, x.length);
+        k.quantizeRowQ8_1(B + 65536, B + 131072, put(B, x), x.length);
+        expect(heap.slice(B + 65536, B + 65536 + want.length)).toEqual(want);
+        expect(f32(B + 131072, 2 * nb)).toEqual(wantScales);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  // Q5_0 against Q8_0 activations, Q4_1 and Q5_1 against Q8_1: matvec and matmul equal vec_dot's eight lanes
+  // (plus the minimum's fma chain) bit for bit, and that order agrees with the dequantized product to float32
+  // accumulation error.
+  it.each([
+    { type: "q5_0", bytes: 22, quantize: quantizeRowQ5_0Ref, dequantize: dequantizeRowQ5_0, ref: vecDotQ5_0Q8_0Ref, matvec: "matvecQ5_0", matmul: "matmulQ5_0", q8: 1 },
+    { type: "q4_1", bytes: 20, quantize: quantizeRowQ4_1Ref, dequantize: dequantizeRowQ4_1, ref: vecDotQ4_1Q8_1Ref, matvec: "matvecQ4_1", matmul: "matmulQ4_1", q8: 0 },
+    { type: "q5_1", bytes: 24, quantize: quantizeRowQ5_1Ref, dequantize: dequantizeRowQ5_1, ref: vecDotQ5_1Q8_1Ref, matvec: "matvecQ5_1", matmul: "matmulQ5_1", q8: 0 },
+  ] as const)("$type: $matvec and $matmul in vec_dot's order", ({ bytes, quantize, dequantize, ref, matvec, matmul, q8 }) => {
+    const xBytes = q8 ? 34 : 36;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer(), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), (nb, seed, rows, n) => {
+        // Offsets so a row's minimum is sometimes far from zero (Q4_1/Q5_1's m carries it).
+        const w = dense(seed, rows * nb * 32, 3).map((v, i) => v + ((i >> 5) % 3) - 1);
+        const x = dense(seed ^ 0x5bd1e995, n * nb * 32, 10);
+        const wq = new Uint8Array(rows * nb * bytes);
+        quantize(wq, 0, w, 0, w.length);
+        const xq = new Uint8Array(n * nb * xBytes);
+        const scales = new Float32Array(2 * n * nb);
+        for (let c = 0; c < n; c++) {
+          const quantizeX = q8 ? quantizeActivationsQ8_0Ref : quantizeActivationsQ8_1Ref;
+          quantizeX(xq.subarray(c * nb * xBytes), scales.subarray(c * 2 * nb), x.subarray(c * nb * 32, (c + 1) * nb * 32), nb * 32);
+        }
+        put(B, wq);
+        put(B + 65536, xq);
+        put(B + 131072, new Uint8Array(scales.buffer));
+        k[matvec](B + 196608, B, nb * bytes, B + 65536, B + 131072, nb, 0, rows);
+        k[matmul](B + 200000, rows, B, nb * bytes, B + 65536, nb * xBytes, B + 131072, nb, 0, rows, n, B + 300000);
+        const wf = new Float32Array(nb * 32);
+        for (let r = 0; r < rows; r++) {
+          const want = ref(wq, r * nb * bytes, xq, 0, nb);
+          expect(f32(B + 196608, rows)[r]).toBe(want);
+          for (let c = 0; c < n; c++) expect(f32(B + 200000, rows * n)[c * rows + r]).toBe(ref(wq, r * nb * bytes, xq, c * nb * xBytes, nb));
+          dequantize(wf, 0, wq, r * nb * bytes, wf.length);
+          let exact = 0, magnitude = 0;
+          for (let i = 0; i < wf.length; i++) {
+            const b = i >> 5;
+            const xv = (q8 ? i8(xq[b * 34 + 2 + (i & 31)]) : i8(xq[b * 36 + 4 + (i & 31)])) * scales[2 * b];
+            exact += wf[i] * xv;
+            magnitude += Math.abs(wf[i] * xv);
+          }
+          // Q4_1/Q5_1 use s = f16(d·Σq) for the minimum's term, a half's rounding (2^-11) of m·d·Σq.
+          expect(Math.abs(want - exact)).toBeLessThanOrEqual(2e-3 * magnitude + 1e-6);
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 });

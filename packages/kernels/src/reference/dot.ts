@@ -30,6 +30,33 @@ export function quantizeActivationsQ8_0Ref(dst: Uint8Array, scales: Float32Array
   }
 }
 
+/**
+ * Activations to Q8_1 as ggml-cpu does on x86 (quantize_row_q8_1, AVX2 path): as Q8_0's, plus s = f16(d·Σq) with
+ * d the unrounded f32 amax/127. Blocks of 36 bytes (d, s, 32 int8); scales gets d and s (their half values) as
+ * f32 pairs, what the kernels read.
+ */
+export function quantizeActivationsQ8_1Ref(dst: Uint8Array, scales: Float32Array, src: ArrayLike<number>, n: number): void {
+  for (let b = 0; b < n / 32; b++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(fround(src[b * 32 + j])));
+    const d = fround(amax / 127);
+    const id = amax !== 0 ? fround(127 / amax) : 0;
+    let sum = 0;
+    for (let j = 0; j < 32; j++) {
+      const q = roundHalfEven(fround(fround(src[b * 32 + j]) * id));
+      dst[b * 36 + 4 + j] = q & 0xff;
+      sum += q;
+    }
+    const hd = f32ToF16(d), hs = f32ToF16(fround(d * sum));
+    dst[b * 36] = hd & 0xff;
+    dst[b * 36 + 1] = hd >> 8;
+    dst[b * 36 + 2] = hs & 0xff;
+    dst[b * 36 + 3] = hs >> 8;
+    scales[2 * b] = f16ToF32(hd);
+    scales[2 * b + 1] = f16ToF32(hs);
+  }
+}
+
 function roundHalfEven(v: number): number {
   const r = Math.round(v);
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;

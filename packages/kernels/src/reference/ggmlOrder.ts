@@ -4,7 +4,7 @@
 import { expGgmlLane } from "../expF32.js";
 import { fmaF32 as fmaRef } from "../fmaF32.js";
 import { blockSumQ4_0Ref, i8 } from "./dot.js";
-import { halfAt, Q4_0_BYTES, Q8_0_BYTES } from "./quantize.js";
+import { fifthBitsAt, fiveBitValue, halfAt, Q4_0_BYTES, Q4_1_BYTES, Q5_0_BYTES, Q5_1_BYTES, Q8_0_BYTES } from "./quantize.js";
 
 const fround = Math.fround;
 
@@ -140,6 +140,32 @@ export function vecDotQ8_0Q8_0LanesRef(w: Uint8Array, wOff: number, x: Uint8Arra
   const xo = (b: number) => xOff + b * Q8_0_BYTES;
   return eightLanesRef(nb, (b) => fround(halfAt(w, wo(b)) * halfAt(x, xo(b))), (b, e) => i8(w[wo(b) + 2 + e]) * i8(x[xo(b) + 2 + e]));
 }
+
+/** ggml_vec_dot_q5_0_q8_0 (x86; also tinyBLAS_Q0_AVX's batch order): the eight lanes over (5-bit value − 16)·q. */
+export function vecDotQ5_0Q8_0Ref(w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  const wo = (b: number) => wOff + b * Q5_0_BYTES;
+  const xo = (b: number) => xOff + b * Q8_0_BYTES;
+  return eightLanesRef(nb, (b) => fround(halfAt(w, wo(b)) * halfAt(x, xo(b))), (b, e) =>
+    (fiveBitValue(w, wo(b) + 6, fifthBitsAt(w, wo(b) + 2), e) - 16) * i8(x[xo(b) + 2 + e]));
+}
+
+/**
+ * ggml_vec_dot_q4_1_q8_1 / q5_1_q8_1 (x86): the eight lanes over q·x with scale d_w·d_x, then + Σ_b m·s taken
+ * apart as fma(m, s, summs) (GCC contracts the C's `summs += m * s`).
+ */
+function vecDotWithMinRef(bits: 4 | 5, w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number): number {
+  const bytes = bits === 4 ? Q4_1_BYTES : Q5_1_BYTES;
+  const wo = (b: number) => wOff + b * bytes;
+  const xo = (b: number) => xOff + b * 36;
+  const lanes = eightLanesRef(nb, (b) => fround(halfAt(w, wo(b)) * halfAt(x, xo(b))), (b, e) =>
+    fiveBitValue(w, wo(b) + (bits === 4 ? 4 : 8), bits === 4 ? 0 : fifthBitsAt(w, wo(b) + 4), e) * i8(x[xo(b) + 4 + e]));
+  let summs = 0;
+  for (let b = 0; b < nb; b++) summs = fmaRef(halfAt(w, wo(b) + 2), halfAt(x, xo(b) + 2), summs);
+  return fround(lanes + summs);
+}
+
+export const vecDotQ4_1Q8_1Ref = (w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number) => vecDotWithMinRef(4, w, wOff, x, xOff, nb);
+export const vecDotQ5_1Q8_1Ref = (w: Uint8Array, wOff: number, x: Uint8Array, xOff: number, nb: number) => vecDotWithMinRef(5, w, wOff, x, xOff, nb);
 
 /** RoPE's rotation of one pair as GCC compiles ggml's rotate_pairs: each output one FMA over the first product. */
 export function rotatePairRef(x0: number, x1: number, c: number, s: number): [number, number] {
