@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ggmlTypeByName, rowBytes } from "@cpu-llm/kernels";
-import { readGguf, readTensorBytes, writeGgufFile, type GgufKv, type GgufTensorSpec } from "@cpu-llm/engine";
+import { readGguf, readTensorBytes, readTensorFloats, writeGgufFile, type GgufKv, type GgufTensorSpec } from "@cpu-llm/engine";
 import { fixture } from "./fixtures.js";
 
 export interface Alteration {
@@ -12,6 +12,12 @@ export interface Alteration {
   readonly add?: GgufTensorSpec[];
   /** Tensors to store as another ggml type (their bytes zero: only the type matters to the test). */
   readonly retype?: Readonly<Record<string, string>>;
+  /**
+   * Every matrix (2-D tensor) of an F32 model quantized to this type by our quantizer, the rule of
+   * `llama-quantize --pure` (norms stay F32): the file llama-quantize writes, byte for byte, since our
+   * quantizers are (quantizeMatchesLlamaCpp.test.ts).
+   */
+  readonly quantizeTo?: string;
 }
 
 /** A copy of a fixture model with some tensors left out, added or retyped, and some metadata replaced. */
@@ -21,6 +27,12 @@ export function altered(model: string, change: Alteration): string {
   const keys = new Set((change.set ?? []).map((kv) => kv.key));
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-altered-")), `${model}-altered.gguf`);
   const retyped = (t: (typeof file.tensors)[number]): GgufTensorSpec => {
+    if (change.quantizeTo !== undefined && t.dims.length === 2) {
+      const traits = ggmlTypeByName(change.quantizeTo)!;
+      const raw = new Uint8Array(rowBytes(traits, t.dims[0]) * t.dims[1]);
+      traits.fromFloat!(raw, 0, readTensorFloats(file, t.name), 0, t.nElements);
+      return { name: t.name, dims: t.dims, type: traits, raw };
+    }
     const type = change.retype?.[t.name];
     if (type === undefined) return { name: t.name, dims: t.dims, type: t.type, raw: () => readTensorBytes(source, t) };
     const traits = ggmlTypeByName(type)!;

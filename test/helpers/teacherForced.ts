@@ -2,6 +2,7 @@
 // prompt_ids in one batch, then greedy_ids[:-1] one token at a time, and compares every step's logits at the
 // reference's top-5 ids (and all logits where raw rows exist).
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { kvTypeByName, readGguf, Transformer, type GgufFile } from "@cpu-llm/engine";
 import { WorkerPool } from "@cpu-llm/kernels";
 import { afterAll, beforeAll } from "vitest";
@@ -45,9 +46,11 @@ export function singleSequence(file: GgufFile, p: WorkerPool, contextSize: numbe
 
 /** Runs the teacher-forced pass; returns per-step max |Δ| at the top-5 ids, and the largest |Δ| over raw rows. */
 export function teacherForced(pool: WorkerPool, model: string, ref: string, kv: "f32" | "f16" | "q8_0" = "f32") {
-  const r: Reference = JSON.parse(fs.readFileSync(fixture("reference", `${ref}.json`), "utf8"));
-  const run = singleSequence(readGguf(fixture("models", `${model}.gguf`)), pool, 128, kv, r.prompt_ids.length);
-  const rawPath = fixture("reference", `${ref}.f32`);
+  // A model and reference by fixture name, or by path (a model made by the test, a reference kept in test/fixtures).
+  const refPath = path.isAbsolute(ref) ? ref : fixture("reference", `${ref}.json`);
+  const r: Reference = JSON.parse(fs.readFileSync(refPath, "utf8"));
+  const run = singleSequence(readGguf(path.isAbsolute(model) ? model : fixture("models", `${model}.gguf`)), pool, 128, kv, r.prompt_ids.length);
+  const rawPath = refPath.replace(/\.json$/, ".f32");
   const raw = fs.existsSync(rawPath) ? new Float32Array(new Uint8Array(fs.readFileSync(rawPath)).buffer) : undefined;
   const ids = [...r.prompt_ids, ...r.greedy_ids.slice(0, -1)];
   const steps: number[] = [];
