@@ -18,7 +18,7 @@ const SHAPES = (process.env.CPU_LLM_BENCH_SHAPES?.split(",") ?? ["4096x4096", "1
 /** CPU_LLM_BENCH_MATMUL=0 skips the batched products, CPU_LLM_BENCH_LAYER_OPS=0 the single-thread layer ops. */
 const MATMUL = process.env.CPU_LLM_BENCH_MATMUL !== "0";
 /** The weight types measured; CPU_LLM_BENCH_TYPES=q4_K,q6_K narrows them. */
-const TYPES = process.env.CPU_LLM_BENCH_TYPES?.split(",") ?? ["q4_0", "q8_0", "q4_K", "q6_K", "q5_K", "q3_K", "q2_K"];
+const TYPES = process.env.CPU_LLM_BENCH_TYPES?.split(",") ?? ["q4_0", "q8_0", "q4_K", "q6_K", "q5_K", "q3_K", "q2_K", "q5_0", "q4_1", "q5_1"];
 const BATCHES = [64, 512];
 
 interface Row {

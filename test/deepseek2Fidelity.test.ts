@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describeModel, kvTypeByName, loadModel, readGguf, readTensorBytes, readTensorFloats, Transformer, writeGgufFile, type GgufTensorSpec } from "@cpu-llm/engine";
+import { fileURLToPath } from "node:url";
+import { altered } from "./helpers/alteredModel.js";
 import { fixture, fixturesPresent } from "./helpers/fixtures.js";
 import { medianStep, REFERENCE_PROMPTS, referenceCases, singleSequence, teacherForced, testPool } from "./helpers/teacherForced.js";
 
@@ -30,6 +32,19 @@ describe.skipIf(!fixturesPresent())("DeepSeek2 against llama.cpp", () => {
     for (const s of argmaxMisses) expect(gaps[s]).toBeLessThanOrEqual(1.0);
     // Measured: no expert flips; every step equal to the references' 6 decimals but 1 of 96 and 4 of 96 (0.014-0.02).
     expect(Math.max(...steps)).toBeLessThan(0.05);
+  });
+
+  // What llama-quantize makes of a model whose rows are not a multiple of 256: every K-quant falls back to a
+  // 32-weight type, q4_K and Q4_K_M's bulk to q5_0. deepseek2-f16 (64 wide) quantized as `llama-quantize --pure
+  // … q5_0` does (our quantizers write its bytes; routers stay F32): MLA's attn_k_b/attn_v_b, the shared
+  // experts and the routed expert stacks all Q5_0. References: test/fixtures/legacyQuants (README there).
+  it.each(REFERENCE_PROMPTS)("deepseek2 with Q5_0 experts equals llama.cpp's logits to their 6 decimals (%s)", (prompt) => {
+    const model = altered("deepseek2-f16", { quantizeTo: "q5_0" });
+    const ref = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "legacyQuants", `deepseek2-q5_0.${prompt}.greedy48.kvf32.json`);
+    const { steps, greedyAgree } = teacherForced(pool(), model, ref);
+    expect(greedyAgree).toBe(true);
+    // Measured: worst 5.0e-7 (the JSON's rounding).
+    expect(Math.max(...steps)).toBeLessThan(1e-6);
   });
 
   it("deepseek2-f16 with an F16 cache against llama.cpp's default: top-5 within 0.1", () => {

@@ -13,9 +13,10 @@ export interface Alteration {
   /** Tensors to store as another ggml type (their bytes zero: only the type matters to the test). */
   readonly retype?: Readonly<Record<string, string>>;
   /**
-   * Every matrix (2-D tensor) of an F32 model quantized to this type by our quantizer, the rule of
-   * `llama-quantize --pure` (norms stay F32): the file llama-quantize writes, byte for byte, since our
-   * quantizers are (quantizeMatchesLlamaCpp.test.ts).
+   * Every matrix (2-D or 3-D: expert stacks, MLA's per-head attn_k_b) of an F32 or F16 model quantized to this
+   * type by our quantizer, the rule of `llama-quantize --pure` (norms and MoE routers, ffn_gate_inp, keep their
+   * type): the file llama-quantize writes, byte for byte, since our quantizers are
+   * (quantizeMatchesLlamaCpp.test.ts).
    */
   readonly quantizeTo?: string;
 }
@@ -27,9 +28,9 @@ export function altered(model: string, change: Alteration): string {
   const keys = new Set((change.set ?? []).map((kv) => kv.key));
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-altered-")), `${model}-altered.gguf`);
   const retyped = (t: (typeof file.tensors)[number]): GgufTensorSpec => {
-    if (change.quantizeTo !== undefined && t.dims.length === 2) {
+    if (change.quantizeTo !== undefined && t.dims.length >= 2 && !t.name.includes("ffn_gate_inp")) {
       const traits = ggmlTypeByName(change.quantizeTo)!;
-      const raw = new Uint8Array(rowBytes(traits, t.dims[0]) * t.dims[1]);
+      const raw = new Uint8Array(rowBytes(traits, t.dims[0]) * (t.nElements / t.dims[0]));
       traits.fromFloat!(raw, 0, readTensorFloats(file, t.name), 0, t.nElements);
       return { name: t.name, dims: t.dims, type: traits, raw };
     }

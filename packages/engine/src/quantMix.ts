@@ -6,8 +6,11 @@
 
 /** llama-quantize's file types that cpu-llm writes: `general.file_type` (llama_ftype) and the default weight type. */
 export const FILE_TYPES = {
-  q4_0: { id: 2, weights: "q4_0" },
-  q8_0: { id: 7, weights: "q8_0" },
+  q4_0: { id: 2, weights: "q4_0", pure: true },
+  q4_1: { id: 3, weights: "q4_1", pure: true },
+  q8_0: { id: 7, weights: "q8_0", pure: true },
+  q5_0: { id: 8, weights: "q5_0", pure: true },
+  q5_1: { id: 9, weights: "q5_1", pure: true },
   q2_k: { id: 10, weights: "q2_K" },
   q3_k_m: { id: 12, weights: "q3_K" },
   q4_k_m: { id: 15, weights: "q4_K" },
@@ -47,13 +50,13 @@ const FALLBACK: Readonly<Record<string, string>> = { q2_K: "q4_0", q3_K: "q4_0",
 
 /**
  * The type of every matrix (2 or more dims; vectors stay f32) of a model written as `fileType`, in the order
- * given (llama.cpp counts the attn_v-like tensors in file order). q4_0 and q8_0 are written pure: every matrix
- * the one type (llama-quantize --pure), as cpu-llm's synthetic files always were.
+ * given (llama.cpp counts the attn_v-like tensors in file order). The 32-weight types are written pure: every
+ * matrix the one type (llama-quantize --pure), as cpu-llm's synthetic files always were.
  */
 export function mixTypes(fileType: FileType, tensors: readonly { readonly name: string; readonly dims: readonly number[] }[], model: MixModel): Map<string, string> {
   const base = FILE_TYPES[fileType].weights;
   const matrices = tensors.filter((t) => t.dims.length >= 2);
-  if (fileType === "q4_0" || fileType === "q8_0") return new Map(matrices.map((t) => [t.name, base]));
+  if ("pure" in FILE_TYPES[fileType]) return new Map(matrices.map((t) => [t.name, base]));
   const nAttentionV = matrices.filter((t) => category(t.name) === "attn_v").length;
   let iAttentionV = 0;
   const types = new Map<string, string>();
