@@ -165,7 +165,7 @@ export function synthSpec(shape: SynthShape, fileType: FileType): { metadata: Gg
   const typeOf = (name: string) => types.get(name)!;
   const unsupported = [...types].find(([, type]) => !ggmlTypeByName(type)?.matvec);
   if (unsupported) {
-    throw new RangeError(`${fileType} makes '${unsupported[0]}' ${unsupported[1]} (its rows are not a multiple of 256), which cpu-llm cannot compute yet: use a preset whose widths are multiples of 256`);
+    throw new RangeError(`${fileType} makes '${unsupported[0]}' ${unsupported[1]}, which cpu-llm cannot compute`);
   }
   const typed = tensors.map((t) => (t.type === "" ? { ...t, type: typeOf(t.name) } : t));
 

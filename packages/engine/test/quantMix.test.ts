@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { metaNumber, readGguf } from "../src/index.js";
+import { checkModel, metaNumber, readGguf } from "../src/index.js";
 import { mixTypes, type FileType } from "../src/quantMix.js";
 import { SYNTH_PRESETS, writeSynth } from "../src/synth.js";
 
@@ -44,8 +44,19 @@ describe("synthetic K-quant mixes", () => {
     }
   });
 
-  it("a mix on rows that are not a multiple of 256 says which tensor needs a type cpu-llm lacks", () => {
+  it("a mix on rows that are not a multiple of 256 falls back to llama-quantize's 32-weight types, and loads", () => {
     expect(SYNTH_PRESETS.llama.tiny.nEmbd % 256).not.toBe(0);
-    expect(() => writeSynth(path.join(os.tmpdir(), "never.gguf"), "llama", "tiny", "q4_k_m")).toThrow(/q4_k_m makes 'token_embd\.weight' q5_0 \(its rows are not a multiple of 256\)/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-llm-mix-"));
+    try {
+      const file = path.join(dir, "tiny-q4_k_m.gguf");
+      writeSynth(file, "llama", "tiny", "q4_k_m");
+      const gguf = readGguf(file);
+      const types = Object.fromEntries(gguf.tensors.map((t) => [t.name, t.type.name]));
+      // q4_K → q5_0 and q6_K → q8_0 (llama-quant.cpp's fallbacks); the output takes q8_0 for such rows.
+      expect([types["blk.0.attn_q.weight"], types["blk.1.attn_v.weight"], types["token_embd.weight"], types["output.weight"]]).toEqual(["q5_0", "q8_0", "q5_0", "q8_0"]);
+      expect(checkModel(gguf)).toEqual({ loadable: true, unusedTensors: [] });
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
   });
 });
