@@ -138,7 +138,7 @@ describe.skipIf(!fs.existsSync(CLI))("cpu-llm CLI", () => {
   it("synth names the architectures and presets it knows", () => {
     expect(run("synth", "--arch", "gpt2", "--preset", "7b", "-o", "/tmp/x.gguf").stderr).toMatch(/--arch must be one of deepseek2, llama, qwen2, baichuan, got 'gpt2'/);
     expect(run("synth", "--arch", "baichuan", "--preset", "1b", "-o", "/tmp/x.gguf").stderr).toMatch(/--preset for baichuan must be one of 7b, 13b, tiny, tiny-alibi/);
-    expect(run("synth", "--preset", "tiny", "--type", "q4_k_s", "-o", "/tmp/x.gguf").stderr).toMatch(/--type must be one of q4_0, q8_0, q2_k, q3_k_m, q4_k_m, q5_k_m, q6_k, got 'q4_k_s'/);
+    expect(run("synth", "--preset", "tiny", "--type", "q4_k_s", "-o", "/tmp/x.gguf").stderr).toMatch(/--type must be one of q4_0, q4_1, q8_0, q5_0, q5_1, q2_k, q3_k_m, q4_k_m, q5_k_m, q6_k, got 'q4_k_s'/);
     const narrow = run("synth", "--preset", "tiny", "--type", "q4_k_m", "-o", "/tmp/x.gguf");
     expect(narrow.stderr.trim().split("\n")).toHaveLength(1);
     expect(narrow.stderr).toMatch(/rows are not a multiple of 256/);
