@@ -14,39 +14,40 @@ export const Q5_1_BYTES: i32 = 24;
 
 /** Row of Q4_1 weights · Q8_1 activations (d and s as f32 at xs). */
 export function vecDotQ4_1Q8_1(w: usize, x: usize, xs: usize, nb: i32): f32 {
-  const mask = i8x16.splat(0x0f);
-  const zero = i32x4.splat(0);
-  let lo = f32x4.splat(0);
-  let hi = f32x4.splat(0);
-  let summs: f32 = 0;
-  for (let b = 0; b < nb; b++) {
-    const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
-    summs = fmaF32(f16Lookup(load<u16>(w, 2)), load<f32>(xs, 4), summs);
-    const q = v128.load(w, 4);
-    lo = fmaLanes(lo, d, quadDots(v128.load(x, 4), v128.and(q, mask), zero));
-    hi = fmaLanes(hi, d, quadDots(v128.load(x, 20), v128.and(i16x8.shr_u(q, 4), mask), zero));
-    w += <usize>Q4_1_BYTES;
-    x += <usize>Q8_1_BYTES;
-    xs += 8;
-  }
-  return hsum8(lo, hi) + summs;
+  return vecDotWithMin(w, x, xs, nb, false);
 }
 
 /** Row of Q5_1 weights · Q8_1 activations. */
 export function vecDotQ5_1Q8_1(w: usize, x: usize, xs: usize, nb: i32): f32 {
+  return vecDotWithMin(w, x, xs, nb, true);
+}
+
+/** Both: `fifth` is a constant at each call, so each export compiles to its own loop. */
+@inline
+function vecDotWithMin(w: usize, x: usize, xs: usize, nb: i32, fifth: bool): f32 {
   const mask = i8x16.splat(0x0f);
   const zero = i32x4.splat(0);
+  const blockBytes = <usize>(fifth ? Q5_1_BYTES : Q4_1_BYTES);
   let lo = f32x4.splat(0);
   let hi = f32x4.splat(0);
   let summs: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const d = f16Lookup(load<u16>(w)) * load<f32>(xs);
     summs = fmaF32(f16Lookup(load<u16>(w, 2)), load<f32>(xs, 4), summs);
-    const qh = v128.load32_splat(w, 4);
-    const q = v128.load(w, 8);
-    lo = fmaLanes(lo, d, quadDots(v128.load(x, 4), v128.or(v128.and(q, mask), fifthBitsLow(qh)), zero));
-    hi = fmaLanes(hi, d, quadDots(v128.load(x, 20), v128.or(v128.and(i16x8.shr_u(q, 4), mask), fifthBitsHigh(qh)), zero));
-    w += <usize>Q5_1_BYTES;
+    let n0: v128, n1: v128;
+    if (fifth) {
+      const qh = v128.load32_splat(w, 4);
+      const q = v128.load(w, 8);
+      n0 = v128.or(v128.and(q, mask), fifthBitsLow(qh));
+      n1 = v128.or(v128.and(i16x8.shr_u(q, 4), mask), fifthBitsHigh(qh));
+    } else {
+      const q = v128.load(w, 4);
+      n0 = v128.and(q, mask);
+      n1 = v128.and(i16x8.shr_u(q, 4), mask);
+    }
+    lo = fmaLanes(lo, d, quadDots(v128.load(x, 4), n0, zero));
+    hi = fmaLanes(hi, d, quadDots(v128.load(x, 20), n1, zero));
+    w += blockBytes;
     x += <usize>Q8_1_BYTES;
     xs += 8;
   }

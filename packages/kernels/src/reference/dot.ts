@@ -12,19 +12,10 @@ const fround = Math.fround;
  */
 export function quantizeActivationsQ8_0Ref(dst: Uint8Array, scales: Float32Array, src: ArrayLike<number>, n: number): void {
   for (let b = 0; b < n / QK8_0; b++) {
-    let amax = 0;
-    for (let j = 0; j < QK8_0; j++) amax = Math.max(amax, Math.abs(fround(src[b * QK8_0 + j])));
-    const h = f32ToF16(fround(amax / 127));
+    const { d, sum } = quantizeBlockX86(dst, b * Q8_0_BYTES + 2, src, b * QK8_0);
+    const h = f32ToF16(d);
     dst[b * Q8_0_BYTES] = h & 0xff;
     dst[b * Q8_0_BYTES + 1] = h >> 8;
-    const id = amax !== 0 ? fround(127 / amax) : 0;
-    let sum = 0;
-    for (let j = 0; j < QK8_0; j++) {
-      const v = fround(fround(src[b * QK8_0 + j]) * id);
-      const q = roundHalfEven(v);
-      dst[b * Q8_0_BYTES + 2 + j] = q & 0xff;
-      sum += q;
-    }
     scales[2 * b] = f16ToF32(h);
     new Int32Array(scales.buffer, scales.byteOffset, scales.length)[2 * b + 1] = sum;
   }
@@ -37,16 +28,7 @@ export function quantizeActivationsQ8_0Ref(dst: Uint8Array, scales: Float32Array
  */
 export function quantizeActivationsQ8_1Ref(dst: Uint8Array, scales: Float32Array, src: ArrayLike<number>, n: number): void {
   for (let b = 0; b < n / 32; b++) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(fround(src[b * 32 + j])));
-    const d = fround(amax / 127);
-    const id = amax !== 0 ? fround(127 / amax) : 0;
-    let sum = 0;
-    for (let j = 0; j < 32; j++) {
-      const q = roundHalfEven(fround(fround(src[b * 32 + j]) * id));
-      dst[b * 36 + 4 + j] = q & 0xff;
-      sum += q;
-    }
+    const { d, sum } = quantizeBlockX86(dst, b * 36 + 4, src, b * 32);
     const hd = f32ToF16(d), hs = f32ToF16(fround(d * sum));
     dst[b * 36] = hd & 0xff;
     dst[b * 36 + 1] = hd >> 8;
@@ -55,6 +37,20 @@ export function quantizeActivationsQ8_1Ref(dst: Uint8Array, scales: Float32Array
     scales[2 * b] = f16ToF32(hd);
     scales[2 * b + 1] = f16ToF32(hs);
   }
+}
+
+/** 32 floats at src[x] to int8 at dst[q] as ggml-cpu's x86 Q8_0/Q8_1 quantizers do; their f32 d = amax/127 and Σq. */
+function quantizeBlockX86(dst: Uint8Array, q: number, src: ArrayLike<number>, x: number): { d: number; sum: number } {
+  let amax = 0;
+  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(fround(src[x + j])));
+  const id = amax !== 0 ? fround(127 / amax) : 0;
+  let sum = 0;
+  for (let j = 0; j < 32; j++) {
+    const v = roundHalfEven(fround(fround(src[x + j]) * id));
+    dst[q + j] = v & 0xff;
+    sum += v;
+  }
+  return { d: fround(amax / 127), sum };
 }
 
 function roundHalfEven(v: number): number {

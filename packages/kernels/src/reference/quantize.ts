@@ -48,17 +48,8 @@ export function dequantizeRowQ8_0(dst: Float32Array, dstOff: number, src: Uint8A
 export function quantizeRowQ4_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLike<number>, srcOff: number, n: number): void {
   for (let b = 0; b < n / QK4_0; b++) {
     const x = srcOff + b * QK4_0;
-    // ggml keeps the signed value of largest magnitude (first one on ties) and maps it to -8.
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK4_0; j++) {
-      const v = fround(src[x + j]);
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const d = fround(max / -8);
+    // ggml keeps the signed value of largest magnitude and maps it to -8.
+    const d = fround(signedAbsMax(src, x) / -8);
     const id = d ? fround(1 / d) : 0;
     const h = f32ToF16(d);
     const o = dstOff + b * Q4_0_BYTES;
@@ -70,6 +61,20 @@ export function quantizeRowQ4_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLi
       dst[o + 2 + j] = lo | (hi << 4);
     }
   }
+}
+
+/** The first of a block's 32 values with the largest magnitude, sign kept (Q4_0's and Q5_0's scale). */
+function signedAbsMax(src: ArrayLike<number>, x: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < 32; j++) {
+    const v = fround(src[x + j]);
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
 }
 
 export function dequantizeRowQ4_0(dst: Float32Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
@@ -154,16 +159,7 @@ export const quantizeRowQ5_1Ref = (dst: Uint8Array, dstOff: number, src: ArrayLi
 export function quantizeRowQ5_0Ref(dst: Uint8Array, dstOff: number, src: ArrayLike<number>, srcOff: number, n: number): void {
   for (let b = 0; b < n / 32; b++) {
     const x = srcOff + b * 32;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = fround(src[x + j]);
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const d = fround(max / -16);
+    const d = fround(signedAbsMax(src, x) / -16);
     const id = d ? fround(1 / d) : 0;
     const o = dstOff + b * Q5_0_BYTES;
     setHalfAt(dst, o, f32ToF16(d));
